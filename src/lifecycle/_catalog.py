@@ -1,0 +1,211 @@
+"""The catalog: every playbook document from every source, and their resolution.
+
+Sources are TOML files and folders (the shipped ones, ``--playbooks``, plugins' paths) and
+playbook objects registered by plugins. The same file reached twice counts once; the same id from
+two different sources is an error naming both, raised when that id is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TypeVar
+
+import attrs
+
+from ._model import ChecklistItem, Playbook, Stage, Trigger
+from ._playbooks import LIST_KEYS, Document, playbook_digest, read_document
+from ._validate import Origins, validate_resolved
+from .exceptions import NotFoundError, PlaybookError
+
+__all__ = ["Catalog", "Resolved"]
+
+_E = TypeVar("_E", bound=object)
+
+
+@attrs.frozen
+class Resolved:
+    """A resolved playbook, its sha256, and the documents it was merged from (root first)."""
+
+    playbook: Playbook
+    sha256: str
+    chain: tuple[Document, ...]
+
+    @property
+    def label(self) -> str:
+        """Where the playbook's own document came from."""
+        return self.chain[-1].label
+
+
+@attrs.define
+class Catalog:
+    """Playbook documents by id, resolved on demand (and cached)."""
+
+    documents: dict[str, Document] = attrs.field(factory=dict)
+    broken: list[Document] = attrs.field(factory=list)
+    conflicts: dict[str, list[str]] = attrs.field(factory=dict)
+    rule_kinds: Mapping[str, object] | None = None
+    _resolved: dict[str, Resolved] = attrs.field(factory=dict, init=False)
+
+    @classmethod
+    def from_paths(
+        cls, paths: Iterable[Path], *, rule_kinds: Mapping[str, object] | None = None
+    ) -> Catalog:
+        """Build a catalog from TOML files and folders of ``*.toml`` files."""
+        catalog = cls(rule_kinds=rule_kinds)
+        for path in paths:
+            catalog.add_path(path)
+        return catalog
+
+    def add_path(self, path: Path) -> None:
+        """Add a TOML file, or every ``*.toml`` file of a folder (sorted, not recursive)."""
+        if path.is_dir():
+            for file in sorted(path.glob("*.toml")):
+                self.add_document(read_document(file))
+        else:
+            self.add_document(read_document(path))
+
+    def add_document(self, document: Document) -> None:
+        """Add one document; a second source for an id already known is a conflict."""
+        if document.playbook is None:
+            self.broken.append(document)
+            return
+        known = self.documents.get(document.playbook.id)
+        if known is None:
+            self.documents[document.playbook.id] = document
+        elif not _same_source(known, document):
+            self.conflicts.setdefault(document.playbook.id, [known.label]).append(document.label)
+
+    def ids(self) -> list[str]:
+        """Every playbook id known, sorted."""
+        return sorted(self.documents)
+
+    def resolve(self, playbook_id: str) -> Resolved:
+        """Return the resolved playbook *playbook_id*.
+
+        Raises:
+            NotFoundError: No source defines *playbook_id*.
+            PlaybookError: It, or a playbook it extends, is invalid or defined twice.
+        """
+        if playbook_id not in self._resolved:
+            self._resolved[playbook_id] = self._resolve(playbook_id, ())
+        return self._resolved[playbook_id]
+
+    def _resolve(self, playbook_id: str, seen: tuple[str, ...]) -> Resolved:
+        document = self._document(playbook_id, seen)
+        playbook = document.playbook
+        assert playbook is not None  # only parsed documents are indexed
+        if playbook.extends is None:
+            merged, origins, chain = _root(document), Origins.of(document), (document,)
+        else:
+            parent = self._resolve(playbook.extends, (*seen, playbook_id))
+            origins = Origins.of(*parent.chain)
+            merged, problems = _merge(parent.playbook, document, origins)
+            if problems:
+                raise PlaybookError(problems)
+            chain = (*parent.chain, document)
+        resolved = _expand_stars(merged)
+        problems = list(validate_resolved(resolved, origins, self.rule_kinds))
+        if problems:
+            raise PlaybookError(problems)
+        return Resolved(resolved, playbook_digest(resolved), chain)
+
+    def _document(self, playbook_id: str, seen: tuple[str, ...]) -> Document:
+        if playbook_id in seen:
+            cycle = " -> ".join((*seen, playbook_id))
+            raise PlaybookError([f"{self.documents[seen[0]].label}: $.extends: cycle {cycle}"])
+        if playbook_id in self.conflicts:
+            sources = " and ".join(self.conflicts[playbook_id])
+            raise PlaybookError([f"playbook id {playbook_id!r} is defined twice: in {sources}"])
+        document = self.documents.get(playbook_id)
+        if document is None:
+            where = f" (extended by {seen[-1]!r})" if seen else ""
+            raise NotFoundError("playbook", playbook_id + where)
+        if document.problems:
+            raise PlaybookError(document.problems)
+        return document
+
+
+def _same_source(a: Document, b: Document) -> bool:
+    if a.path is None or b.path is None:
+        return a is b
+    try:
+        return a.path.resolve() == b.path.resolve() or a.path.samefile(b.path)
+    except OSError:
+        return False
+
+
+def _root(document: Document) -> Playbook:
+    assert document.playbook is not None
+    return attrs.evolve(document.playbook, extends=None)
+
+
+def _merge(parent: Playbook, doc: Document, origins: Origins) -> tuple[Playbook, list[str]]:
+    """Merge document *doc* over its resolved *parent*, by id; record where entries came from."""
+    child = doc.playbook
+    assert child is not None
+    problems: list[str] = []
+    known = {e.id for key in LIST_KEYS for e in getattr(parent, key)}
+    known |= {i.id for s in parent.stages for i in s.checklist}
+    for index, removed in enumerate(child.remove):
+        if removed not in known:
+            problems.append(f"{doc.label}: $.remove[{index}]: nothing inherited has id {removed!r}")
+    lists = {}
+    for key in LIST_KEYS:
+        lists[key] = _merge_list(getattr(parent, key), getattr(child, key), set(child.remove))
+        origins.add(doc, key, getattr(child, key))
+    stages = list(lists["stages"])
+    stages = [_drop_items(s, set(child.remove)) for s in stages]
+    for index, add in enumerate(child.checklist):
+        at = next((i for i, s in enumerate(stages) if s.id == add.stage), None)
+        if at is None:
+            problems.append(f"{doc.label}: $.checklist[{index}].stage: unknown stage {add.stage!r}")
+            continue
+        item = ChecklistItem(add.id, add.text, add.required, add.source)
+        stages[at] = attrs.evolve(stages[at], checklist=_merge_list(stages[at].checklist, [item], set()))
+        origins.items[add.id] = (doc.label, f"$.checklist[{index}]")
+    merged = attrs.evolve(
+        child,
+        extends=child.extends,
+        organization=child.organization or parent.organization,
+        description=child.description or parent.description,
+        admin_roles=parent.admin_roles if child.admin_roles is None else child.admin_roles,
+        remove=(),
+        checklist=(),
+        facts=tuple(lists["facts"]),
+        stages=tuple(stages),
+        triggers=tuple(lists["triggers"]),
+        activities=tuple(lists["activities"]),
+        rules=tuple(lists["rules"]),
+    )
+    return merged, problems
+
+
+def _merge_list(parent: Iterable[_E], child: Iterable[_E], removed: set[str]) -> list[_E]:
+    """Parent entries in order, replaced in place by a child's of the same id; new ids appended."""
+    by_id = {getattr(e, "id"): e for e in child}  # noqa: B009 - every entry type has an id
+    out = [by_id.pop(getattr(e, "id"), e) for e in parent]  # noqa: B009
+    out.extend(by_id.values())
+    return [e for e in out if getattr(e, "id") not in removed]  # noqa: B009
+
+
+def _drop_items(stage: Stage, removed: set[str]) -> Stage:
+    if not any(item.id in removed for item in stage.checklist):
+        return stage
+    return attrs.evolve(stage, checklist=tuple(i for i in stage.checklist if i.id not in removed))
+
+
+def _expand_stars(playbook: Playbook) -> Playbook:
+    """``from = ["*"]`` means every non-final stage of the resolved playbook but the target."""
+    open_stages = [s.id for s in playbook.stages if not s.final]
+
+    def expand(trigger: Trigger) -> Trigger:
+        if "*" not in trigger.from_:
+            return trigger
+        sources: list[str] = []
+        for name in trigger.from_:
+            names = [s for s in open_stages if s != trigger.to] if name == "*" else [name]
+            sources.extend(n for n in names if n not in sources)
+        return attrs.evolve(trigger, from_=tuple(sources))
+
+    return attrs.evolve(playbook, triggers=tuple(expand(t) for t in playbook.triggers))

@@ -1,0 +1,138 @@
+"""Decisions: which rules apply to an action, what each says, and whether an override holds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final, Literal
+
+import attrs
+
+from ._model import Rule
+from ._rules import RuleKind, Verdict
+from ._state import Action, Engagement
+
+__all__ = ["Outcome", "check_override", "evaluate", "gate", "reason_problem"]
+
+GATE: Final = "checklist"
+MIN_REASON_WORDS: Final = 3
+MIN_REASON_CHARS: Final = 15
+
+
+@attrs.frozen
+class Outcome:
+    """What one rule said about one action."""
+
+    rule: str
+    kind: str
+    severity: Literal["block", "warn"]
+    passed: bool
+    message: str = ""
+    override_roles: tuple[str, ...] = ()
+    plugin: str = ""
+    overridden: bool = False
+
+    @property
+    def outcome(self) -> str:
+        """``pass``, ``warn``, ``block`` or ``overridden``: the word recorded in the history."""
+        if self.passed:
+            return "pass"
+        if self.overridden:
+            return "overridden"
+        return self.severity
+
+    @property
+    def blocks(self) -> bool:
+        """Whether this outcome stops the action (a failed block rule, not overridden)."""
+        return not self.passed and self.severity == "block" and not self.overridden
+
+    def record(self) -> dict[str, Any]:
+        """The outcome as stored in an event's ``rules`` list."""
+        # Any: a JSON object.
+        data: dict[str, Any] = {"rule": self.rule, "kind": self.kind, "severity": self.severity,
+                                "outcome": self.outcome, "message": self.message}
+        if self.plugin:
+            data["plugin"] = self.plugin
+        return data
+
+
+def applicable(rules: Iterable[Rule], action: Action) -> list[Rule]:
+    """The rules attached to *action*'s trigger (``on``) or activity (``on_activity``)."""
+    names = "on" if action.kind == "trigger" else "on_activity"
+    return [r for r in rules if action.id in getattr(r, names)]
+
+
+def evaluate(
+    engagement: Engagement, action: Action, kinds: Mapping[str, RuleKind]
+) -> list[Outcome]:
+    """Evaluate every rule attached to *action*, in playbook order."""
+    return [_evaluate_one(rule, engagement, action, kinds) for rule in
+            applicable(engagement.playbook.rules, action)]
+
+
+def _evaluate_one(
+    rule: Rule, engagement: Engagement, action: Action, kinds: Mapping[str, RuleKind]
+) -> Outcome:
+    kind = kinds.get(rule.kind)
+    base = Outcome(rule.id, rule.kind, rule.severity, False, "", rule.override_roles,
+                   kind.plugin if kind else "")
+    if kind is None:
+        # Fail closed: a rule whose kind is not installed cannot be known to pass (#3).
+        return attrs.evolve(base, severity="block",
+                            message=f"rule kind {rule.kind!r} is not installed; cannot check it")
+    try:
+        verdict = kind.evaluate(rule, engagement, action)
+    except Exception as exc:  # noqa: BLE001 - plugin code: any error blocks, naming the plugin
+        return attrs.evolve(base, severity="block",
+                            message=f"rule kind {rule.kind!r} of plugin {kind.plugin!r} failed: {exc!r}")
+    if isinstance(verdict, bool):
+        verdict = Verdict(verdict)
+    if not isinstance(verdict, Verdict):
+        return attrs.evolve(base, severity="block",
+                            message=f"rule kind {rule.kind!r} returned {verdict!r}, not a Verdict")
+    if verdict.passed:
+        return attrs.evolve(base, passed=True)
+    message = rule.message or verdict.detail
+    if rule.message and verdict.detail:
+        message = f"{rule.message} ({verdict.detail})"
+    return attrs.evolve(base, message=message)
+
+
+def gate(engagement: Engagement, trigger_id: str) -> Outcome | None:
+    """The built-in checklist gate: leaving a stage needs its required items done."""
+    trigger = next((t for t in engagement.playbook.triggers if t.id == trigger_id), None)
+    if trigger is None or not trigger.gate:
+        return None
+    missing = engagement.missing_items(engagement.stage)
+    message = f"required checklist items not done: {', '.join(missing)}" if missing else ""
+    return Outcome(GATE, GATE, "block", not missing, message)
+
+
+def reason_problem(reason: str | None) -> str:
+    """Why *reason* is not a usable override or force reason, or "" when it is."""
+    text = (reason or "").strip()
+    if not text:
+        return "no reason given"
+    if len(text.split()) < MIN_REASON_WORDS or len(text) < MIN_REASON_CHARS:
+        return (f"the reason must be a real sentence (at least {MIN_REASON_WORDS} words and "
+                f"{MIN_REASON_CHARS} characters)")
+    return ""
+
+
+def check_override(
+    blocking: Sequence[Outcome], roles: Sequence[str], reason: str | None
+) -> list[str]:
+    """Every condition that stops *roles* overriding *blocking* with *reason* ([] when it holds)."""
+    problems: list[str] = []
+    for outcome in blocking:
+        if not outcome.override_roles:
+            problems.append(f"not overridable: rule {outcome.rule!r} cannot be overridden by anyone")
+        elif not set(roles) & set(outcome.override_roles):
+            held = ", ".join(roles) or "no roles"
+            problems.append(
+                f"no role: rule {outcome.rule!r} can be overridden by "
+                f"{', '.join(outcome.override_roles)}; the actor has {held}"
+            )
+    why = reason_problem(reason)
+    if why:
+        problems.append(f"no reason: {why}")
+    return problems

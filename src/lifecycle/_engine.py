@@ -1,0 +1,346 @@
+"""The engine: every command takes the history's lock, replays, decides, appends, then applies.
+
+The engine writes the history itself (DESIGN principle 5): it never relies on ``transitions``
+callbacks. Each command appends exactly one event, refusals included; plugins hear of an event only
+after it is durably appended, and their errors never undo it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ._catalog import Catalog, Resolved
+from ._convert import unstructure_playbook
+from ._decide import Outcome, check_override, evaluate, gate, reason_problem
+from ._history import FileHistoryStore, HistoryStore, Session
+from ._lines import format_at
+from ._machine import compile_machine
+from ._plugins import Plugins, make_plugin_manager
+from ._replay import EVENT_VERSIONS, apply, replay
+from ._rules import RuleKind
+from ._state import Action, Engagement
+from ._workspace import Workspace, parse_assignments, parse_fact_value
+from .exceptions import InvalidInputError, NotFoundError, RefusedError
+
+__all__ = ["Engine", "Result"]
+
+Record = dict[str, Any]  # Any: a JSON object as stored.
+
+
+@attrs.frozen
+class Result:
+    """What a command did: the event it appended, the state after it, and what to tell the user."""
+
+    event: Record
+    engagement: Engagement
+    warnings: tuple[str, ...] = ()
+    plugin_errors: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class _Ctx:
+    session: Session
+    engagement: Engagement
+    at: str
+    actor: str
+
+
+class Engine:
+    """Runs engagements of one workspace.
+
+    >>> import tempfile
+    >>> engine = Engine(tempfile.mkdtemp(), plugins=make_plugin_manager(load_entrypoints=False))
+    >>> engine.open("demo-1", "core", actor="a.mensah").engagement.stage
+    'support-request'
+    """
+
+    def __init__(
+        self,
+        workspace: Path | str,
+        *,
+        plugins: Plugins | None = None,
+        playbook_dirs: Sequence[Path] = (),
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
+        self.workspace = Workspace(Path(workspace))
+        self.plugins = plugins if plugins is not None else make_plugin_manager()
+        self._playbook_dirs = tuple(playbook_dirs)
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._catalog: Catalog | None = None
+
+    @property
+    def catalog(self) -> Catalog:
+        """Every playbook this engine knows (plugins' and ``playbook_dirs``)."""
+        if self._catalog is None:
+            self._catalog = self.plugins.catalog(self._playbook_dirs)
+        return self._catalog
+
+    @property
+    def rule_kinds(self) -> Mapping[str, RuleKind]:
+        """The rule-kind registry."""
+        return self.plugins.rule_kinds()
+
+    def store(self, engagement: str) -> HistoryStore:
+        """The history store of *engagement* (which need not exist yet)."""
+        return FileHistoryStore(self.workspace.path_of(engagement))
+
+    # ------------------------------------------------------------------ reading
+
+    def engagement(self, engagement_id: str) -> Engagement:
+        """The engagement as it stands: a replay of its history."""
+        path = self.workspace.existing(engagement_id)
+        return replay(FileHistoryStore(path).read())
+
+    def history(self, engagement_id: str) -> list[Record]:
+        """The verified events of *engagement_id*, oldest first."""
+        return FileHistoryStore(self.workspace.existing(engagement_id)).read()
+
+    def roles_of(self, actor: str) -> tuple[str, ...]:
+        """The roles of *actor* in this workspace."""
+        return self.workspace.roles_of(actor)
+
+    # ------------------------------------------------------------------ commands
+
+    def open(
+        self,
+        engagement_id: str,
+        playbook_id: str,
+        *,
+        actor: str,
+        title: str = "",
+        facts: Mapping[str, str] | list[str] = (),
+    ) -> Result:
+        """Open a new engagement under *playbook_id*; the first event embeds the playbook."""
+        resolved = self.catalog.resolve(playbook_id)
+        values = self._fact_values(resolved.playbook.facts, parse_assignments(list(facts) if not isinstance(facts, Mapping) else facts))
+        store = self.store(engagement_id)
+        if not actor.strip():
+            raise InvalidInputError("An actor name is needed (--actor or LIFECYCLE_ACTOR).")
+        os.makedirs(self.workspace.root, exist_ok=True)
+        at = self._now("")
+        data = _opened_data(engagement_id, title, resolved, {k: v for k, v in values.items() if v is not None})
+        fields = {"at": at, "actor": actor, "type": "opened", "v": EVENT_VERSIONS["opened"], "data": data}
+        event = store.create(engagement_id, at, fields)
+        engagement = replay([event])
+        return Result(event, engagement, plugin_errors=tuple(self.plugins.notify(engagement, event)))
+
+    def set_facts(self, engagement_id: str, assignments: Mapping[str, str] | list[str], *, actor: str) -> Result:
+        """Set (or, with an empty value, unset) facts; one event for all of them."""
+        pairs = parse_assignments(assignments)
+        if not pairs:
+            raise InvalidInputError("Give at least one KEY=VALUE.")
+        with self._open(engagement_id, actor) as ctx:
+            values = self._fact_values(ctx.engagement.playbook.facts, pairs)
+            return self._append(ctx, "fact_set", {"facts": values})
+
+    def check(self, engagement_id: str, item: str, *, actor: str, note: str = "") -> Result:
+        """Tick checklist *item*, of the current stage or of a stage visited before."""
+        with self._open(engagement_id, actor) as ctx:
+            stage = self._item_stage(ctx.engagement, item)
+            data = {"item": item, "stage": stage, **({"note": note} if note else {})}
+            return self._append(ctx, "item_checked", data)
+
+    def uncheck(self, engagement_id: str, item: str, *, actor: str) -> Result:
+        """Untick checklist *item*."""
+        with self._open(engagement_id, actor) as ctx:
+            stage = self._item_stage(ctx.engagement, item)
+            if not ctx.engagement.is_done(item):
+                raise RefusedError(f"Checklist item {item!r} is not checked.")
+            return self._append(ctx, "item_unchecked", {"item": item, "stage": stage})
+
+    def note(self, engagement_id: str, text: str, *, actor: str) -> Result:
+        """Add a note to the history."""
+        if not text.strip():
+            raise InvalidInputError("A note needs text.")
+        with self._command(self.store_of(engagement_id), actor) as ctx:
+            return self._append(ctx, "note_added", {"text": text})
+
+    def record(
+        self,
+        engagement_id: str,
+        activity: str,
+        *,
+        actor: str,
+        on: dt.date | None = None,
+        note: str = "",
+        override: str | None = None,
+    ) -> Result:
+        """Record that *activity* took place *on* a date (today by default, never in the future).
+
+        Raises:
+            RefusedError: The activity is not allowed now (the refusal is recorded first).
+        """
+        with self._open(engagement_id, actor) as ctx:
+            eng = ctx.engagement
+            spec = next((a for a in eng.playbook.activities if a.id == activity), None)
+            if spec is None:
+                raise NotFoundError("activity", activity, f"(playbook {eng.playbook.id!r})")
+            today = _date(ctx.at)
+            day = on or today
+            if day > today:
+                raise InvalidInputError(f"The date {day.isoformat()} is in the future.")
+            action = Action("activity", activity, day)
+            outcomes = evaluate(eng, action, self.rule_kinds)
+            data: Record = {"activity": activity, "on": day.isoformat(), "stage": eng.stage}
+            if note:
+                data["note"] = note
+            if eng.stage not in spec.during:
+                during = ", ".join(spec.during) or "no stage"
+                why = f"activity {activity!r} is recorded during {during}, not {eng.stage!r}"
+                self._refuse(ctx, "record", data, outcomes, [why], override)
+            return self._decide(ctx, "record", "activity_recorded", data, outcomes, override)
+
+    def advance(self, engagement_id: str, trigger: str, *, actor: str, override: str | None = None) -> Result:
+        """Fire *trigger*: check its rules and the checklist gate, record, and move.
+
+        Raises:
+            NotFoundError: The playbook has no such trigger.
+            RefusedError: The move is not allowed now (the refusal is recorded first).
+        """
+        with self._open(engagement_id, actor) as ctx:
+            eng = ctx.engagement
+            machine = compile_machine(eng.playbook, eng.playbook_sha256)
+            dest = machine.target(trigger, eng.stage)
+            action = Action("trigger", trigger, _date(ctx.at))
+            outcomes = evaluate(eng, action, self.rule_kinds)
+            outcomes += [g for g in [gate(eng, trigger)] if g is not None]
+            data: Record = {"trigger": trigger, "from": eng.stage, "to": dest}
+            if dest is None:
+                why = f"trigger {trigger!r} cannot fire from stage {eng.stage!r}"
+                self._refuse(ctx, "advance", data, outcomes, [why], override)
+            return self._decide(ctx, "advance", "advanced", data, outcomes, override)
+
+    def force(self, engagement_id: str, stage: str, *, actor: str, reason: str) -> Result:
+        """Move to *stage* regardless of triggers and rules: for ``admin_roles`` only, with a reason."""
+        with self._open(engagement_id, actor, allow_final=True) as ctx:
+            eng = ctx.engagement
+            if eng.playbook.stage(stage) is None:
+                raise NotFoundError("stage", stage, f"(playbook {eng.playbook.id!r})")
+            roles = list(self.roles_of(actor))
+            admins = eng.playbook.admin_roles or ()
+            problems = []
+            if not set(roles) & set(admins):
+                held = ", ".join(roles) or "no roles"
+                problems.append(f"no role: force needs one of {', '.join(admins) or '(none: the playbook names no admin_roles)'}; "
+                                f"{actor!r} has {held}")
+            if why := reason_problem(reason):
+                problems.append(f"no reason: {why}")
+            data: Record = {"from": eng.stage, "to": stage, "roles": roles}
+            if problems:
+                self._refuse(ctx, "force", data, [], problems, reason)
+            return self._append(ctx, "forced", data, reason=reason.strip())
+
+    def store_of(self, engagement_id: str) -> HistoryStore:
+        """The store of an existing engagement.
+
+        Raises:
+            NotFoundError: No such engagement.
+        """
+        return FileHistoryStore(self.workspace.existing(engagement_id))
+
+    # ------------------------------------------------------------------ internals
+
+    @contextlib.contextmanager
+    def _open(self, engagement_id: str, actor: str, *, allow_final: bool = False) -> Iterator[_Ctx]:
+        with self._command(self.store_of(engagement_id), actor) as ctx:
+            if ctx.engagement.final and not allow_final:
+                raise RefusedError(
+                    f"Engagement {engagement_id!r} is in final stage {ctx.engagement.stage!r}; "
+                    "nothing more can be done but notes."
+                )
+            yield ctx
+
+    @contextlib.contextmanager
+    def _command(self, store: HistoryStore, actor: str) -> Iterator[_Ctx]:
+        if not actor.strip():
+            raise InvalidInputError("An actor name is needed (--actor or LIFECYCLE_ACTOR).")
+        with store.session() as session:
+            engagement = replay(session.records)
+            last = session.records[-1]["at"] if session.records else ""
+            yield _Ctx(session, engagement, self._now(last), actor)
+
+    def _now(self, last: str) -> str:
+        """Now, never before the last event's ``at`` (the lock orders events; clocks may step back)."""
+        return max(format_at(self._clock()), last)
+
+    def _decide(
+        self, ctx: _Ctx, action: str, kind: str, data: Record, outcomes: list[Outcome], override: str | None
+    ) -> Result:
+        blocking = [o for o in outcomes if o.blocks]
+        reason = None
+        if blocking and override is not None:
+            problems = check_override(blocking, self.roles_of(ctx.actor), override)
+            if problems:
+                self._refuse(ctx, action, data, outcomes, problems, override)
+            roles = list(self.roles_of(ctx.actor))
+            outcomes = [attrs.evolve(o, overridden=True) if o.blocks else o for o in outcomes]
+            data["override"] = {"rules": [o.rule for o in blocking], "roles": roles}
+            reason = override.strip()
+        elif blocking:
+            self._refuse(ctx, action, data, outcomes, [], None)
+        data["rules"] = [o.record() for o in outcomes]
+        warnings = tuple(f"{o.rule}: {o.message}" for o in outcomes if o.outcome == "warn")
+        result = self._append(ctx, kind, data, reason=reason)
+        return attrs.evolve(result, warnings=warnings)
+
+    def _refuse(
+        self, ctx: _Ctx, action: str, data: Record, outcomes: list[Outcome],
+        problems: list[str], override: str | None,
+    ) -> None:
+        """Record a refusal with every reason, then raise :class:`RefusedError`."""
+        reasons = problems + [f"{o.rule}: {o.message}" for o in outcomes if o.blocks]
+        record: Record = {"action": action, "stage": ctx.engagement.stage, **data,
+                          "rules": [o.record() for o in outcomes], "why": reasons}
+        if override is not None:
+            record["override"] = {"reason": override, "roles": list(self.roles_of(ctx.actor))}
+        event = self._append(ctx, "refused", record).event
+        what = data.get("trigger") or data.get("activity") or data.get("to")
+        raise RefusedError(f"Refused {action} {what!r}: " + "; ".join(reasons),
+                           [o for o in outcomes if o.blocks], event["seq"])
+
+    def _append(self, ctx: _Ctx, kind: str, data: Record, *, reason: str | None = None) -> Result:
+        fields: Record = {"at": ctx.at, "actor": ctx.actor, "type": kind, "v": EVENT_VERSIONS[kind], "data": data}
+        if reason is not None:
+            fields["reason"] = reason
+        event = ctx.session.append(fields)
+        apply(ctx.engagement, event)
+        errors = self.plugins.notify(ctx.engagement, event)
+        return Result(event, ctx.engagement, plugin_errors=tuple(errors))
+
+    def _fact_values(self, facts: Sequence[Any], pairs: Mapping[str, str]) -> dict[str, object]:
+        by_id = {f.id: f for f in facts}
+        values: dict[str, object] = {}
+        for key, text in pairs.items():
+            fact = by_id.get(key)
+            if fact is None:
+                raise NotFoundError("fact", key, f"(known: {', '.join(sorted(by_id)) or 'none'})")
+            values[key] = parse_fact_value(fact, text)
+        return values
+
+    def _item_stage(self, engagement: Engagement, item: str) -> str:
+        found = engagement.playbook.item(item)
+        if found is None:
+            raise NotFoundError("checklist item", item, f"(playbook {engagement.playbook.id!r})")
+        stage = found[0].id
+        if not engagement.visited(stage):
+            raise RefusedError(
+                f"Checklist item {item!r} belongs to stage {stage!r}, which this engagement "
+                "has not reached yet."
+            )
+        return stage
+
+
+def _opened_data(engagement: str, title: str, resolved: Resolved, facts: Mapping[str, object]) -> Record:
+    return {"engagement": engagement, "title": title, "playbook": unstructure_playbook(resolved.playbook),
+            "playbook_sha256": resolved.sha256, "facts": dict(facts)}
+
+
+def _date(at: str) -> dt.date:
+    return dt.date.fromisoformat(at[:10])

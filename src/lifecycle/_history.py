@@ -1,0 +1,247 @@
+"""History stores: where an engagement's lines are kept, appended crash- and concurrency-safely.
+
+:class:`FileHistoryStore` is the real one: ``O_APPEND``, one ``write`` per line, ``fsync`` before
+success, ``flock`` while a command reads and appends. :class:`MemoryHistoryStore` keeps the same
+lines in memory for tests and embedding. Both verify every line they read, strictly: any damage
+raises (the lenient reader that reports findings is the audit's).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+
+from ._lines import FORMAT, FORMAT_VERSION, LineProblem, decode_line, encode_line, header_record
+from .exceptions import (
+    ConcurrencyConflict,
+    CorruptHistoryError,
+    EngagementExistsError,
+    HistoryError,
+    TornTailError,
+)
+
+__all__ = ["FileHistoryStore", "HistoryStore", "MemoryHistoryStore", "Record", "Session"]
+
+Record = dict[str, Any]  # Any: a JSON object as stored.
+SUFFIX = ".history.jsonl"
+
+
+class HistoryStore(Protocol):
+    """Where one engagement's history lives."""
+
+    label: str
+
+    def exists(self) -> bool:
+        """Whether the history has been created."""
+
+    def create(self, engagement: str, created: str, first: Mapping[str, Any]) -> Record:
+        """Write the header and the first event of a new history at once; refuse if one exists."""
+
+    def session(self) -> contextlib.AbstractContextManager[Session]:
+        """Hold the history exclusively: read it whole, then append to it."""
+
+
+@attrs.define
+class Session:
+    """Exclusive access to a history: its verified records, and appends after them."""
+
+    label: str
+    records: list[Record]
+    head_seq: int
+    head_hash: str
+    _write: Any = attrs.field(alias="write")  # Any: a callable taking the line's bytes.
+
+    def append(self, fields: Mapping[str, Any], *, expected_seq: int | None = None) -> Record:
+        """Append one event; ``seq`` and ``prev`` are filled in. Returns the stored record.
+
+        Raises:
+            ConcurrencyConflict: *expected_seq* is given and is not the head's seq.
+            HistoryError: The write or fsync failed; nothing may be assumed written.
+        """
+        # Any: records are JSON objects.
+        if expected_seq is not None and expected_seq != self.head_seq:
+            raise ConcurrencyConflict(self.label, expected_seq, self.head_seq)
+        record = {"seq": self.head_seq + 1, **fields, "prev": self.head_hash}
+        line = encode_line(record)
+        self._write(line)
+        stored, digest = decode_line(line[:-1])
+        stored["hash"] = digest
+        self.records.append(stored)
+        self.head_seq, self.head_hash = record["seq"], digest
+        return stored
+
+
+def read_lines(label: str, data: bytes) -> tuple[list[Record], int, str]:
+    """Verify *data* (a whole history) strictly; return its event records, head seq and hash.
+
+    Raises:
+        TornTailError: The last line is incomplete.
+        CorruptHistoryError: Any other damage, naming the first bad line.
+    """
+    if data and not data.endswith(b"\n"):
+        raise TornTailError(label, "the last line is incomplete (torn by a crash?); "
+                            f"run `lifecycle repair {label}` to cut it")
+    lines = data.split(b"\n")[:-1]
+    if not lines:
+        raise CorruptHistoryError(label, "empty history (no header line)")
+    header, head = _verified(label, lines[0], 1)
+    if header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
+        raise CorruptHistoryError(label, "line 1 is not a lifecycle-history v1 header")
+    records: list[Record] = []
+    for number, raw in enumerate(lines[1:], start=2):
+        record, digest = _verified(label, raw, number)
+        seq = number - 1
+        if record.get("seq") != seq:
+            raise CorruptHistoryError(label, f"line {number}: seq {record.get('seq')!r}, expected {seq}", seq)
+        if record.get("prev") != head:
+            raise CorruptHistoryError(label, f"line {number}: chain broken at seq {seq}", seq)
+        record["hash"] = digest
+        records.append(record)
+        head = digest
+    return records, len(records), head
+
+
+def _verified(label: str, raw: bytes, number: int) -> tuple[Record, str]:
+    try:
+        return decode_line(raw)
+    except LineProblem as exc:
+        raise CorruptHistoryError(label, f"line {number}: {exc}", number - 1) from None
+
+
+@attrs.define
+class FileHistoryStore:
+    """A history file ``<workspace>/<engagement>.history.jsonl``."""
+
+    path: Path
+
+    @property
+    def label(self) -> str:
+        """The file's path, as errors name it."""
+        return str(self.path)
+
+    def exists(self) -> bool:
+        """Whether the file exists."""
+        return self.path.exists()
+
+    def create(self, engagement: str, created: str, first: Mapping[str, Any]) -> Record:
+        """Create the file with its header and first event in one write, durably.
+
+        Both lines go in one ``write`` and the file and its folder are fsynced, so a crash
+        leaves either no engagement or a whole one.
+        """
+        lines, record = _first_lines(engagement, created, first)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
+        try:
+            fd = os.open(self.path, flags, 0o644)
+        except FileExistsError:
+            raise EngagementExistsError(self.path, "a history file exists already") from None
+        except OSError as exc:
+            raise HistoryError(self.path, f"cannot create: {exc.strerror}") from None
+        try:
+            _write_durably(self.path, fd, lines)
+        finally:
+            os.close(fd)
+        _fsync_dir(self.path.parent)
+        return record
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """Lock the file (``flock``), read and verify it, and yield a :class:`Session`."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
+        except FileNotFoundError:
+            raise HistoryError(self.path, "no such history file") from None
+        except OSError as exc:
+            raise HistoryError(self.path, f"cannot open: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            records, seq, head = read_lines(self.label, _read_all(fd))
+            yield Session(self.label, records, seq, head,
+                          write=lambda line: _write_durably(self.path, fd, line))
+        finally:
+            os.close(fd)  # closing the last descriptor releases the flock
+
+    def read(self) -> list[Record]:
+        """Read and verify the whole file without appending (a shared lock is held)."""
+        try:
+            with open(self.path, "rb") as handle:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
+                data = handle.read()
+        except FileNotFoundError:
+            raise HistoryError(self.path, "no such history file") from None
+        except OSError as exc:
+            raise HistoryError(self.path, f"cannot read: {exc.strerror}") from None
+        return read_lines(self.label, data)[0]
+
+
+def _first_lines(engagement: str, created: str, first: Mapping[str, Any]) -> tuple[bytes, Record]:
+    header = encode_line(header_record(engagement, created))
+    _, head = decode_line(header[:-1])
+    line = encode_line({"seq": 1, **first, "prev": head})
+    record, digest = decode_line(line[:-1])
+    record["hash"] = digest
+    return header + line, record
+
+
+def _read_all(fd: int) -> bytes:
+    os.lseek(fd, 0, os.SEEK_SET)
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _write_durably(path: Path, fd: int, line: bytes) -> None:
+    """One ``write`` of the whole line (looping only on a short write), then ``fsync``.
+
+    An error here is final: after a failed fsync the kernel may have dropped the dirty pages,
+    so a retry could "succeed" without the data (fsyncgate). Raise, never retry.
+    """
+    try:
+        view = memoryview(line)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    except OSError as exc:
+        raise HistoryError(path, f"append failed, not acknowledged: {exc.strerror or exc}") from None
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@attrs.define
+class MemoryHistoryStore:
+    """The same lines, kept in memory: for tests and for embedding without files."""
+
+    label: str = "<memory>"
+    data: bytearray = attrs.field(factory=bytearray)
+
+    def exists(self) -> bool:
+        """Whether the header has been written."""
+        return bool(self.data)
+
+    def create(self, engagement: str, created: str, first: Mapping[str, Any]) -> Record:
+        """Write the header line and the first event."""
+        if self.data:
+            raise EngagementExistsError(self.label, "the history exists already")
+        lines, record = _first_lines(engagement, created, first)
+        self.data += lines
+        return record
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """Read and verify the lines, and yield a :class:`Session` appending to them."""
+        records, seq, head = read_lines(self.label, bytes(self.data))
+        yield Session(self.label, records, seq, head, write=self.data.extend)

@@ -1,0 +1,118 @@
+"""The history line codec: one JSON object per line, ending in its own sha256.
+
+A line is the compact JSON serialization ``B`` of a record without ``hash``, with
+``,"hash":"<sha256 of B>"`` inserted before its closing brace, and a ``\\n``. A verifier cuts that
+suffix off the raw bytes and rehashes, so the verdict never depends on a JSON library's
+re-serialization (docs/history-format.md is the contract).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "LineProblem",
+    "decode_line",
+    "encode_line",
+    "format_at",
+    "header_record",
+]
+
+FORMAT: Final = "lifecycle-history"
+FORMAT_VERSION: Final = 1
+MAX_LINE_BYTES: Final = 16 * 1024 * 1024
+_SUFFIX: Final = re.compile(rb',"hash":"([0-9a-f]{64})"\}$')
+_HASH_KEY: Final = b',"hash":"'
+
+
+class LineProblem(ValueError):
+    """A line that is not a well-formed history line; ``code`` names what is wrong."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+def encode_line(record: Mapping[str, Any]) -> bytes:
+    """Serialize *record* (without ``hash``) to a complete history line, ``\\n`` included.
+
+    Raises:
+        ValueError: *record* holds a float or a value JSON cannot hold (hashed content is
+            kept float-free so its serialization is canonical).
+    """
+    # Any: records are JSON objects.
+    if "hash" in record:
+        raise ValueError("a record to encode must not carry 'hash'")
+    _reject_floats(record)
+    body = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    raw = body.encode("utf-8")
+    digest = hashlib.sha256(raw).hexdigest().encode("ascii")
+    return raw[:-1] + _HASH_KEY + digest + b'"}\n'
+
+
+def decode_line(line: bytes) -> tuple[dict[str, Any], str]:
+    """Verify one line (without its ``\\n``) and return the record and its hash.
+
+    Raises:
+        LineProblem: ``too-long``, ``not-utf8``, ``not-json``, ``not-object``, ``no-hash``
+            or ``hash-mismatch``.
+    """
+    # Any: records are JSON objects.
+    if len(line) > MAX_LINE_BYTES:
+        raise LineProblem("too-long", f"line is longer than {MAX_LINE_BYTES} bytes")
+    match = _SUFFIX.search(line)
+    if match is None:
+        raise LineProblem("no-hash", 'line does not end with its "hash" member')
+    body = line[: match.start()] + b"}"
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise LineProblem("not-utf8", f"line is not UTF-8 ({exc.reason})") from None
+    except (ValueError, RecursionError) as exc:
+        raise LineProblem("not-json", f"line is not JSON ({exc})") from None
+    if not isinstance(record, dict):
+        raise LineProblem("not-object", "line is not a JSON object")
+    actual = hashlib.sha256(body).hexdigest()
+    expected = match.group(1).decode("ascii")
+    if actual != expected or record.get("hash") != expected:
+        raise LineProblem("hash-mismatch", f"line hashes to {actual[:12]}, not {expected[:12]}")
+    del record["hash"]
+    return record, expected
+
+
+def _reject_floats(value: object) -> None:
+    if isinstance(value, float):
+        raise ValueError("history records hold no floats")
+    if isinstance(value, Mapping):
+        for item in value.values():
+            _reject_floats(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _reject_floats(item)
+
+
+def header_record(engagement: str, created: str) -> dict[str, Any]:
+    """The header record (line 1) of a new history file."""
+    # Any: a JSON object.
+    return {"format": FORMAT, "version": FORMAT_VERSION, "engagement": engagement, "created": created}
+
+
+def format_at(moment: dt.datetime) -> str:
+    """RFC 3339 UTC with microseconds, fixed width, so strings compare as times do."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_at(text: str) -> dt.datetime:
+    """Parse an ``at`` written by :func:`format_at`.
+
+    Raises:
+        ValueError: *text* is not such a timestamp.
+    """
+    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)

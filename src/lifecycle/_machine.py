@@ -1,0 +1,88 @@
+"""The only module that imports ``transitions``: a playbook compiled into one shared machine.
+
+One :class:`CompiledMachine` per playbook ``(id, version, sha256)``, shared by every engagement of
+that version: the machine is built with ``model=None`` and engagements are passed to
+``machine.events[name].trigger(engagement)``, never added with ``add_model`` (quadratic). No string
+from a playbook reaches transitions' callable resolution (it imports dotted names): the machine has
+no callbacks at all, since the engine evaluates rules and writes the history itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from transitions import Machine, MachineError
+
+from ._model import Playbook
+from ._state import Engagement
+from .exceptions import NotFoundError, RefusedError
+
+__all__ = ["CompiledMachine", "compile_machine"]
+
+_CACHE: Final[dict[tuple[str, str, str], CompiledMachine]] = {}
+_CACHE_LIMIT: Final = 256
+
+
+class CompiledMachine:
+    """A playbook's stage graph as a ``transitions`` machine, with typed verbs."""
+
+    def __init__(self, playbook: Playbook) -> None:
+        self.playbook = playbook
+        self._machine: Any = Machine(  # Any: transitions ships no type information we rely on
+            model=None,  # shared machine: engagements are passed per call, never added
+            states=[stage.id for stage in playbook.stages],
+            initial=playbook.initial_stage().id,
+            transitions=[
+                {"trigger": t.id, "source": list(t.from_), "dest": t.to} for t in playbook.triggers
+            ],
+            auto_transitions=False,  # no to_<stage>() shortcuts that bypass every rule
+            send_event=True,  # callbacks, if ever added, get one EventData argument
+            ignore_invalid_triggers=False,  # an invalid trigger raises: it is audit-relevant
+            model_attribute="stage",  # the Engagement attribute the machine reads and sets
+        )
+
+    def triggers_from(self, stage: str) -> list[str]:
+        """The ids of the triggers that can fire from *stage*, in playbook order."""
+        allowed = set(self._machine.get_triggers(stage))
+        return [t.id for t in self.playbook.triggers if t.id in allowed]
+
+    def target(self, trigger: str, stage: str) -> str | None:
+        """Where *trigger* leads from *stage*, or None when it cannot fire there.
+
+        Raises:
+            NotFoundError: The playbook has no trigger *trigger*.
+        """
+        event = self._machine.events.get(trigger)
+        if event is None:
+            raise NotFoundError("trigger", trigger, f"(playbook {self.playbook.id!r})")
+        moves = event.transitions.get(stage, [])
+        return str(moves[0].dest) if moves else None
+
+    def fire(self, engagement: Engagement, trigger: str) -> str:
+        """Move *engagement* along *trigger*; return the stage it is now in.
+
+        Raises:
+            NotFoundError: The playbook has no trigger *trigger*.
+            RefusedError: *trigger* cannot fire from the engagement's stage.
+        """
+        event = self._machine.events.get(trigger)
+        if event is None:
+            raise NotFoundError("trigger", trigger, f"(playbook {self.playbook.id!r})")
+        try:
+            event.trigger(engagement)
+        except MachineError:
+            raise RefusedError(
+                f"Can't {trigger!r} engagement {engagement.id!r} from stage {engagement.stage!r}."
+            ) from None
+        return engagement.stage
+
+
+def compile_machine(playbook: Playbook, sha256: str) -> CompiledMachine:
+    """Return the cached machine for this playbook version, compiling it on first use."""
+    key = (playbook.id, playbook.version, sha256)
+    machine = _CACHE.get(key)
+    if machine is None:
+        if len(_CACHE) >= _CACHE_LIMIT:
+            _CACHE.pop(next(iter(_CACHE)))
+        machine = _CACHE[key] = CompiledMachine(playbook)
+    return machine

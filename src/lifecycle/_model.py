@@ -1,0 +1,154 @@
+"""The playbook as data: attrs classes, no (de)serialization code (that lives in ``_convert``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+import attrs
+
+FactType = Literal["text", "date", "bool", "choice"]
+Severity = Literal["block", "warn"]
+
+__all__ = [
+    "Activity",
+    "ChecklistAddition",
+    "ChecklistItem",
+    "Fact",
+    "FactType",
+    "Playbook",
+    "Rule",
+    "Severity",
+    "Stage",
+    "Trigger",
+]
+
+
+@attrs.frozen
+class Fact:
+    """Something an engagement can carry: its mandate source, the envoy, the organization's role."""
+
+    id: str
+    title: str
+    type: FactType = "text"
+    choices: tuple[str, ...] = ()
+    description: str = ""
+    source: str = ""
+
+
+@attrs.frozen
+class ChecklistItem:
+    """One item of a stage's checklist; required items gate leaving the stage."""
+
+    id: str
+    text: str
+    required: bool = True
+    source: str = ""
+
+
+@attrs.frozen
+class ChecklistAddition:
+    """A top-level ``[[checklist]]`` entry that adds an item to an inherited stage."""
+
+    stage: str
+    id: str
+    text: str
+    required: bool = True
+    source: str = ""
+
+
+@attrs.frozen
+class Stage:
+    """A stage of the cycle, with its guidance (steps) and its checklist."""
+
+    id: str
+    title: str
+    initial: bool = False
+    final: bool = False
+    phase: str = ""
+    description: str = ""
+    steps: tuple[str, ...] = ()
+    checklist: tuple[ChecklistItem, ...] = ()
+
+
+@attrs.frozen
+class Trigger:
+    """A named move from some stages to one stage."""
+
+    id: str
+    from_: tuple[str, ...]
+    to: str
+    title: str = ""
+    gate: bool = True
+    description: str = ""
+
+
+@attrs.frozen
+class Activity:
+    """Something recorded during stages, possibly on a cadence (``every_days``)."""
+
+    id: str
+    title: str
+    during: tuple[str, ...] = ()
+    every_days: int | None = None
+    description: str = ""
+
+
+@attrs.frozen
+class Rule:
+    """A mandate rule: a guard of a given ``kind`` on triggers and/or activities.
+
+    ``params`` holds the kind's own parameters (``fact``, ``values``, ``days``, ...), checked
+    against the kind when the playbook is loaded.
+    """
+
+    id: str
+    kind: str
+    on: tuple[str, ...] = ()
+    on_activity: tuple[str, ...] = ()
+    severity: Severity = "block"
+    message: str = ""
+    override_roles: tuple[str, ...] = ()
+    basis: str = ""
+    params: Mapping[str, object] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Playbook:
+    """An organization's definition of the engagement cycle.
+
+    A playbook as written may ``extends`` another and carry ``remove`` and top-level
+    ``checklist`` additions; a resolved playbook has those merged in and empty.
+    """
+
+    id: str
+    version: str
+    title: str
+    organization: str = ""
+    schema: int = 1
+    extends: str | None = None
+    description: str = ""
+    admin_roles: tuple[str, ...] | None = None
+    remove: tuple[str, ...] = ()
+    facts: tuple[Fact, ...] = ()
+    stages: tuple[Stage, ...] = ()
+    triggers: tuple[Trigger, ...] = ()
+    activities: tuple[Activity, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    checklist: tuple[ChecklistAddition, ...] = ()
+
+    def stage(self, stage_id: str) -> Stage | None:
+        """Return the stage with *stage_id*, or None."""
+        return next((s for s in self.stages if s.id == stage_id), None)
+
+    def initial_stage(self) -> Stage:
+        """Return the initial stage of a valid playbook."""
+        return next(s for s in self.stages if s.initial)
+
+    def item(self, item_id: str) -> tuple[Stage, ChecklistItem] | None:
+        """Return the checklist item *item_id* with the stage it belongs to, or None."""
+        for stage in self.stages:
+            for item in stage.checklist:
+                if item.id == item_id:
+                    return stage, item
+        return None

@@ -1,0 +1,239 @@
+"""Replay: an engagement's state is the fold of its history's events.
+
+Replay also re-checks the decisions recorded in the history: at each transition, activity and
+refusal it re-evaluates the declarative rules on the state before the event and compares them
+with the recorded outcomes (Temporal-style); each disagreement is a :class:`Mismatch`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final
+
+import attrs
+
+from ._convert import structure_playbook
+from ._decide import GATE, evaluate, gate
+from ._lines import parse_at
+from ._machine import compile_machine
+from ._playbooks import playbook_digest
+from ._rules import RuleKind
+from ._state import Action, ActivityRecord, Engagement, Entry, Fired
+
+__all__ = ["EVENT_VERSIONS", "Mismatch", "ReplayError", "apply", "replay", "start"]
+
+EVENT_VERSIONS: Final = {
+    "opened": 1, "fact_set": 1, "item_checked": 1, "item_unchecked": 1,
+    "activity_recorded": 1, "note_added": 1, "advanced": 1, "refused": 1, "forced": 1,
+    "repaired": 1,
+}
+
+Record = dict[str, Any]  # Any: a JSON object as stored.
+
+
+class ReplayError(ValueError):
+    """An event that cannot be applied: unknown type, newer version, missing or bad data."""
+
+    def __init__(self, seq: int, message: str) -> None:
+        self.seq = seq
+        super().__init__(f"seq {seq}: {message}")
+
+
+@attrs.frozen
+class Mismatch:
+    """A recorded rule outcome that a re-evaluation disagrees with."""
+
+    seq: int
+    rule: str
+    recorded: str
+    now: str
+    declarative: bool = True
+
+
+def start(record: Record) -> Engagement:
+    """Build the engagement from its ``opened`` event (seq 1), checking the embedded playbook."""
+    seq = _int(record.get("seq"))
+    if record.get("type") != "opened":
+        raise ReplayError(seq, "the first event must be 'opened'")
+    data = _data(record)
+    try:
+        playbook = structure_playbook(data["playbook"])
+    except Exception as exc:  # noqa: BLE001 - any structuring error means a bad embedded playbook
+        raise ReplayError(seq, f"embedded playbook is invalid ({type(exc).__name__})") from None
+    digest = playbook_digest(playbook)
+    if digest != data.get("playbook_sha256"):
+        raise ReplayError(seq, "embedded playbook does not match its recorded sha256")
+    on = _date(record)
+    initial = playbook.initial_stage().id
+    facts = data.get("facts") or {}
+    return Engagement(id=str(data.get("engagement", "")), title=str(data.get("title", "")),
+                      playbook=playbook, playbook_sha256=digest, stage=initial, opened_on=on,
+                      facts=dict(facts), entries=[Entry(initial, seq, on)], seq=seq,
+                      head=str(record.get("hash", "")), last_at=str(record.get("at", "")))
+
+
+def apply(engagement: Engagement, record: Record) -> None:
+    """Apply one event (after ``opened``) to *engagement*, in place.
+
+    Raises:
+        ReplayError: The event cannot be applied.
+    """
+    seq = _int(record.get("seq"))
+    kind = record.get("type")
+    version = record.get("v")
+    if kind not in EVENT_VERSIONS:
+        raise ReplayError(seq, f"unknown event type {kind!r}")
+    if not isinstance(version, int) or version > EVENT_VERSIONS[kind]:
+        raise ReplayError(seq, f"event type {kind!r} version {version!r} is newer than this code reads")
+    try:
+        _APPLY.get(kind, _nothing)(engagement, _data(record), record)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ReplayError(seq, f"bad {kind!r} event data ({exc!r})") from None
+    engagement.seq = seq
+    engagement.head = str(record.get("hash", ""))
+    engagement.last_at = str(record.get("at", ""))
+
+
+def _nothing(engagement: Engagement, data: Record, record: Record) -> None:
+    if record.get("type") == "note_added":
+        engagement.notes += 1
+
+
+def _fact_set(engagement: Engagement, data: Record, record: Record) -> None:
+    for key, value in dict(data["facts"]).items():
+        if value is None:
+            engagement.facts.pop(key, None)
+        else:
+            engagement.facts[key] = value
+
+
+def _checked(engagement: Engagement, data: Record, record: Record) -> None:
+    engagement.done[str(data["item"])] = _int(record.get("seq"))
+
+
+def _unchecked(engagement: Engagement, data: Record, record: Record) -> None:
+    engagement.done.pop(str(data["item"]), None)
+
+
+def _activity(engagement: Engagement, data: Record, record: Record) -> None:
+    on = dt.date.fromisoformat(str(data["on"]))
+    engagement.activities.append(
+        ActivityRecord(str(data["activity"]), on, _int(record.get("seq")), engagement.stage)
+    )
+
+
+def _advanced(engagement: Engagement, data: Record, record: Record) -> None:
+    source = engagement.stage
+    if data.get("from") != source:
+        raise ValueError(f"recorded from {data.get('from')!r} but the engagement is in {source!r}")
+    machine = compile_machine(engagement.playbook, engagement.playbook_sha256)
+    dest = machine.fire(engagement, str(data["trigger"]))
+    if dest != data.get("to"):
+        raise ValueError(f"trigger leads to {dest!r}, recorded {data.get('to')!r}")
+    seq, on = _int(record.get("seq")), _date(record)
+    engagement.fired.append(Fired(str(data["trigger"]), on, seq, source, dest))
+    _enter(engagement, dest, seq, on)
+
+
+def _forced(engagement: Engagement, data: Record, record: Record) -> None:
+    dest = str(data["to"])
+    if engagement.playbook.stage(dest) is None:
+        raise ValueError(f"unknown stage {dest!r}")
+    engagement.stage = dest  # force bypasses the machine on purpose: it is the audited escape
+    _enter(engagement, dest, _int(record.get("seq")), _date(record))
+
+
+def _enter(engagement: Engagement, stage: str, seq: int, on: dt.date) -> None:
+    """Entering a stage reopens its checklist (an incoming envoy gets their own induction)."""
+    entered = engagement.playbook.stage(stage)
+    for item in entered.checklist if entered else ():
+        engagement.done.pop(item.id, None)
+    engagement.entries.append(Entry(stage, seq, on))
+
+
+_APPLY: Final[dict[str, Callable[[Engagement, Record, Record], None]]] = {
+    "fact_set": _fact_set, "item_checked": _checked, "item_unchecked": _unchecked,
+    "activity_recorded": _activity, "advanced": _advanced, "forced": _forced,
+}
+
+
+def replay(
+    records: Iterable[Record],
+    *,
+    kinds: Mapping[str, RuleKind] | None = None,
+    mismatches: list[Mismatch] | None = None,
+) -> Engagement:
+    """Fold *records* (events, header excluded) into an engagement.
+
+    With *kinds* and *mismatches* given, re-evaluate the rules recorded at each decision and
+    append every disagreement to *mismatches*.
+    """
+    iterator = iter(records)
+    first = next(iterator, None)
+    if first is None:
+        raise ReplayError(0, "the history has no events")
+    engagement = start(first)
+    for record in iterator:
+        if kinds is not None and mismatches is not None:
+            mismatches.extend(recheck(engagement, record, kinds))
+        apply(engagement, record)
+    return engagement
+
+
+def decision_action(engagement: Engagement, record: Record) -> Action | None:
+    """The action a decision event was about, or None for events that are no decision."""
+    data = record.get("data")
+    if not isinstance(data, dict):
+        return None
+    kind = record.get("type")
+    trigger = data.get("trigger")
+    activity = data.get("activity")
+    if kind in ("advanced", "refused") and isinstance(trigger, str):
+        return Action("trigger", trigger, _date(record))
+    if kind in ("activity_recorded", "refused") and isinstance(activity, str):
+        return Action("activity", activity, dt.date.fromisoformat(str(data.get("on"))))
+    return None
+
+
+def recheck(engagement: Engagement, record: Record, kinds: Mapping[str, RuleKind]) -> list[Mismatch]:
+    """Compare the outcomes recorded in *record* with a re-evaluation on *engagement*."""
+    try:
+        action = decision_action(engagement, record)
+    except ValueError:
+        return []
+    if action is None:
+        return []
+    seq = _int(record.get("seq"))
+    recorded = {r.get("rule"): r for r in _data(record).get("rules", []) if isinstance(r, dict)}
+    fresh = evaluate(engagement, action, kinds)
+    if action.kind == "trigger":
+        fresh += [g for g in [gate(engagement, action.id)] if g is not None]
+    out: list[Mismatch] = []
+    for outcome in fresh:
+        was = recorded.pop(outcome.rule, None)
+        was_word = str(was.get("outcome")) if was else "absent"
+        passed_then = was_word == "pass"
+        declarative = outcome.plugin == "" or outcome.rule == GATE
+        if was is None or passed_then != outcome.passed:
+            out.append(Mismatch(seq, outcome.rule, was_word, outcome.outcome, declarative))
+    out.extend(Mismatch(seq, str(rule), str(r.get("outcome")), "absent") for rule, r in recorded.items())
+    return out
+
+
+def _data(record: Record) -> Record:
+    data = record.get("data")
+    if not isinstance(data, dict):
+        raise ReplayError(_int(record.get("seq")), "event has no data object")
+    return data
+
+
+def _date(record: Record) -> dt.date:
+    try:
+        return parse_at(str(record.get("at"))).date()
+    except ValueError:
+        raise ReplayError(_int(record.get("seq")), f"bad timestamp {record.get('at')!r}") from None
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else -1

@@ -1,0 +1,176 @@
+"""Rule kinds: the fixed vocabulary of mandate rules, and how a rule is evaluated.
+
+A playbook's ``[[rules]]`` name a ``kind``; the kind is looked up in a registry built from the
+``register_rule_kinds`` hook (the core kinds below come from a default plugin), never resolved as a
+dotted name. Kinds declare their parameters, checked when the playbook is loaded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Literal
+
+import attrs
+
+from ._model import Playbook, Rule
+from ._state import Action, Engagement
+
+__all__ = ["CORE_RULE_KINDS", "Param", "RuleKind", "Verdict"]
+
+ParamType = Literal["str", "int", "bool", "list"]
+RefKind = Literal["", "fact", "stage", "activity", "event"]
+
+
+@attrs.frozen
+class Param:
+    """One parameter of a rule kind: its TOML type, whether it is required, what it refers to."""
+
+    type: ParamType
+    required: bool = True
+    ref: RefKind = ""
+
+
+@attrs.frozen
+class Verdict:
+    """A rule kind's answer: whether the rule passes, and a detail saying why not."""
+
+    passed: bool
+    detail: str = ""
+
+
+Evaluate = Callable[[Rule, Engagement, Action], "Verdict | bool"]
+
+
+@attrs.frozen
+class RuleKind:
+    """A kind of rule: its parameters and its evaluation.
+
+    ``evaluate(rule, engagement, action)`` returns a :class:`Verdict` (or a bool); it must not
+    change *engagement*. ``check(rule, playbook)`` may yield ``"key: problem"`` strings for
+    problems the parameter declarations cannot express.
+    """
+
+    name: str
+    evaluate: Evaluate
+    params: Mapping[str, Param] = attrs.field(factory=dict)
+    check: Callable[[Rule, Playbook], Iterable[str]] | None = None
+    description: str = ""
+    plugin: str = ""
+
+
+def _param(rule: Rule, name: str) -> object:
+    return rule.params.get(name)
+
+
+def _fact_value(engagement: Engagement, fact: str) -> object:
+    value = engagement.facts.get(fact)
+    return None if value in (None, "") else value
+
+
+def _fact_required(rule: Rule, engagement: Engagement, action: Action) -> Verdict:
+    fact = str(_param(rule, "fact"))
+    value = _fact_value(engagement, fact)
+    values = _param(rule, "values")
+    if value is None:
+        return Verdict(False, f"fact {fact!r} is not set")
+    if isinstance(values, list) and value not in values:
+        allowed = ", ".join(repr(v) for v in values)
+        return Verdict(False, f"fact {fact!r} is {value!r}, not one of {allowed}")
+    return Verdict(True)
+
+
+def _fact_forbids(rule: Rule, engagement: Engagement, action: Action) -> Verdict:
+    fact = str(_param(rule, "fact"))
+    value = _fact_value(engagement, fact)
+    values = _param(rule, "values")
+    if isinstance(values, list) and value is not None and value in values:
+        return Verdict(False, f"fact {fact!r} is {value!r}")
+    return Verdict(True)
+
+
+def _stage_visited(rule: Rule, engagement: Engagement, action: Action) -> Verdict:
+    stage = str(_param(rule, "stage"))
+    if engagement.visited(stage):
+        return Verdict(True)
+    return Verdict(False, f"stage {stage!r} has not been visited")
+
+
+def _activity_recorded(rule: Rule, engagement: Engagement, action: Action) -> Verdict:
+    activity = str(_param(rule, "activity"))
+    minimum = _param(rule, "min")
+    minimum = minimum if isinstance(minimum, int) else 1
+    since = _param(rule, "since")
+    count = count_activity(engagement, activity, since if isinstance(since, str) else None)
+    if count >= minimum:
+        return Verdict(True)
+    where = f" since stage {since!r} was last entered" if since else ""
+    return Verdict(False, f"activity {activity!r} recorded {count} time(s){where}, {minimum} needed")
+
+
+def count_activity(engagement: Engagement, activity: str, since: str | None) -> int:
+    """How often *activity* was recorded, counting only after the last entry into *since*.
+
+    A *since* stage never entered counts zero.
+    """
+    after = 0
+    if since is not None:
+        entry = engagement.last_entry(since)
+        if entry is None:
+            return 0
+        after = entry.seq
+    return sum(1 for a in engagement.activities if a.activity == activity and a.seq > after)
+
+
+def _within_days(rule: Rule, engagement: Engagement, action: Action) -> Verdict:
+    days = _param(rule, "days")
+    after = str(_param(rule, "after"))
+    start = engagement.last_occurrence(after)
+    if start is None or not isinstance(days, int):
+        return Verdict(True)  # `after` never happened: the rule does not apply.
+    due = start + dt.timedelta(days=days)
+    if action.on <= due:
+        return Verdict(True)
+    late = (action.on - due).days
+    return Verdict(False, f"due by {due.isoformat()} ({days} days after {after!r}), {late} day(s) late")
+
+
+def _checklist_complete(rule: Rule, engagement: Engagement, action: Action) -> Verdict:
+    stage = str(_param(rule, "stage"))
+    missing = engagement.missing_items(stage)
+    if not missing:
+        return Verdict(True)
+    return Verdict(False, f"stage {stage!r} has required items not done: {', '.join(missing)}")
+
+
+def _check_min(rule: Rule, playbook: Playbook) -> Iterator[str]:
+    value = _param(rule, "min")
+    if isinstance(value, int) and value < 1:
+        yield f"min: must be at least 1, got {value}"
+
+
+def _check_days(rule: Rule, playbook: Playbook) -> Iterator[str]:
+    value = _param(rule, "days")
+    if isinstance(value, int) and value < 0:
+        yield f"days: must not be negative, got {value}"
+
+
+_FACT = Param("str", ref="fact")
+CORE_RULE_KINDS: tuple[RuleKind, ...] = (
+    RuleKind("fact-required", _fact_required, {"fact": _FACT, "values": Param("list", False)},
+             description="A fact is set, optionally to one of `values`."),
+    RuleKind("fact-forbids", _fact_forbids, {"fact": _FACT, "values": Param("list")},
+             description="Blocks while a fact has one of `values`."),
+    RuleKind("stage-visited", _stage_visited, {"stage": Param("str", ref="stage")},
+             description="A stage was visited before."),
+    RuleKind("activity-recorded", _activity_recorded,
+             {"activity": Param("str", ref="activity"), "min": Param("int", False),
+              "since": Param("str", False, ref="stage")},
+             check=_check_min,
+             description="An activity was recorded at least `min` times, optionally `since` a stage."),
+    RuleKind("within-days", _within_days,
+             {"days": Param("int"), "after": Param("str", ref="event")}, check=_check_days,
+             description="The rule's own trigger or activity comes within `days` of `after`."),
+    RuleKind("checklist-complete", _checklist_complete, {"stage": Param("str", ref="stage")},
+             description="Another stage's required checklist is done."),
+)

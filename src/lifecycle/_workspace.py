@@ -1,0 +1,130 @@
+"""A workspace: a folder of history files and its ``lifecycle.toml`` (actors and their roles)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Final
+
+import attrs
+
+from ._history import SUFFIX
+from ._model import Fact
+from .exceptions import ConfigError, InvalidInputError, NotFoundError
+
+__all__ = ["Workspace", "parse_fact_value"]
+
+ENGAGEMENT_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+CONFIG_NAME: Final = "lifecycle.toml"
+
+
+@attrs.define
+class Workspace:
+    """The folder engagements live in."""
+
+    root: Path
+    _roles: dict[str, tuple[str, ...]] | None = attrs.field(default=None, init=False)
+
+    def path_of(self, engagement: str) -> Path:
+        """The history file of *engagement*.
+
+        Raises:
+            InvalidInputError: *engagement* is not a valid engagement id.
+        """
+        if not ENGAGEMENT_ID.match(engagement) or engagement.endswith(".history"):
+            raise InvalidInputError(
+                f"Invalid engagement id {engagement!r}: use letters, digits, '.', '_' and '-' "
+                "(at most 128), starting with a letter or digit."
+            )
+        return self.root / f"{engagement}{SUFFIX}"
+
+    def existing(self, engagement: str) -> Path:
+        """The history file of an existing engagement.
+
+        Raises:
+            NotFoundError: No such engagement in this workspace.
+        """
+        path = self.path_of(engagement)
+        if not path.exists():
+            raise NotFoundError("engagement", engagement, f"(no {path.name} in {self.root})")
+        return path
+
+    def engagements(self) -> list[str]:
+        """Every engagement id with a history file here, sorted."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name[: -len(SUFFIX)] for p in self.root.glob(f"*{SUFFIX}") if p.is_file())
+
+    def roles_of(self, actor: str) -> tuple[str, ...]:
+        """The roles ``lifecycle.toml`` gives *actor* (none when unlisted or no file)."""
+        if self._roles is None:
+            self._roles = _read_roles(self.root / CONFIG_NAME)
+        return self._roles.get(actor, ())
+
+
+def _read_roles(path: Path) -> dict[str, tuple[str, ...]]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, f"cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, f"TOML syntax: {exc}") from None
+    actors = data.get("actors", {})
+    if not isinstance(actors, dict):
+        raise ConfigError(path, "$.actors: expected a table of actors")
+    roles: dict[str, tuple[str, ...]] = {}
+    for name, entry in actors.items():
+        listed = entry.get("roles") if isinstance(entry, dict) else None
+        if not isinstance(listed, list) or not all(isinstance(r, str) for r in listed):
+            raise ConfigError(path, f"$.actors.{name}.roles: expected an array of role names")
+        roles[name] = tuple(listed)
+    return roles
+
+
+def parse_fact_value(fact: Fact, text: str) -> object:
+    """Turn the text a user gave for *fact* into its typed value; "" means unset (None).
+
+    Raises:
+        InvalidInputError: *text* is not a value of the fact's type.
+    """
+    if text == "":
+        return None
+    if fact.type == "bool":
+        lowered = text.strip().lower()
+        if lowered in ("true", "yes", "1"):
+            return True
+        if lowered in ("false", "no", "0"):
+            return False
+        raise InvalidInputError(f"Fact {fact.id!r} is true or false, not {text!r}.")
+    if fact.type == "date":
+        try:
+            return dt.date.fromisoformat(text).isoformat()
+        except ValueError:
+            raise InvalidInputError(f"Fact {fact.id!r} is a date (YYYY-MM-DD), not {text!r}.") from None
+    if fact.type == "choice" and text not in fact.choices:
+        raise InvalidInputError(
+            f"Fact {fact.id!r} is one of {', '.join(fact.choices)}; not {text!r}."
+        )
+    return text
+
+
+def parse_assignments(pairs: Mapping[str, str] | list[str]) -> dict[str, str]:
+    """``KEY=VALUE`` strings to a dict.
+
+    Raises:
+        InvalidInputError: A pair has no ``=``.
+    """
+    if isinstance(pairs, Mapping):
+        return dict(pairs)
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidInputError(f"Expected KEY=VALUE, got {pair!r}.")
+        out[key.strip()] = value
+    return out
