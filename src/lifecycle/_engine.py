@@ -18,16 +18,18 @@ import attrs
 
 from ._catalog import Catalog, Resolved
 from ._convert import unstructure_playbook
+from ._due import DueItem, due_items
 from ._decide import Outcome, check_override, evaluate, gate, reason_problem
 from ._history import FileHistoryStore, HistoryStore, Session
 from ._lines import format_at
 from ._machine import compile_machine
 from ._plugins import Plugins, make_plugin_manager
-from ._replay import EVENT_VERSIONS, apply, replay
+from ._replay import EVENT_VERSIONS, ReplayError, apply, replay
 from ._rules import RuleKind
 from ._state import Action, Engagement
+from ._status import status_of
 from ._workspace import Workspace, parse_assignments, parse_fact_value
-from .exceptions import InvalidInputError, NotFoundError, RefusedError
+from .exceptions import CorruptHistoryError, InvalidInputError, LifecycleError, NotFoundError, RefusedError
 
 __all__ = ["Engine", "Result"]
 
@@ -95,8 +97,8 @@ class Engine:
 
     def engagement(self, engagement_id: str) -> Engagement:
         """The engagement as it stands: a replay of its history."""
-        path = self.workspace.existing(engagement_id)
-        return replay(FileHistoryStore(path).read())
+        store = FileHistoryStore(self.workspace.existing(engagement_id))
+        return _replayed(store.label, store.read())
 
     def history(self, engagement_id: str) -> list[Record]:
         """The verified events of *engagement_id*, oldest first."""
@@ -105,6 +107,32 @@ class Engine:
     def roles_of(self, actor: str) -> tuple[str, ...]:
         """The roles of *actor* in this workspace."""
         return self.workspace.roles_of(actor)
+
+    def status(self, engagement_id: str, *, actor: str) -> dict[str, Any]:
+        """The dry run: stage, facts, checklist, and for every trigger and activity whether
+        *actor* may do it now and, if not, every reason (docs/cli.md, ``status --json``)."""
+        return self.status_of_engagement(self.engagement(engagement_id), actor=actor)
+
+    def status_of_engagement(self, engagement: Engagement, *, actor: str) -> dict[str, Any]:
+        """:meth:`status` of an engagement state already replayed (e.g. up to a past event)."""
+        return status_of(engagement, actor=actor, roles=self.roles_of(actor),
+                         kinds=self.rule_kinds, today=self.today())
+
+    def due(self) -> tuple[list[DueItem], list[str]]:
+        """What is due across the workspace, soonest first, and the engagements that could not
+        be read (each as one line)."""
+        items: list[DueItem] = []
+        problems: list[str] = []
+        for engagement_id in self.workspace.engagements():
+            try:
+                items.extend(due_items(self.engagement(engagement_id), self.today()))
+            except LifecycleError as exc:
+                problems.append(f"{engagement_id}: {exc}")
+        return sorted(items, key=lambda i: (i.due, i.engagement, i.id)), problems
+
+    def today(self) -> dt.date:
+        """Today's date (UTC), as the engine's clock says."""
+        return self._clock().astimezone(dt.UTC).date()
 
     # ------------------------------------------------------------------ commands
 
@@ -262,7 +290,7 @@ class Engine:
         if not actor.strip():
             raise InvalidInputError("An actor name is needed (--actor or LIFECYCLE_ACTOR).")
         with store.session() as session:
-            engagement = replay(session.records)
+            engagement = _replayed(store.label, session.records)
             last = session.records[-1]["at"] if session.records else ""
             yield _Ctx(session, engagement, self._now(last), actor)
 
@@ -340,6 +368,13 @@ class Engine:
 def _opened_data(engagement: str, title: str, resolved: Resolved, facts: Mapping[str, object]) -> Record:
     return {"engagement": engagement, "title": title, "playbook": unstructure_playbook(resolved.playbook),
             "playbook_sha256": resolved.sha256, "facts": dict(facts)}
+
+
+def _replayed(label: str, records: list[Record]) -> Engagement:
+    try:
+        return replay(records)
+    except ReplayError as exc:
+        raise CorruptHistoryError(label, f"cannot replay: {exc}", exc.seq) from None
 
 
 def _date(at: str) -> dt.date:

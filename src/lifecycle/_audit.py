@@ -1,0 +1,266 @@
+"""The audit: integrity, conformance and completeness of history files; never mutates a file.
+
+The reader streams each file line by line (memory does not grow with the file), verifies every
+line's own hash, the ``seq`` sequence and the ``prev`` chain, and hands each verified event to
+:class:`~lifecycle._conformance.Conformance`. It never raises on bad data: every problem is a
+finding, with the event's seq and line number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import attrs
+
+from ._conformance import Conformance, Finding
+from ._history import SUFFIX
+from ._lines import FORMAT, FORMAT_VERSION, MAX_LINE_BYTES, LineProblem, decode_line
+from ._replay import EVENT_VERSIONS
+from ._rules import RuleKind
+
+__all__ = ["Checkpoint", "FileReport", "audit_file", "find_histories", "read_checkpoints"]
+
+_CHECKPOINT = re.compile(r"^checkpoint\s+(\S+)\s+(\d+)\s+([0-9a-f]{64})\s*$")
+
+
+@attrs.frozen
+class Checkpoint:
+    """A file's head as an auditor keeps it: engagement id, event count, head hash."""
+
+    engagement: str
+    events: int
+    head: str
+
+    def line(self) -> str:
+        """The text form: ``checkpoint <engagement> <events> <head>``."""
+        return f"checkpoint {self.engagement} {self.events} {self.head}"
+
+
+@attrs.define
+class FileReport:
+    """The audit of one file."""
+
+    path: str
+    engagement: str | None = None
+    events: int = 0
+    head: str = ""
+    stage: str | None = None
+    findings: list[Finding] = attrs.field(factory=list)
+    overrides: list[dict[str, Any]] = attrs.field(factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no error finding (warnings allowed)."""
+        return not any(f.severity == "error" for f in self.findings)
+
+    @property
+    def checkpoint(self) -> Checkpoint | None:
+        """The checkpoint of the verified prefix, when the header could be read."""
+        return Checkpoint(self.engagement, self.events, self.head) if self.engagement else None
+
+    def as_json(self) -> dict[str, Any]:
+        """The report as ``audit --json`` prints it (docs/cli.md)."""
+        # Any: a JSON object.
+        cp = self.checkpoint
+        return {"path": self.path, "engagement": self.engagement, "events": self.events,
+                "head": self.head, "stage": self.stage, "ok": self.ok,
+                "checkpoint": cp.line() if cp else None,
+                "findings": [f.as_json() for f in self.findings], "overrides": self.overrides}
+
+
+def find_histories(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
+    """Expand files and folders (recursively, ``*.history.jsonl``); also say what is missing."""
+    found: list[Path] = []
+    missing: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob(f"*{SUFFIX}") if p.is_file()))
+        elif path.is_file():
+            found.append(path)
+        else:
+            missing.append(str(path))
+    return found, missing
+
+
+def audit_file(
+    path: Path, *, kinds: Mapping[str, RuleKind], today: dt.date,
+    against: Mapping[str, Checkpoint] | None = None,
+) -> FileReport:
+    """Audit one history file."""
+    report = FileReport(str(path))
+    try:
+        with open(path, "rb") as handle:
+            _Reader(report, kinds, today, against or {}).run(handle)
+    except OSError as exc:
+        report.findings.append(Finding("unreadable", "error", None, f"cannot read: {exc.strerror or exc}"))
+    return report
+
+
+@attrs.define
+class _Reader:
+    report: FileReport
+    kinds: Mapping[str, RuleKind]
+    today: dt.date
+    against: Mapping[str, Checkpoint]
+    prev: str | None = None
+    last_at: str = ""
+    checkpoint: Checkpoint | None = None
+    checkpoint_seen: bool = False
+
+    def run(self, handle: IO[bytes]) -> None:
+        conformance = Conformance(self.kinds, self.today)
+        number = 0
+        for number, raw, complete in _lines(handle):
+            if not complete:
+                self._add("torn-tail", number - 1, "the last line is incomplete (torn by a crash?); "
+                          "`lifecycle repair` cuts it")
+                break
+            if number == 1:
+                self._header(raw)
+                continue
+            errors = len(self.report.findings)
+            record = self._event(raw, number)
+            if record is not None and not conformance.broken:
+                conformance.feed(record)
+            elif len(self.report.findings) > errors and not conformance.broken:
+                # Past broken integrity the replayed state is unknown: stop, and say so.
+                conformance.broken = True
+                self._add("conformance-stopped", number - 1, "conformance not checked from here "
+                          "on (integrity is broken)", "warning")
+        if number == 0:
+            self._add("empty", None, "the file is empty (no header)")
+        self.report.findings.extend(conformance.findings)
+        self.report.findings.extend(conformance.finish())
+        self.report.overrides = conformance.overrides
+        if conformance.engagement is not None:
+            self.report.stage = conformance.engagement.stage
+        self._against()
+
+    def _add(self, code: str, seq: int | None, message: str, severity: str = "error") -> None:
+        line = None if seq is None else seq + 1
+        self.report.findings.append(Finding(code, "error" if severity == "error" else "warning",
+                                            seq, message, line))
+
+    def _header(self, raw: bytes) -> None:
+        try:
+            header, digest = decode_line(raw)
+        except LineProblem as exc:
+            self._add(f"header-{exc.code}", 0, f"header: {exc}")
+            return
+        if header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
+            self._add("header-format", 0, f"not a {FORMAT} v{FORMAT_VERSION} header")
+        engagement = header.get("engagement")
+        self.report.engagement = engagement if isinstance(engagement, str) else None
+        name = Path(self.report.path).name
+        if self.report.engagement and name != f"{self.report.engagement}{SUFFIX}":
+            self._add("file-name", 0, f"file name {name!r} does not match engagement "
+                      f"{self.report.engagement!r}", "warning")
+        self.prev = digest
+        self.report.head = digest
+        if self.report.engagement:
+            self.checkpoint = self.against.get(self.report.engagement)
+
+    def _event(self, raw: bytes, number: int) -> dict[str, Any] | None:
+        seq = number - 1
+        try:
+            record, digest = decode_line(raw)
+        except LineProblem as exc:
+            self._add(exc.code, seq, f"line {number}: {exc}")
+            claimed = re.search(rb'"hash":"([0-9a-f]{64})"\}$', raw)
+            self.prev = claimed.group(1).decode() if claimed else None
+            return None
+        ok = self._sequence(record, seq, number)
+        self.prev = digest
+        if not ok:
+            return None
+        self.report.events, self.report.head = seq, digest
+        if self.checkpoint and seq == self.checkpoint.events:
+            self.checkpoint_seen = True
+            if digest != self.checkpoint.head:
+                self._add("checkpoint-mismatch", seq, "the file does not extend its checkpoint: "
+                          f"event {seq} hashes to {digest[:12]}, the checkpoint says "
+                          f"{self.checkpoint.head[:12]} (rewritten history?)")
+        record["hash"] = digest
+        return record
+
+    def _sequence(self, record: dict[str, Any], seq: int, number: int) -> bool:
+        ok = True
+        if record.get("seq") != seq:
+            self._add("seq", seq, f"line {number}: seq {record.get('seq')!r}, expected {seq} "
+                      "(a line deleted, duplicated or moved?)")
+            ok = False
+        if record.get("prev") != self.prev:
+            self._add("chain", seq, f"line {number}: prev does not match the hash of line {number - 1}")
+            ok = False
+        at = record.get("at")
+        if not isinstance(at, str) or at < self.last_at:
+            self._add("time", seq, f"line {number}: timestamp {at!r} goes backwards")
+            ok = False
+        else:
+            self.last_at = at
+        kind, version = record.get("type"), record.get("v")
+        if kind not in EVENT_VERSIONS:
+            self._add("unknown-type", seq, f"line {number}: unknown event type {kind!r}")
+        elif not isinstance(version, int) or version > EVENT_VERSIONS[kind]:
+            self._add("unknown-version", seq, f"line {number}: {kind} version {version!r} is newer "
+                      "than this lifecycle reads")
+        return ok
+
+    def _against(self) -> None:
+        if self.checkpoint and not self.checkpoint_seen:
+            self._add("truncated", self.report.events, f"the file has {self.report.events} events; "
+                      f"its checkpoint has {self.checkpoint.events}: events were dropped")
+
+
+def _lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes, bool]]:
+    """(line number, bytes without newline, complete?) for each line; overlong lines are cut."""
+    number = 0
+    while True:
+        raw = handle.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        number += 1
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            while (rest := handle.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                pass
+            yield number, raw[:MAX_LINE_BYTES + 1], bool(rest)
+            if not rest:
+                return
+            continue
+        if not raw.endswith(b"\n"):
+            yield number, raw, False
+            return
+        yield number, raw[:-1], True
+
+
+def read_checkpoints(text: str) -> dict[str, Checkpoint]:
+    """Checkpoints saved from ``audit`` output, as text or as ``--json``.
+
+    Raises:
+        ValueError: The text holds no checkpoint.
+    """
+    found: dict[str, Checkpoint] = {}
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("files"), list):
+        for entry in data["files"]:
+            if not isinstance(entry, dict):
+                continue
+            name, events, head = entry.get("engagement"), entry.get("events"), entry.get("head")
+            if isinstance(name, str) and isinstance(events, int) and isinstance(head, str):
+                found[name] = Checkpoint(name, events, head)
+    else:
+        for line in text.splitlines():
+            match = _CHECKPOINT.match(line.strip())
+            if match:
+                found[match[1]] = Checkpoint(match[1], int(match[2]), match[3])
+    if not found:
+        raise ValueError("no checkpoint found (expected lines 'checkpoint ID EVENTS HEAD' or audit --json)")
+    return found

@@ -1,0 +1,196 @@
+"""Conformance and completeness: replaying a verified history under its embedded playbook.
+
+Fed one record at a time by the audit's reader; it never mutates a file and never raises on bad
+data: every problem becomes a :class:`Finding`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal
+
+import attrs
+
+from ._decide import GATE, reason_problem
+from ._due import due_items
+from ._replay import Mismatch, ReplayError, apply, recheck, start
+from ._rules import RuleKind
+from ._state import Engagement
+
+__all__ = ["Conformance", "Finding"]
+
+Record = dict[str, Any]  # Any: a JSON object as stored.
+
+
+@attrs.frozen
+class Finding:
+    """One thing an auditor should know about a file."""
+
+    code: str
+    severity: Literal["error", "warning"]
+    seq: int | None
+    message: str
+    line: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The finding as ``audit --json`` prints it."""
+        # Any: a JSON object.
+        return {"code": self.code, "severity": self.severity, "seq": self.seq, "line": self.line,
+                "message": self.message}
+
+
+def _error(code: str, seq: int | None, message: str) -> Finding:
+    return Finding(code, "error", seq, message, None if seq is None else seq + 1)
+
+
+def _warning(code: str, seq: int | None, message: str) -> Finding:
+    return Finding(code, "warning", seq, message, None if seq is None else seq + 1)
+
+
+@attrs.define
+class Conformance:
+    """Replays records as they stream by, collecting conformance and completeness findings."""
+
+    kinds: Mapping[str, RuleKind]
+    today: dt.date
+    engagement: Engagement | None = None
+    broken: bool = False
+    findings: list[Finding] = attrs.field(factory=list)
+    overrides: list[dict[str, Any]] = attrs.field(factory=list)
+    _overdue_at_close: list[str] = attrs.field(factory=list)
+
+    def feed(self, record: Record) -> None:
+        """Check and apply one verified event record."""
+        if self.broken:
+            return
+        seq = record.get("seq") if isinstance(record.get("seq"), int) else None
+        try:
+            if self.engagement is None:
+                self.engagement = start(record)
+                return
+            self.findings.extend(self._decisions(record, seq))
+            if record.get("type") == "advanced":
+                self._note_closing(record)
+            apply(self.engagement, record)
+        except ReplayError as exc:
+            self.broken = True
+            code = "unknown-version" if "newer" in str(exc) else "replay"
+            self.findings.append(_error(code, seq, f"cannot replay: {exc}; conformance not "
+                                        "checked past this event"))
+
+    def _decisions(self, record: Record, seq: int | None) -> Iterator[Finding]:
+        assert self.engagement is not None
+        kind = record.get("type")
+        if kind == "forced":
+            yield from self._forced(record, seq)
+        if kind not in ("advanced", "activity_recorded"):
+            if kind == "refused":
+                yield from self._mismatches(recheck(self.engagement, record, self.kinds), record, seq)
+            return
+        yield from self._mismatches(recheck(self.engagement, record, self.kinds), record, seq)
+        yield from self._overrides(record, seq)
+
+    def _mismatches(self, mismatches: list[Mismatch], record: Record, seq: int | None) -> Iterator[Finding]:
+        plugin_rules = {r.get("rule") for r in _rules(record) if r.get("plugin")}
+        for m in mismatches:
+            rule = _rule_kind(self.engagement, m.rule)
+            if m.rule in plugin_rules and (rule is None or rule not in self.kinds):
+                continue  # reported once below as not re-checked
+            if m.recorded in ("pass", "absent") and m.now == "block" and record.get("type") != "refused":
+                yield _error("block-without-override", seq,
+                             f"rule {m.rule!r} blocks here but the event records {m.recorded!r} "
+                             "and no override")
+            else:
+                yield _error("decision-mismatch", seq, f"rule {m.rule!r} was recorded as "
+                             f"{m.recorded!r}; re-evaluated it is {m.now!r}")
+        for rule in sorted(str(r) for r in plugin_rules):
+            kind = _rule_kind(self.engagement, rule)
+            if kind is None or kind not in self.kinds:
+                yield _warning("plugin-rule-not-rechecked", seq, f"rule {rule!r} (kind {kind!r}) "
+                               "comes from a plugin that is not installed; not re-checked")
+
+    def _overrides(self, record: Record, seq: int | None) -> Iterator[Finding]:
+        assert self.engagement is not None
+        data = record.get("data") if isinstance(record.get("data"), dict) else {}
+        overridden = [r for r in _rules(record) if r.get("outcome") == "overridden"]
+        blocked = [r for r in _rules(record) if r.get("outcome") == "block"]
+        for rule in blocked:
+            yield _error("block-without-override", seq,
+                         f"rule {rule.get('rule')!r} blocked but the {record.get('type')} was recorded")
+        if not overridden:
+            return
+        override = data.get("override") if isinstance(data.get("override"), dict) else {}
+        roles = [str(r) for r in override.get("roles", [])] if isinstance(override.get("roles"), list) else []
+        reason = record.get("reason")
+        self.overrides.append({"seq": seq, "actor": record.get("actor"), "roles": roles,
+                               "rules": [r.get("rule") for r in overridden], "reason": reason})
+        if why := reason_problem(reason if isinstance(reason, str) else None):
+            yield _error("override-without-reason", seq, f"override recorded with {why}")
+        for rule in overridden:
+            spec = next((r for r in self.engagement.playbook.rules if r.id == rule.get("rule")), None)
+            allowed = spec.override_roles if spec else ()
+            if rule.get("rule") == GATE or not allowed:
+                yield _error("override-not-allowed", seq, f"rule {rule.get('rule')!r} cannot be overridden")
+            elif not set(roles) & set(allowed):
+                yield _error("override-role", seq, f"rule {rule.get('rule')!r} overridden by "
+                             f"{record.get('actor')!r} with roles {roles}, not one of {list(allowed)}")
+
+    def _forced(self, record: Record, seq: int | None) -> Iterator[Finding]:
+        assert self.engagement is not None
+        data = record.get("data") if isinstance(record.get("data"), dict) else {}
+        roles = data.get("roles") if isinstance(data.get("roles"), list) else []
+        admins = self.engagement.playbook.admin_roles or ()
+        if not set(map(str, roles)) & set(admins):
+            yield _error("force-role", seq, f"forced by {record.get('actor')!r} with roles {roles}, "
+                         f"not one of the admin roles {list(admins)}")
+        reason = record.get("reason")
+        if why := reason_problem(reason if isinstance(reason, str) else None):
+            yield _error("force-without-reason", seq, f"force recorded with {why}")
+        self.overrides.append({"seq": seq, "actor": record.get("actor"), "roles": roles,
+                               "rules": ["force"], "reason": reason})
+
+    def _note_closing(self, record: Record) -> None:
+        """Before the move into a final stage, note what was overdue then."""
+        assert self.engagement is not None
+        data = record.get("data") if isinstance(record.get("data"), dict) else {}
+        target = self.engagement.playbook.stage(str(data.get("to")))
+        if target is None or not target.final:
+            return
+        closing = dt.date.fromisoformat(str(record.get("at"))[:10])
+        self._overdue_at_close = [f"{i.kind} {i.id} (due {i.due.isoformat()})"
+                                  for i in due_items(self.engagement, closing) if i.overdue]
+
+    def finish(self) -> list[Finding]:
+        """Completeness findings, once every record has been fed."""
+        eng = self.engagement
+        if eng is None or self.broken:
+            return []
+        out: list[Finding] = []
+        visited_debrief = any(s.id == "debriefing" for s in eng.playbook.stages) and eng.visited("debriefing")
+        has_debrief = any(s.id == "debriefing" for s in eng.playbook.stages)
+        if eng.final and has_debrief and not visited_debrief and eng.stage != "withdrawn":
+            out.append(_warning("closed-without-debriefing", eng.seq,
+                                f"engagement reached {eng.stage!r} without a debriefing"))
+        if eng.final and self._overdue_at_close:
+            out.append(_warning("overdue-at-closing", eng.seq,
+                                "overdue when the engagement closed: " + ", ".join(self._overdue_at_close)))
+        if not eng.final:
+            for item in due_items(eng, self.today):
+                if item.overdue:
+                    out.append(_warning("overdue", eng.seq, f"{item.kind} {item.id} was due "
+                                        f"{item.due.isoformat()} ({item.source})"))
+        return out
+
+
+def _rules(record: Record) -> list[dict[str, Any]]:
+    data = record.get("data")
+    rules = data.get("rules") if isinstance(data, dict) else None
+    return [r for r in rules if isinstance(r, dict)] if isinstance(rules, list) else []
+
+
+def _rule_kind(engagement: Engagement | None, rule_id: str) -> str | None:
+    if engagement is None:
+        return None
+    spec = next((r for r in engagement.playbook.rules if r.id == rule_id), None)
+    return spec.kind if spec else None

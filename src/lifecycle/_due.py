@@ -1,0 +1,108 @@
+"""Deadlines as data: what is due, computed from the history on demand (no daemon, no timer).
+
+Two sources: an activity's cadence (``every_days``) while the engagement is in one of the stages
+the activity is recorded ``during``; and ``within-days`` rules, once their ``after`` has happened
+and until the guarded trigger or activity follows it. Dates count from occurrence dates (an
+activity's ``on``), not from when it was recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+import attrs
+
+from ._model import Rule
+from ._state import Engagement
+
+__all__ = ["DueItem", "due_items"]
+
+
+@attrs.frozen
+class DueItem:
+    """One thing due: an activity or trigger, by a date, and why."""
+
+    engagement: str
+    kind: Literal["activity", "trigger"]
+    id: str
+    title: str
+    due: dt.date
+    overdue: bool
+    source: str
+
+    def as_json(self) -> dict[str, Any]:
+        """The item as ``due --json`` and ``status --json`` show it."""
+        # Any: a JSON object.
+        return {"engagement": self.engagement, "kind": self.kind, "id": self.id,
+                "title": self.title, "due": self.due.isoformat(), "overdue": self.overdue,
+                "source": self.source}
+
+
+def due_items(engagement: Engagement, today: dt.date) -> list[DueItem]:
+    """Everything due or overdue in *engagement* as of *today*, soonest first."""
+    if engagement.final:
+        return []
+    items = _cadences(engagement, today) + _deadlines(engagement, today)
+    return sorted(items, key=lambda i: (i.due, i.kind, i.id))
+
+
+def _cadences(engagement: Engagement, today: dt.date) -> list[DueItem]:
+    items = []
+    for activity in engagement.playbook.activities:
+        if activity.every_days is None or engagement.stage not in activity.during:
+            continue
+        entered = engagement.last_entry(engagement.stage)
+        # Never recorded: the cadence counts from entering the stage it is recorded during.
+        base = engagement.last_occurrence(activity.id) or (
+            entered.on if entered else engagement.opened_on
+        )
+        due = base + dt.timedelta(days=activity.every_days)
+        items.append(DueItem(engagement.id, "activity", activity.id, activity.title, due,
+                             due < today, f"every {activity.every_days} days"))
+    return items
+
+
+def _deadlines(engagement: Engagement, today: dt.date) -> list[DueItem]:
+    items = []
+    for rule in engagement.playbook.rules:
+        if rule.kind != "within-days":
+            continue
+        items.extend(_deadline(engagement, rule, today))
+    return items
+
+
+def _deadline(engagement: Engagement, rule: Rule, today: dt.date) -> list[DueItem]:
+    days, after = rule.params.get("days"), rule.params.get("after")
+    if not isinstance(days, int) or not isinstance(after, str):
+        return []
+    start = engagement.last_occurrence(after)
+    if start is None:
+        return []
+    due = start + dt.timedelta(days=days)
+    out = []
+    targets = [("trigger", t) for t in rule.on] + [("activity", a) for a in rule.on_activity]
+    for kind, name in targets:
+        done = engagement.last_occurrence(name)
+        if done is not None and done >= start:
+            continue
+        if not _possible(engagement, kind, name):
+            continue
+        title = _title(engagement, kind, name)
+        out.append(DueItem(engagement.id, "activity" if kind == "activity" else "trigger", name,
+                           title, due, due < today, f"rule {rule.id}: within {days} days of {after}"))
+    return out
+
+
+def _possible(engagement: Engagement, kind: str, name: str) -> bool:
+    """Whether *name* can still happen (an activity only during its stages)."""
+    pb = engagement.playbook
+    if kind == "activity":
+        activity = next((a for a in pb.activities if a.id == name), None)
+        return activity is not None and engagement.stage in activity.during
+    return any(t.id == name for t in pb.triggers)
+
+
+def _title(engagement: Engagement, kind: str, name: str) -> str:
+    entries = engagement.playbook.activities if kind == "activity" else engagement.playbook.triggers
+    return next((e.title for e in entries if e.id == name), name)

@@ -1,0 +1,73 @@
+"""Repair: cut a torn last line, after saving it beside the file, and record that it was done.
+
+Only a torn tail is repaired. Any other damage (a bad hash, a broken chain) is refused: that is
+evidence for an auditor, not something to tidy away.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from ._history import _read_all, _write_durably, read_lines
+from ._lines import encode_line, format_at
+from ._replay import EVENT_VERSIONS
+from .exceptions import HistoryError, LifecycleError
+
+__all__ = ["repair_file"]
+
+
+def repair_file(path: Path, *, actor: str, now: Any) -> dict[str, Any]:
+    """Cut the torn last line of *path*; return the ``repaired`` event appended.
+
+    *now* is a timezone-aware datetime. The cut bytes go to ``<file>.torn-<timestamp>``, fsynced
+    before the file is truncated.
+
+    Raises:
+        HistoryError: The file is not torn, or has damage other than a torn tail.
+    """
+    # Any: a datetime (kept loose for callers' clocks) and a JSON record.
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND)
+    except OSError as exc:
+        raise HistoryError(path, f"cannot open: {exc.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        data = _read_all(fd)
+        cut_at = data.rfind(b"\n") + 1
+        torn = data[cut_at:]
+        if not torn:
+            raise HistoryError(path, "nothing to repair: the last line is complete")
+        try:
+            records, seq, head = read_lines(str(path), data[:cut_at])
+        except LifecycleError as exc:
+            raise HistoryError(path, f"refusing to repair: the damage is not only a torn tail ({exc})") from None
+        at = max(format_at(now), records[-1]["at"] if records else "")
+        saved = path.with_name(f"{path.name}.torn-{at.replace(':', '').replace('.', '-')}")
+        _save(saved, torn)
+        os.ftruncate(fd, cut_at)
+        os.fsync(fd)
+        data_out = {"cut_bytes": len(torn), "saved_to": saved.name,
+                    "sha256": hashlib.sha256(torn).hexdigest()}
+        record = {"seq": seq + 1, "at": at, "actor": actor, "type": "repaired",
+                  "v": EVENT_VERSIONS["repaired"], "data": data_out, "prev": head}
+        _write_durably(path, fd, encode_line(record))
+        return record
+    finally:
+        os.close(fd)
+
+
+def _save(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        _write_durably(path, fd, data)
+    finally:
+        os.close(fd)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)

@@ -1,0 +1,140 @@
+"""The ``lifecycle`` command line: the only place that prints, parses argv or exits.
+
+Exit codes: 0 done; 1 refused (a blocked advance, an audit with error findings, an invalid
+playbook); 2 usage (unknown command, option, engagement, trigger, item). Every error is one line
+on stderr; a traceback is shown only with ``LIFECYCLE_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from .._engine import Engine
+from .._plugins import Plugins, make_plugin_manager
+from ..exceptions import InvalidInputError, LifecycleError, NotFoundError
+
+__all__ = ["Env", "cli", "main"]
+
+
+class Env:
+    """What every command shares: the global options, and the engine built from them."""
+
+    def __init__(self, workspace: Path, actor: str, playbook_dirs: Sequence[Path]) -> None:
+        self.workspace = workspace
+        self.actor = actor
+        self.playbook_dirs = tuple(playbook_dirs)
+        self._plugins: Plugins | None = None
+        self._engine: Engine | None = None
+
+    @property
+    def plugins(self) -> Plugins:
+        """The plugin manager (entry points loaded once per run)."""
+        if self._plugins is None:
+            self._plugins = load_plugins()
+        return self._plugins
+
+    @property
+    def engine(self) -> Engine:
+        """The engine on the workspace."""
+        if self._engine is None:
+            self._engine = Engine(self.workspace, plugins=self.plugins, playbook_dirs=self.playbook_dirs)
+        return self._engine
+
+
+_PLUGINS: list[Plugins] = []
+
+
+def load_plugins() -> Plugins:
+    """Load plugins once per process (the CLI also needs them to add commands)."""
+    if not _PLUGINS:
+        trace = _stderr_write if os.environ.get("LIFECYCLE_TRACE_PLUGINS") else None
+        _PLUGINS.append(make_plugin_manager(trace=trace))
+    return _PLUGINS[0]
+
+
+def _stderr_write(text: str) -> None:
+    click.echo(text, err=True, nl=False)
+
+
+def _default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _playbook_dirs(ctx: click.Context, param: click.Parameter, value: Sequence[str]) -> list[Path]:
+    dirs = [Path(v) for v in value]
+    if not dirs and os.environ.get("LIFECYCLE_PLAYBOOKS"):
+        dirs = [Path(p) for p in os.environ["LIFECYCLE_PLAYBOOKS"].split(os.pathsep) if p]
+    return dirs
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="lifecycle", prog_name="lifecycle")
+@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path),
+              envvar="LIFECYCLE_WORKSPACE", default=Path("engagements"), show_default=True,
+              help="Folder of history files (env LIFECYCLE_WORKSPACE).")
+@click.option("--actor", envvar="LIFECYCLE_ACTOR", default=_default_actor,
+              help="Who is acting (env LIFECYCLE_ACTOR; default: the login name).")
+@click.option("--playbooks", "playbook_dirs", multiple=True, callback=_playbook_dirs,
+              type=click.Path(), help="Extra folder of TOML playbooks; repeatable "
+              "(env LIFECYCLE_PLAYBOOKS, os.pathsep-separated).")
+@click.pass_context
+def cli(ctx: click.Context, workspace: Path, actor: str, playbook_dirs: list[Path]) -> None:
+    """Run mediation-support engagements under an organization's playbook, and audit their
+    tamper-evident histories."""
+    ctx.obj = Env(workspace, actor, playbook_dirs)
+
+
+def _register_commands() -> None:
+    from . import _audit, _authoring, _engagements
+
+    for module in (_engagements, _authoring, _audit):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register_commands()
+
+
+def exit_code(error: LifecycleError) -> int:
+    """2 for usage errors (a name or value that does not exist or is malformed), else 1."""
+    return 2 if isinstance(error, NotFoundError | InvalidInputError) else 1
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the CLI and exit with its code."""
+    sys.exit(run(argv))
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit code instead of exiting."""
+    try:
+        load_plugins().add_commands(cli)
+        result = cli.main(args=list(argv) if argv is not None else None, prog_name="lifecycle",
+                          standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        click.echo("lifecycle: aborted", err=True)
+        return 1
+    except LifecycleError as exc:
+        click.echo(f"lifecycle: error: {exc}", err=True)
+        return exit_code(exc)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a user never sees a traceback
+        if os.environ.get("LIFECYCLE_DEBUG"):
+            raise
+        click.echo(f"lifecycle: internal error: {type(exc).__name__}: {exc} "
+                   "(set LIFECYCLE_DEBUG=1 for the traceback)", err=True)
+        return 1
+    return result if isinstance(result, int) else 0

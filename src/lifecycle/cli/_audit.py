@@ -1,0 +1,138 @@
+"""Commands for auditors and recovery: audit, repair, demo."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .._audit import Checkpoint, FileReport, audit_file, find_histories, read_checkpoints
+from .._repair import repair_file
+from ..exceptions import InvalidInputError
+
+__all__ = ["COMMANDS"]
+
+_PROGRESS_MIN_FILES = 20
+
+
+def _env() -> Any:
+    # Any: cli.Env.
+    return click.get_current_context().obj
+
+
+def _worker_audit(args: tuple[str, dt.date, Mapping[str, Checkpoint]]) -> FileReport:
+    """Audit one file in a worker process, with that process's own plugins' rule kinds."""
+    from . import load_plugins
+
+    path, today, against = args
+    return audit_file(Path(path), kinds=load_plugins().rule_kinds(), today=today, against=against)
+
+
+def _reports(
+    files: Sequence[Path], jobs: int, today: dt.date, against: Mapping[str, Checkpoint]
+) -> Iterator[FileReport]:
+    if jobs <= 1 or len(files) < 2:
+        kinds = _env().plugins.rule_kinds()
+        for path in files:
+            yield audit_file(path, kinds=kinds, today=today, against=against)
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        work = [(str(p), today, against) for p in files]
+        yield from pool.map(_worker_audit, work, chunksize=max(1, len(work) // (jobs * 8)))
+
+
+@click.command("audit")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (docs/cli.md).")
+@click.option("--against", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Checkpoints saved from an earlier audit (text or --json): prove each file "
+              "still extends its own.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Audit files in this many processes.")
+def audit(paths: tuple[Path, ...], as_json: bool, against: Path | None, jobs: int) -> None:
+    """Verify history files and folders: integrity, conformance, completeness.
+
+    Exit 0 when no file has an error finding (warnings allowed), 1 otherwise.
+    """
+    files, missing = find_histories(paths)
+    if missing:
+        raise InvalidInputError(f"No such file or folder: {', '.join(missing)}.")
+    checkpoints: Mapping[str, Checkpoint] = {}
+    if against is not None:
+        try:
+            checkpoints = read_checkpoints(against.read_text(encoding="utf-8", errors="replace"))
+        except ValueError as exc:
+            raise InvalidInputError(f"{against}: {exc}") from None
+    today = _env().engine.today()
+    reports = _reports(files, jobs, today, checkpoints)
+    show_progress = not as_json and sys.stderr.isatty() and len(files) >= _PROGRESS_MIN_FILES
+    results: list[FileReport] = []
+    if show_progress:
+        with click.progressbar(reports, length=len(files), label="auditing", file=sys.stderr) as bar:
+            results = list(bar)
+    else:
+        for report in reports:
+            results.append(report)
+            if not as_json:
+                click.echo(_text(report))
+    ok = all(r.ok for r in results)
+    if as_json:
+        click.echo(json.dumps({"ok": ok, "files": [r.as_json() for r in results]}, indent=2))
+    elif show_progress:
+        for report in results:
+            click.echo(_text(report))
+    if not as_json:
+        bad = sum(not r.ok for r in results)
+        click.echo(f"audit: {len(results)} file(s), {bad} with errors: {'OK' if ok else 'FAILED'}")
+    click.get_current_context().exit(0 if ok else 1)
+
+
+def _text(report: FileReport) -> str:
+    verdict = "OK" if report.ok else "FAILED"
+    warnings = sum(f.severity == "warning" for f in report.findings)
+    errors = len(report.findings) - warnings
+    lines = [f"{verdict:<6} {report.path}  engagement {report.engagement or '?'}, "
+             f"{report.events} events, stage {report.stage or '?'}"
+             f"  ({errors} error(s), {warnings} warning(s))"]
+    for f in report.findings:
+        where = f"seq {f.seq} (line {f.line})" if f.seq is not None else "file"
+        lines.append(f"  {f.severity:<7} {f.code:<26} {where}: {f.message}")
+    for o in report.overrides:
+        lines.append(f"  override seq {o['seq']} {', '.join(map(str, o['rules']))} by {o['actor']} "
+                     f"({', '.join(map(str, o['roles']))}): {o['reason']}")
+    if report.checkpoint:
+        lines.append(f"  {report.checkpoint.line()}")
+    return "\n".join(lines)
+
+
+@click.command("repair")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def repair(file: Path) -> None:
+    """Cut a torn last line (saved beside the file first) and record the repair."""
+    env = _env()
+    record = repair_file(file, actor=env.actor, now=dt.datetime.now(dt.UTC))
+    data = record["data"]
+    click.echo(f"Repaired {file}: cut {data['cut_bytes']} torn byte(s), saved to "
+               f"{data['saved_to']}; recorded as event {record['seq']}")
+
+
+@click.command("demo")
+def demo() -> None:
+    """Drive a sample engagement end to end under `core`, then audit it."""
+    from ._demo import run_demo
+
+    env = _env()
+    ctx = click.get_current_context()
+    explicit = ctx.parent is not None and ctx.parent.get_parameter_source("workspace") not in (
+        click.core.ParameterSource.DEFAULT, None)
+    code = run_demo(env, click.echo, workspace=env.workspace if explicit else None)
+    ctx.exit(code)
+
+
+COMMANDS = (audit, repair, demo)

@@ -1,0 +1,108 @@
+"""``lifecycle demo``: a sample engagement driven end to end under ``core``, then audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .._audit import audit_file
+from .._engine import Engine
+from ..exceptions import RefusedError
+from . import _render
+from ._audit import _text
+
+__all__ = ["run_demo"]
+
+ENGAGEMENT = "amani-2026"
+OFFICER = "a.mensah"
+HEAD = "h.osei"
+ROLES = f"""\
+# Who holds which role in this workspace (lifecycle.toml).
+[actors."{OFFICER}"]
+roles = ["officer"]
+
+[actors."{HEAD}"]
+roles = ["officer", "head-of-unit"]
+"""
+
+_PATH: list[tuple[str, list[str]]] = [
+    ("accept-request", ["request-recorded", "entry-point-identified"]),
+    ("complete-analysis", ["conflict-analysis-done", "stakeholder-map", "media-mapping",
+                           "previous-efforts-reviewed"]),
+    ("appoint", ["candidate-profile", "women-candidates", "impartiality-check"]),
+    ("complete-induction", ["briefing-pack", "lessons-pack", "mandate-attached"]),
+    ("start-support", ["themes-agreed"]),
+]
+_CLOSING: list[tuple[str, list[str]]] = [
+    ("end-support", ["support-plan"]),
+    ("complete-debriefing", ["debriefing-template", "interviewer-not-evaluator"]),
+    ("close", ["lessons-recorded", "dissemination-plan"]),
+]
+
+
+def run_demo(env: Any, echo: Callable[[str], Any], *, workspace: Path | None) -> int:
+    """Run the demo in *workspace* (a fresh temporary folder when None); return the exit code."""
+    # Any: cli.Env.
+    root = workspace or Path(tempfile.mkdtemp(prefix="lifecycle-demo-"))
+    root.mkdir(parents=True, exist_ok=True)
+    config = root / "lifecycle.toml"
+    if not config.exists():
+        config.write_text(ROLES, encoding="utf-8")
+    engine = Engine(root, plugins=env.plugins, playbook_dirs=env.playbook_dirs)
+    echo(f"Workspace: {root}")
+    _drive(engine, echo)
+    echo("")
+    echo("Timeline")
+    echo(_render.timeline(engine.history(ENGAGEMENT)))
+    echo("")
+    report = audit_file(engine.workspace.path_of(ENGAGEMENT), kinds=engine.rule_kinds,
+                        today=engine.today())
+    echo("Audit")
+    echo(_text(report))
+    echo(f"audit verdict: {'OK' if report.ok else 'FAILED'}")
+    return 0 if report.ok else 1
+
+
+def _drive(engine: Engine, echo: Callable[[str], Any]) -> None:
+    today = engine.today()
+    engine.open(ENGAGEMENT, "core", actor=OFFICER, title="Support to the Lake Amani talks (fictional)",
+                facts=["conflict=Lake Amani border dispute (fictional)", "organization.role=lead"])
+    echo(f"Opened {ENGAGEMENT} under core")
+    for trigger, items in _PATH:
+        for item in items:
+            engine.check(ENGAGEMENT, item, actor=OFFICER)
+        if trigger == "appoint":
+            _show_refusal(engine, echo, trigger)
+            engine.set_facts(ENGAGEMENT, ["mandate.source=Council decision 12/2026 (fictional)",
+                                          "envoy=Amb. R. Tesfaye (fictional)"], actor=OFFICER)
+        result = engine.advance(ENGAGEMENT, trigger, actor=OFFICER)
+        echo(f"  {trigger}: now in {result.engagement.stage}")
+    engine.record(ENGAGEMENT, "gender-inclusion-briefing", actor=OFFICER, on=today - dt.timedelta(days=30),
+                  note="Briefing with the SBT gender adviser")
+    engine.record(ENGAGEMENT, "reflection-retreat", actor=OFFICER, on=today - dt.timedelta(days=7))
+    engine.record(ENGAGEMENT, "peer-coaching", actor=OFFICER, on=today - dt.timedelta(days=3),
+                  note="Session with a former envoy to the region")
+    try:
+        engine.record(ENGAGEMENT, "training-conflict-party", actor=OFFICER)
+    except RefusedError as exc:
+        echo(f"  refused and recorded: {exc}")
+    result = engine.record(ENGAGEMENT, "training-conflict-party", actor=HEAD,
+                           override="Training delivered by a third-party provider under our mandate",
+                           note="Negotiation skills workshop")
+    echo(f"  training-conflict-party: overridden by {HEAD} (event {result.event['seq']})")
+    for trigger, items in _CLOSING:
+        for item in items:
+            engine.check(ENGAGEMENT, item, actor=OFFICER)
+        result = engine.advance(ENGAGEMENT, trigger, actor=OFFICER)
+        echo(f"  {trigger}: now in {result.engagement.stage}")
+    engine.note(ENGAGEMENT, "Engagement closed; lessons shared with the regional desk.", actor=OFFICER)
+
+
+def _show_refusal(engine: Engine, echo: Callable[[str], Any], trigger: str) -> None:
+    try:
+        engine.advance(ENGAGEMENT, trigger, actor=OFFICER)
+    except RefusedError as exc:
+        echo(f"  refused and recorded: {exc}")

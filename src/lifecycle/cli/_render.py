@@ -1,0 +1,120 @@
+"""Plain-text rendering of what the commands print (the JSON forms are in docs/cli.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from .._due import DueItem
+
+__all__ = ["due", "engagements", "status", "timeline"]
+
+Json = Mapping[str, Any]  # Any: JSON objects.
+
+
+def status(data: Json) -> str:
+    """The ``status`` text: where the engagement is, what is next, and what blocks it."""
+    pb = data["playbook"]
+    lines = [
+        f"{data['engagement']}  {data['title']}".rstrip(),
+        f"  playbook  {pb['id']}@{pb['version']}  (sha256 {pb['sha256'][:12]})",
+        f"  stage     {data['stage']}: {data['stage_title']}" + ("  [final]" if data["final"] else ""),
+        f"  events    {data['events']}   actor {data['actor']['name']} "
+        f"({', '.join(data['actor']['roles']) or 'no roles'})",
+    ]
+    if data["facts"]:
+        lines.append("facts")
+        lines += [f"  {k} = {v}" for k, v in sorted(data["facts"].items())]
+    if data["steps"]:
+        lines.append("steps")
+        lines += [f"  - {step}" for step in data["steps"]]
+    if data["checklist"]:
+        lines.append("checklist")
+        lines += [f"  [{'x' if i['done'] else ' '}] {i['id']}{'' if i['required'] else ' (optional)'}"
+                  f": {i['text']}" for i in data["checklist"]]
+    lines += _choices("triggers", [t for t in data["triggers"] if t["from_here"]], arrow=True)
+    lines += _choices("activities", [a for a in data["activities"] if data["stage"] in a["during"]])
+    if data["due"]:
+        lines.append("due")
+        lines += [_due_line(i) for i in data["due"]]
+    return "\n".join(lines)
+
+
+def _choices(title: str, entries: Sequence[Json], *, arrow: bool = False) -> list[str]:
+    if not entries:
+        return []
+    lines = [title]
+    for entry in entries:
+        target = f" -> {entry['to']}" if arrow else ""
+        mark = "allowed" if entry["allowed"] else "blocked"
+        lines.append(f"  {entry['id']}{target}: {mark}")
+        for block in entry["blocked_by"]:
+            could = "you may override" if block["overridable"] else f"not overridable: {block['why_not']}"
+            lines.append(f"      x {block['rule']}: {block['message']} ({could})")
+        lines += [f"      ! {w['rule']}: {w['message']}" for w in entry["warnings"]]
+    return lines
+
+
+def _due_line(item: Json) -> str:
+    state = "OVERDUE" if item["overdue"] else "due"
+    return f"  {item['due']}  {state:<7}  {item['kind']} {item['id']}  ({item['source']})"
+
+
+def engagements(rows: Iterable[Json]) -> str:
+    """The ``list`` table."""
+    lines = []
+    for row in rows:
+        if row.get("error"):
+            lines.append(f"{row['engagement']:<24} ERROR {row['error']}")
+            continue
+        final = " [final]" if row["final"] else ""
+        lines.append(f"{row['engagement']:<24} {row['playbook']}@{row['version']:<8} "
+                     f"{row['stage']}{final}  ({row['events']} events)")
+    return "\n".join(lines) if lines else "No engagements in this workspace."
+
+
+def timeline(events: Iterable[Json]) -> str:
+    """The ``history`` timeline: one line per event, with decisions and reasons."""
+    return "\n".join(_event_line(e) for e in events)
+
+
+def _event_line(event: Json) -> str:
+    data = event.get("data", {})
+    head = f"{event['seq']:>4}  {event['at'][:19].replace('T', ' ')}  {event['actor']:<14}"
+    kind = event["type"]
+    body = {
+        "opened": lambda: f"opened under {data['playbook']['id']}@{data['playbook']['version']}"
+        + (f": {data['title']}" if data.get("title") else ""),
+        "fact_set": lambda: "set " + ", ".join(f"{k}={v}" for k, v in data["facts"].items()),
+        "item_checked": lambda: f"checked {data['item']}" + (f" ({data['note']})" if data.get("note") else ""),
+        "item_unchecked": lambda: f"unchecked {data['item']}",
+        "activity_recorded": lambda: f"recorded {data['activity']} on {data['on']}"
+        + (f" ({data['note']})" if data.get("note") else ""),
+        "note_added": lambda: f"note: {data['text']}",
+        "advanced": lambda: f"advanced by {data['trigger']}: {data['from']} -> {data['to']}",
+        "refused": lambda: f"REFUSED {data.get('action')} "
+        f"{data.get('trigger') or data.get('activity') or data.get('to')}: " + "; ".join(data.get("why", [])),
+        "forced": lambda: f"FORCED {data['from']} -> {data['to']}",
+        "repaired": lambda: f"repaired: cut {data.get('cut_bytes')} torn bytes, saved to {data.get('saved_to')}",
+    }.get(kind, lambda: kind)()
+    extra = []
+    if isinstance(data.get("override"), dict) and event["type"] != "refused":
+        rules = ", ".join(data["override"].get("rules", []))
+        extra.append(f"      override of {rules} by {event['actor']} "
+                     f"({', '.join(data['override'].get('roles', []))}): {event.get('reason', '')}")
+    elif event.get("reason"):
+        extra.append(f"      reason: {event['reason']}")
+    for rule in data.get("rules", []) if isinstance(data.get("rules"), list) else []:
+        if rule.get("outcome") in ("warn", "block", "overridden"):
+            extra.append(f"      {rule['outcome']}: {rule['rule']}: {rule.get('message', '')}")
+    return "\n".join([f"{head}  {body}", *extra])
+
+
+def due(items: Sequence[DueItem]) -> str:
+    """The ``due`` list."""
+    if not items:
+        return "Nothing due."
+    return "\n".join(
+        f"{i.due.isoformat()}  {'OVERDUE' if i.overdue else 'due':<7}  {i.engagement:<20} "
+        f"{i.kind} {i.id}  ({i.source})" for i in items
+    )
