@@ -45,6 +45,7 @@ class Catalog:
     broken: list[Document] = attrs.field(factory=list)
     conflicts: dict[str, list[str]] = attrs.field(factory=dict)
     rule_kinds: Mapping[str, object] | None = None
+    shadowing: set[str] = attrs.field(factory=set)
     _resolved: dict[str, Resolved] = attrs.field(factory=dict, init=False)
 
     @classmethod
@@ -71,6 +72,8 @@ class Catalog:
             self.broken.append(document)
             return
         known = self.documents.get(document.playbook.id)
+        if document.playbook.id in self.shadowing and known is not document:
+            return  # a file given first (to be checked) stands in for the installed one
         if known is None:
             self.documents[document.playbook.id] = document
         elif not _same_source(known, document):

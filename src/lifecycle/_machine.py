@@ -58,6 +58,15 @@ class CompiledMachine:
         moves = event.transitions.get(stage, [])
         return str(moves[0].dest) if moves else None
 
+    def edges(self) -> list[tuple[str, str, str]]:
+        """Every ``(trigger, source, dest)`` the machine knows, in playbook order."""
+        out = []
+        for trigger in self.playbook.triggers:
+            event = self._machine.events[trigger.id]
+            for source, moves in event.transitions.items():
+                out.extend((trigger.id, str(source), str(m.dest)) for m in moves)
+        return out
+
     def fire(self, engagement: Engagement, trigger: str) -> str:
         """Move *engagement* along *trigger*; return the stage it is now in.
 

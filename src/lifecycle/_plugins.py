@@ -108,9 +108,16 @@ class Plugins:
             self._kinds = kinds
         return self._kinds
 
-    def catalog(self, playbook_dirs: Sequence[Path] = ()) -> Catalog:
-        """A catalog of the plugins' playbooks and those in *playbook_dirs*."""
+    def catalog(self, playbook_dirs: Sequence[Path] = (), *, first: Sequence[Path] = ()) -> Catalog:
+        """A catalog of the plugins' playbooks and those in *playbook_dirs*.
+
+        Files in *first* come before every other source and shadow playbooks of the same id
+        (``playbooks check`` checks a file against the installed playbooks it extends).
+        """
         catalog = Catalog(rule_kinds=self.rule_kinds())
+        for path in first:
+            catalog.add_path(path)
+        catalog.shadowing = set(catalog.documents)
         for report, result in self._calls("register_playbooks"):
             for item in result or ():
                 before = set(catalog.documents)

@@ -1,15 +1,200 @@
-"""Commands for playbook and plugin authors: playbooks ..., plugins ...."""
+"""Commands for playbook and plugin authors: ``playbooks ...`` and ``plugins ...``."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
+import attrs
 import click
+import tomli_w
+
+from .._convert import unstructure_playbook
+from .._graph import FORMATS, draw
+from .._playbooks import dump_playbook
+from ..exceptions import InvalidInputError, LifecycleError, PlaybookError
 
 __all__ = ["COMMANDS"]
 
 
+def _env() -> Any:
+    # Any: cli.Env.
+    return click.get_current_context().obj
+
+
+def _echo_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
 @click.group("playbooks")
 def playbooks() -> None:
-    """List, show, check and draw playbooks."""
+    """List, show, check, draw and start playbooks."""
 
 
-COMMANDS = (playbooks,)
+@playbooks.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (docs/cli.md).")
+def playbooks_list(as_json: bool) -> None:
+    """Every playbook known: shipped, from plugins, and from --playbooks folders."""
+    catalog = _env().engine.catalog
+    rows = []
+    for pid in catalog.ids():
+        document = catalog.documents[pid]
+        row = {"id": pid, "version": "", "organization": "", "title": "", "extends": None,
+               "source": document.label, "sha256": None, "ok": True, "error": None}
+        try:
+            resolved = catalog.resolve(pid)
+            pb = resolved.playbook
+            row.update(version=pb.version, organization=pb.organization, title=pb.title,
+                       extends=pb.extends, sha256=resolved.sha256)
+        except LifecycleError as exc:
+            row.update(ok=False, error=str(exc))
+        rows.append(row)
+    rows += [{"id": None, "source": d.label, "ok": False, "error": d.problems[0]} for d in catalog.broken]
+    if as_json:
+        _echo_json({"playbooks": rows})
+        return
+    for row in rows:
+        if row["ok"]:
+            click.echo(f"{row['id']:<14} {row['version']:<8} {row['organization']:<40} {row['title']}")
+        else:
+            click.echo(f"{row['id'] or '?':<14} INVALID  {row['error']}")
+
+
+@playbooks.command("show")
+@click.argument("playbook_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of TOML.")
+@click.option("--resolved", is_flag=True, help="With its parents merged in, as engagements run it.")
+def playbooks_show(playbook_id: str, as_json: bool, resolved: bool) -> None:
+    """Show a playbook as written, or --resolved."""
+    catalog = _env().engine.catalog
+    full = catalog.resolve(playbook_id)
+    document = full.chain[-1]
+    playbook = full.playbook if resolved else document.playbook
+    assert playbook is not None
+    if as_json:
+        _echo_json({"id": playbook.id, "source": document.label, "sha256": full.sha256,
+                    "resolved": resolved, "playbook": unstructure_playbook(playbook)})
+    elif not resolved and document.path is not None:
+        click.echo(document.path.read_text(encoding="utf-8"), nl=False)
+    else:
+        click.echo(f"# {playbook.id}@{playbook.version}, sha256 {full.sha256}")
+        click.echo(dump_playbook(playbook), nl=False)
+
+
+@playbooks.command("check")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def playbooks_check(paths: tuple[Path, ...]) -> None:
+    """Check playbook files (or folders of them); exit 1 when any has a problem."""
+    env = _env()
+    files = [f for p in paths for f in (sorted(p.glob("*.toml")) if p.is_dir() else [p])]
+    missing = [str(f) for f in files if not f.exists()]
+    if missing:
+        raise InvalidInputError(f"No such file: {', '.join(missing)}.")
+    catalog = env.plugins.catalog(env.playbook_dirs, first=files)
+    problems = 0
+    for document in catalog.broken:
+        problems += _report(document.problems)
+    for pid in catalog.ids():
+        document = catalog.documents[pid]
+        if document.path is None or not any(_same(document.path, f) for f in files):
+            continue
+        try:
+            resolved = catalog.resolve(pid)
+            click.echo(f"OK     {document.label}  ({pid}@{resolved.playbook.version}, "
+                       f"sha256 {resolved.sha256[:12]})")
+        except PlaybookError as exc:
+            problems += _report(exc.problems)
+        except LifecycleError as exc:
+            problems += _report([f"{document.label}: {exc}"])
+    click.get_current_context().exit(1 if problems else 0)
+
+
+def _same(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
+def _report(problems: list[str]) -> int:
+    for problem in problems:
+        click.echo(f"ERROR  {problem}", err=True)
+    return len(problems)
+
+
+@playbooks.command("graph")
+@click.argument("playbook_id", metavar="ID")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="mermaid", show_default=True)
+def playbooks_graph(playbook_id: str, fmt: str) -> None:
+    """Draw a playbook's stages and triggers (mermaid, dot, or a Markdown transition table)."""
+    resolved = _env().engine.catalog.resolve(playbook_id)
+    click.echo(draw(resolved.playbook, resolved.sha256, fmt))
+
+
+@playbooks.command("new")
+@click.argument("org")
+@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Where to write <org>.toml.")
+@click.option("--organization", default="", help="The organization's full name.")
+def playbooks_new(org: str, folder: Path, organization: str) -> None:
+    """Start a TOML playbook for an organization, extending core."""
+    from .._playbooks import PLAYBOOK_ID
+
+    if not PLAYBOOK_ID.match(org):
+        raise InvalidInputError(f"Playbook id {org!r} must be lowercase letters, digits and '-'.")
+    path = folder / f"{org}.toml"
+    if path.exists():
+        raise InvalidInputError(f"{path} exists already; not overwriting it.")
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(new_playbook_toml(org, organization or org.upper()), encoding="utf-8")
+    click.echo(f"Wrote {path}; check it with: lifecycle playbooks check {path}")
+
+
+def new_playbook_toml(org: str, organization: str) -> str:
+    """A starting playbook extending core, as TOML written with tomli-w."""
+    data = {
+        "schema": 1, "id": org, "version": "0.1.0", "organization": organization,
+        "title": f"{organization} mediation support cycle", "extends": "core",
+        "facts": [{"id": f"{org}.authorizing-body", "title": "Body that authorized the engagement",
+                   "type": "text"}],
+        "checklist": [{"stage": "induction-briefing", "id": f"{org}-decision-attached",
+                       "text": "Authorizing decision attached to the briefing pack", "required": True}],
+        "rules": [{"id": f"{org}-authorized-before-appointment", "on": ["appoint"],
+                   "kind": "fact-required", "fact": f"{org}.authorizing-body", "severity": "block",
+                   "message": "Record the authorizing body before the envoy is appointed.",
+                   "override_roles": ["head-of-unit"], "basis": "to be completed: cite the source"}],
+    }
+    header = (f"# Playbook of {organization}, extending the core cycle.\n"
+              "# Schema: docs/playbook-schema.md. Check it with `lifecycle playbooks check`.\n")
+    return header + tomli_w.dumps(data)
+
+
+@click.group("plugins", invoke_without_command=True)
+@click.option("--all", "show_all", is_flag=True, help="Include the built-in default plugins.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (docs/cli.md).")
+@click.pass_context
+def plugins(ctx: click.Context, show_all: bool, as_json: bool) -> None:
+    """List installed plugins: hooks, playbooks, rule kinds, and whether they loaded."""
+    if ctx.invoked_subcommand is not None:
+        return
+    env = _env()
+    host = env.plugins
+    host.rule_kinds()
+    try:
+        env.engine.catalog  # noqa: B018 - builds the catalog, attributing playbooks to plugins
+    except LifecycleError:
+        pass
+    reports = [r for r in host.reports if show_all or not r.builtin]
+    if as_json:
+        _echo_json({"plugins": [attrs.asdict(r) for r in reports]})
+        return
+    if not reports:
+        click.echo("No plugins installed (--all shows the built-in ones).")
+    for r in reports:
+        status = r.status if not r.error else f"{r.status}: {r.error}"
+        click.echo(f"{r.name} ({r.distribution or '-'} {r.version or ''})".replace(" )", ")"))
+        click.echo(f"    status      {status}")
+        click.echo(f"    hooks       {', '.join(r.hooks) or '-'}")
+        click.echo(f"    playbooks   {', '.join(r.playbooks) or '-'}")
+        click.echo(f"    rule kinds  {', '.join(r.rule_kinds) or '-'}")
+
+
+COMMANDS = (playbooks, plugins)

@@ -49,7 +49,7 @@ def _choices(title: str, entries: Sequence[Json], *, arrow: bool = False) -> lis
         mark = "allowed" if entry["allowed"] else "blocked"
         lines.append(f"  {entry['id']}{target}: {mark}")
         for block in entry["blocked_by"]:
-            could = "you may override" if block["overridable"] else f"not overridable: {block['why_not']}"
+            could = "you may override it" if block["overridable"] else block["why_not"]
             lines.append(f"      x {block['rule']}: {block['message']} ({could})")
         lines += [f"      ! {w['rule']}: {w['message']}" for w in entry["warnings"]]
     return lines
