@@ -197,4 +197,17 @@ def plugins(ctx: click.Context, show_all: bool, as_json: bool) -> None:
         click.echo(f"    rule kinds  {', '.join(r.rule_kinds) or '-'}")
 
 
+@plugins.command("new")
+@click.argument("name")
+@click.option("--org", required=True, help="Organization id of the playbook to generate.")
+@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Where to create lifecycle-NAME/.")
+def plugins_new(name: str, org: str, folder: Path) -> None:
+    """Generate a plugin distribution lifecycle-NAME with a playbook, a rule kind and tests."""
+    from .._scaffold import new_plugin
+
+    root = new_plugin(name, org, folder)
+    click.echo(f"Wrote {root}; next: pip install -e '{root}[test]' && pytest {root}")
+
+
 COMMANDS = (playbooks, plugins)

@@ -1,0 +1,114 @@
+"""Shared fixtures: fresh objects for every test, no globals."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from lifecycle import Engine, make_plugin_manager
+from lifecycle.cli import run
+
+FIXTURES = Path(__file__).parent / "playbooks"
+GOLDEN = Path(__file__).parent / "golden"
+ROOT = Path(__file__).parent.parent
+
+# A path through `core` from its initial stage to `closed`: (trigger, required items of the
+# stage being left, facts its rules need).
+CORE_PATH: list[tuple[str, list[str], list[str]]] = [
+    ("accept-request", ["request-recorded", "entry-point-identified"], []),
+    ("complete-analysis", ["conflict-analysis-done", "stakeholder-map", "media-mapping",
+                           "previous-efforts-reviewed"], []),
+    ("appoint", ["candidate-profile", "women-candidates", "impartiality-check"],
+     ["mandate.source=Council decision 1/2026", "envoy=Amb. X"]),
+    ("complete-induction", ["briefing-pack", "lessons-pack", "mandate-attached"], []),
+    ("start-support", ["themes-agreed"], []),
+    ("end-support", ["support-plan"], []),
+    ("complete-debriefing", ["debriefing-template", "interviewer-not-evaluator"], []),
+    ("close", ["lessons-recorded", "dissemination-plan"], []),
+]
+
+
+@pytest.fixture
+def plugins():
+    """A plugin manager with the built-ins only (no installed entry points)."""
+    return make_plugin_manager(load_entrypoints=False, environ={})
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """An empty workspace folder with two actors and their roles."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "lifecycle.toml").write_text(
+        '[actors."officer"]\nroles = ["officer"]\n\n'
+        '[actors."head"]\nroles = ["officer", "head-of-unit"]\n',
+        encoding="utf-8",
+    )
+    return ws
+
+
+@pytest.fixture
+def engine(workspace: Path, plugins) -> Engine:
+    """An engine on the workspace, with the built-in playbooks and the fixture playbooks."""
+    return Engine(workspace, plugins=plugins, playbook_dirs=[FIXTURES])
+
+
+def drive_core(engine: Engine, engagement: str = "eng-1", *, until: str | None = None) -> None:
+    """Open *engagement* under core and drive it along CORE_PATH (stopping before *until*)."""
+    engine.open(engagement, "core", actor="officer", title="Test engagement")
+    for trigger, items, facts in CORE_PATH:
+        if trigger == until:
+            return
+        for item in items:
+            engine.check(engagement, item, actor="officer")
+        if facts:
+            engine.set_facts(engagement, facts, actor="officer")
+        engine.advance(engagement, trigger, actor="officer")
+
+
+@pytest.fixture
+def cli(workspace: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """Run the CLI in-process on the workspace as actor 'officer'; return (code, stdout, stderr)."""
+    monkeypatch.setenv("LIFECYCLE_WORKSPACE", str(workspace))
+    monkeypatch.setenv("LIFECYCLE_ACTOR", "officer")
+    monkeypatch.setenv("LIFECYCLE_LOAD_PLUGINS", "")
+    monkeypatch.delenv("LIFECYCLE_PLAYBOOKS", raising=False)
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = run(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run `python -m lifecycle` in a real subprocess."""
+    full_env = {**os.environ, "LIFECYCLE_LOAD_PLUGINS": "", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "lifecycle", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.fixture
+def fixed_clock() -> Iterator[Callable[[], dt.datetime]]:
+    """A clock a test can move: call .advance(days=N)."""
+
+    class Clock:
+        def __init__(self) -> None:
+            self.now = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
+
+        def __call__(self) -> dt.datetime:
+            return self.now
+
+        def advance(self, **delta: float) -> None:
+            self.now += dt.timedelta(**delta)
+
+    yield Clock()
