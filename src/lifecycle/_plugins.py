@@ -197,13 +197,23 @@ def make_plugin_manager(
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=_ep_key):
             reports.append(_load(manager, ep, only, disabled))
     for plugin in extra_plugins:
-        reports.append(_register(manager, plugin, getattr(plugin, "__name__", None)))
+        reports.append(_register(manager, plugin, _name_of(manager, plugin)))
     _check_pending(manager, reports)
     for report in reports:
         plugin = manager.get_plugin(report.name)
         if plugin is not None:
             report.hooks = sorted(c.name for c in manager.get_hookcallers(plugin) or ())
     return Plugins(manager, reports, trace)
+
+
+def _name_of(manager: pluggy.PluginManager, plugin: object) -> str:
+    """A readable, unique name for a plugin given as an object (a module's own name)."""
+    base = getattr(plugin, "__name__", None) or type(plugin).__name__
+    name, n = str(base), 1
+    while manager.has_plugin(name):
+        n += 1
+        name = f"{base}-{n}"
+    return name
 
 
 def _ep_key(ep: metadata.EntryPoint) -> tuple[str, str]:
