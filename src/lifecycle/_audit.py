@@ -67,10 +67,17 @@ class FileReport:
         """The report as ``audit --json`` prints it (docs/cli.md)."""
         # Any: a JSON object.
         cp = self.checkpoint
-        return {"path": self.path, "engagement": self.engagement, "events": self.events,
-                "head": self.head, "stage": self.stage, "ok": self.ok,
-                "checkpoint": cp.line() if cp else None,
-                "findings": [f.as_json() for f in self.findings], "overrides": self.overrides}
+        return {
+            "path": self.path,
+            "engagement": self.engagement,
+            "events": self.events,
+            "head": self.head,
+            "stage": self.stage,
+            "ok": self.ok,
+            "checkpoint": cp.line() if cp else None,
+            "findings": [f.as_json() for f in self.findings],
+            "overrides": self.overrides,
+        }
 
 
 def find_histories(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
@@ -88,7 +95,10 @@ def find_histories(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
 
 
 def audit_file(
-    path: Path, *, kinds: Mapping[str, RuleKind], today: dt.date,
+    path: Path,
+    *,
+    kinds: Mapping[str, RuleKind],
+    today: dt.date,
     against: Mapping[str, Checkpoint] | None = None,
 ) -> FileReport:
     """Audit one history file."""
@@ -97,7 +107,9 @@ def audit_file(
         with open(path, "rb") as handle:
             _Reader(report, kinds, today, against or {}).run(handle)
     except OSError as exc:
-        report.findings.append(Finding("unreadable", "error", None, f"cannot read: {exc.strerror or exc}"))
+        report.findings.append(
+            Finding("unreadable", "error", None, f"cannot read: {exc.strerror or exc}")
+        )
     return report
 
 
@@ -117,8 +129,11 @@ class _Reader:
         number = 0
         for number, raw, complete in _lines(handle):
             if not complete:
-                self._add("torn-tail", number - 1, "the last line is incomplete (torn by a crash?); "
-                          "`lifecycle repair` cuts it")
+                self._add(
+                    "torn-tail",
+                    number - 1,
+                    "the last line is incomplete (torn by a crash?); `lifecycle repair` cuts it",
+                )
                 break
             if number == 1:
                 self._header(raw)
@@ -130,8 +145,12 @@ class _Reader:
             elif len(self.report.findings) > errors and not conformance.broken:
                 # Past broken integrity the replayed state is unknown: stop, and say so.
                 conformance.broken = True
-                self._add("conformance-stopped", number - 1, "conformance not checked from here "
-                          "on (integrity is broken)", "warning")
+                self._add(
+                    "conformance-stopped",
+                    number - 1,
+                    "conformance not checked from here on (integrity is broken)",
+                    "warning",
+                )
         if number == 0:
             self._add("empty", None, "the file is empty (no header)")
         self.report.findings.extend(conformance.findings)
@@ -143,8 +162,9 @@ class _Reader:
 
     def _add(self, code: str, seq: int | None, message: str, severity: str = "error") -> None:
         line = None if seq is None else seq + 1
-        self.report.findings.append(Finding(code, "error" if severity == "error" else "warning",
-                                            seq, message, line))
+        self.report.findings.append(
+            Finding(code, "error" if severity == "error" else "warning", seq, message, line)
+        )
 
     def _header(self, raw: bytes) -> None:
         try:
@@ -158,8 +178,12 @@ class _Reader:
         self.report.engagement = engagement if isinstance(engagement, str) else None
         name = Path(self.report.path).name
         if self.report.engagement and name != f"{self.report.engagement}{SUFFIX}":
-            self._add("file-name", 0, f"file name {name!r} does not match engagement "
-                      f"{self.report.engagement!r}", "warning")
+            self._add(
+                "file-name",
+                0,
+                f"file name {name!r} does not match engagement {self.report.engagement!r}",
+                "warning",
+            )
         self.prev = digest
         self.report.head = digest
         if self.report.engagement:
@@ -182,20 +206,30 @@ class _Reader:
         if self.checkpoint and seq == self.checkpoint.events:
             self.checkpoint_seen = True
             if digest != self.checkpoint.head:
-                self._add("checkpoint-mismatch", seq, "the file does not extend its checkpoint: "
-                          f"event {seq} hashes to {digest[:12]}, the checkpoint says "
-                          f"{self.checkpoint.head[:12]} (rewritten history?)")
+                self._add(
+                    "checkpoint-mismatch",
+                    seq,
+                    "the file does not extend its checkpoint: "
+                    f"event {seq} hashes to {digest[:12]}, the checkpoint says "
+                    f"{self.checkpoint.head[:12]} (rewritten history?)",
+                )
         record["hash"] = digest
         return record
 
     def _sequence(self, record: dict[str, Any], seq: int, number: int) -> bool:
         ok = True
         if record.get("seq") != seq:
-            self._add("seq", seq, f"line {number}: seq {record.get('seq')!r}, expected {seq} "
-                      "(a line deleted, duplicated or moved?)")
+            self._add(
+                "seq",
+                seq,
+                f"line {number}: seq {record.get('seq')!r}, expected {seq} "
+                "(a line deleted, duplicated or moved?)",
+            )
             ok = False
         if record.get("prev") != self.prev:
-            self._add("chain", seq, f"line {number}: prev does not match the hash of line {number - 1}")
+            self._add(
+                "chain", seq, f"line {number}: prev does not match the hash of line {number - 1}"
+            )
             ok = False
         at = record.get("at")
         if not isinstance(at, str) or at < self.last_at:
@@ -207,14 +241,21 @@ class _Reader:
         if kind not in EVENT_VERSIONS:
             self._add("unknown-type", seq, f"line {number}: unknown event type {kind!r}")
         elif not isinstance(version, int) or version > EVENT_VERSIONS[kind]:
-            self._add("unknown-version", seq, f"line {number}: {kind} version {version!r} is newer "
-                      "than this lifecycle reads")
+            self._add(
+                "unknown-version",
+                seq,
+                f"line {number}: {kind} version {version!r} is newer than this lifecycle reads",
+            )
         return ok
 
     def _against(self) -> None:
         if self.checkpoint and not self.checkpoint_seen:
-            self._add("truncated", self.report.events, f"the file has {self.report.events} events; "
-                      f"its checkpoint has {self.checkpoint.events}: events were dropped")
+            self._add(
+                "truncated",
+                self.report.events,
+                f"the file has {self.report.events} events; "
+                f"its checkpoint has {self.checkpoint.events}: events were dropped",
+            )
 
 
 def _lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes, bool]]:
@@ -228,7 +269,7 @@ def _lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes, bool]]:
         if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
             while (rest := handle.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
                 pass
-            yield number, raw[:MAX_LINE_BYTES + 1], bool(rest)
+            yield number, raw[: MAX_LINE_BYTES + 1], bool(rest)
             if not rest:
                 return
             continue
@@ -262,5 +303,7 @@ def read_checkpoints(text: str) -> dict[str, Checkpoint]:
             if match:
                 found[match[1]] = Checkpoint(match[1], int(match[2]), match[3])
     if not found:
-        raise ValueError("no checkpoint found (expected lines 'checkpoint ID EVENTS HEAD' or audit --json)")
+        raise ValueError(
+            "no checkpoint found (expected lines 'checkpoint ID EVENTS HEAD' or audit --json)"
+        )
     return found

@@ -98,6 +98,7 @@ class Catalog:
         document = self._document(playbook_id, seen)
         playbook = document.playbook
         assert playbook is not None  # only parsed documents are indexed
+        chain: tuple[Document, ...]
         if playbook.extends is None:
             merged, origins, chain = _root(document), Origins.of(document), (document,)
         else:
@@ -165,7 +166,9 @@ def _merge(parent: Playbook, doc: Document, origins: Origins) -> tuple[Playbook,
             problems.append(f"{doc.label}: $.checklist[{index}].stage: unknown stage {add.stage!r}")
             continue
         item = ChecklistItem(add.id, add.text, add.required, add.source)
-        stages[at] = attrs.evolve(stages[at], checklist=_merge_list(stages[at].checklist, [item], set()))
+        stages[at] = attrs.evolve(
+            stages[at], checklist=_merge_list(stages[at].checklist, [item], set())
+        )
         origins.items[add.id] = (doc.label, f"$.checklist[{index}]")
     merged = attrs.evolve(
         child,

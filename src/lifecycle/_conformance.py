@@ -36,8 +36,13 @@ class Finding:
     def as_json(self) -> dict[str, Any]:
         """The finding as ``audit --json`` prints it."""
         # Any: a JSON object.
-        return {"code": self.code, "severity": self.severity, "seq": self.seq, "line": self.line,
-                "message": self.message}
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "seq": self.seq,
+            "line": self.line,
+            "message": self.message,
+        }
 
 
 def _error(code: str, seq: int | None, message: str) -> Finding:
@@ -76,8 +81,9 @@ class Conformance:
         except ReplayError as exc:
             self.broken = True
             code = "unknown-version" if "newer" in str(exc) else "replay"
-            self.findings.append(_error(code, seq, f"cannot replay: {exc}; conformance not "
-                                        "checked past this event"))
+            self.findings.append(
+                _error(code, seq, f"cannot replay: {exc}; conformance not checked past this event")
+            )
 
     def _decisions(self, record: Record, seq: int | None) -> Iterator[Finding]:
         assert self.engagement is not None
@@ -86,80 +92,130 @@ class Conformance:
             yield from self._forced(record, seq)
         if kind not in ("advanced", "activity_recorded"):
             if kind == "refused":
-                yield from self._mismatches(recheck(self.engagement, record, self.kinds), record, seq)
+                yield from self._mismatches(
+                    recheck(self.engagement, record, self.kinds), record, seq
+                )
             return
         yield from self._mismatches(recheck(self.engagement, record, self.kinds), record, seq)
         yield from self._overrides(record, seq)
 
-    def _mismatches(self, mismatches: list[Mismatch], record: Record, seq: int | None) -> Iterator[Finding]:
+    def _mismatches(
+        self, mismatches: list[Mismatch], record: Record, seq: int | None
+    ) -> Iterator[Finding]:
         plugin_rules = {r.get("rule") for r in _rules(record) if r.get("plugin")}
         for m in mismatches:
             rule = _rule_kind(self.engagement, m.rule)
             if m.rule in plugin_rules and (rule is None or rule not in self.kinds):
                 continue  # reported once below as not re-checked
-            if m.recorded in ("pass", "absent") and m.now == "block" and record.get("type") != "refused":
-                yield _error("block-without-override", seq,
-                             f"rule {m.rule!r} blocks here but the event records {m.recorded!r} "
-                             "and no override")
+            if (
+                m.recorded in ("pass", "absent")
+                and m.now == "block"
+                and record.get("type") != "refused"
+            ):
+                yield _error(
+                    "block-without-override",
+                    seq,
+                    f"rule {m.rule!r} blocks here but the event records {m.recorded!r} "
+                    "and no override",
+                )
             else:
-                yield _error("decision-mismatch", seq, f"rule {m.rule!r} was recorded as "
-                             f"{m.recorded!r}; re-evaluated it is {m.now!r}")
+                yield _error(
+                    "decision-mismatch",
+                    seq,
+                    f"rule {m.rule!r} was recorded as {m.recorded!r}; re-evaluated it is {m.now!r}",
+                )
         for rule in sorted(str(r) for r in plugin_rules):
             kind = _rule_kind(self.engagement, rule)
             if kind is None or kind not in self.kinds:
-                yield _warning("plugin-rule-not-rechecked", seq, f"rule {rule!r} (kind {kind!r}) "
-                               "comes from a plugin that is not installed; not re-checked")
+                yield _warning(
+                    "plugin-rule-not-rechecked",
+                    seq,
+                    f"rule {rule!r} (kind {kind!r}) "
+                    "comes from a plugin that is not installed; not re-checked",
+                )
 
     def _overrides(self, record: Record, seq: int | None) -> Iterator[Finding]:
         assert self.engagement is not None
-        data = record.get("data") if isinstance(record.get("data"), dict) else {}
+        data = _dict(record.get("data"))
         overridden = [r for r in _rules(record) if r.get("outcome") == "overridden"]
         blocked = [r for r in _rules(record) if r.get("outcome") == "block"]
         for rule in blocked:
-            yield _error("block-without-override", seq,
-                         f"rule {rule.get('rule')!r} blocked but the {record.get('type')} was recorded")
+            yield _error(
+                "block-without-override",
+                seq,
+                f"rule {rule.get('rule')!r} blocked but the {record.get('type')} was recorded",
+            )
         if not overridden:
             return
-        override = data.get("override") if isinstance(data.get("override"), dict) else {}
-        roles = [str(r) for r in override.get("roles", [])] if isinstance(override.get("roles"), list) else []
+        override = _dict(data.get("override"))
+        roles = [str(r) for r in _list(override.get("roles"))]
         reason = record.get("reason")
-        self.overrides.append({"seq": seq, "actor": record.get("actor"), "roles": roles,
-                               "rules": [r.get("rule") for r in overridden], "reason": reason})
+        self.overrides.append(
+            {
+                "seq": seq,
+                "actor": record.get("actor"),
+                "roles": roles,
+                "rules": [r.get("rule") for r in overridden],
+                "reason": reason,
+            }
+        )
         if why := reason_problem(reason if isinstance(reason, str) else None):
             yield _error("override-without-reason", seq, f"override recorded with {why}")
         for rule in overridden:
-            spec = next((r for r in self.engagement.playbook.rules if r.id == rule.get("rule")), None)
+            spec = next(
+                (r for r in self.engagement.playbook.rules if r.id == rule.get("rule")), None
+            )
             allowed = spec.override_roles if spec else ()
             if rule.get("rule") == GATE or not allowed:
-                yield _error("override-not-allowed", seq, f"rule {rule.get('rule')!r} cannot be overridden")
+                yield _error(
+                    "override-not-allowed", seq, f"rule {rule.get('rule')!r} cannot be overridden"
+                )
             elif not set(roles) & set(allowed):
-                yield _error("override-role", seq, f"rule {rule.get('rule')!r} overridden by "
-                             f"{record.get('actor')!r} with roles {roles}, not one of {list(allowed)}")
+                yield _error(
+                    "override-role",
+                    seq,
+                    f"rule {rule.get('rule')!r} overridden by "
+                    f"{record.get('actor')!r} with roles {roles}, not one of {list(allowed)}",
+                )
 
     def _forced(self, record: Record, seq: int | None) -> Iterator[Finding]:
         assert self.engagement is not None
-        data = record.get("data") if isinstance(record.get("data"), dict) else {}
-        roles = data.get("roles") if isinstance(data.get("roles"), list) else []
+        data = _dict(record.get("data"))
+        roles = _list(data.get("roles"))
         admins = self.engagement.playbook.admin_roles or ()
         if not set(map(str, roles)) & set(admins):
-            yield _error("force-role", seq, f"forced by {record.get('actor')!r} with roles {roles}, "
-                         f"not one of the admin roles {list(admins)}")
+            yield _error(
+                "force-role",
+                seq,
+                f"forced by {record.get('actor')!r} with roles {roles}, "
+                f"not one of the admin roles {list(admins)}",
+            )
         reason = record.get("reason")
         if why := reason_problem(reason if isinstance(reason, str) else None):
             yield _error("force-without-reason", seq, f"force recorded with {why}")
-        self.overrides.append({"seq": seq, "actor": record.get("actor"), "roles": roles,
-                               "rules": ["force"], "reason": reason})
+        self.overrides.append(
+            {
+                "seq": seq,
+                "actor": record.get("actor"),
+                "roles": roles,
+                "rules": ["force"],
+                "reason": reason,
+            }
+        )
 
     def _note_closing(self, record: Record) -> None:
         """Before the move into a final stage, note what was overdue then."""
         assert self.engagement is not None
-        data = record.get("data") if isinstance(record.get("data"), dict) else {}
+        data = _dict(record.get("data"))
         target = self.engagement.playbook.stage(str(data.get("to")))
         if target is None or not target.final:
             return
         closing = dt.date.fromisoformat(str(record.get("at"))[:10])
-        self._overdue_at_close = [f"{i.kind} {i.id} (due {i.due.isoformat()})"
-                                  for i in due_items(self.engagement, closing) if i.overdue]
+        self._overdue_at_close = [
+            f"{i.kind} {i.id} (due {i.due.isoformat()})"
+            for i in due_items(self.engagement, closing)
+            if i.overdue
+        ]
 
     def finish(self) -> list[Finding]:
         """Completeness findings, once every record has been fed."""
@@ -167,20 +223,45 @@ class Conformance:
         if eng is None or self.broken:
             return []
         out: list[Finding] = []
-        visited_debrief = any(s.id == "debriefing" for s in eng.playbook.stages) and eng.visited("debriefing")
+        visited_debrief = any(s.id == "debriefing" for s in eng.playbook.stages) and eng.visited(
+            "debriefing"
+        )
         has_debrief = any(s.id == "debriefing" for s in eng.playbook.stages)
         if eng.final and has_debrief and not visited_debrief and eng.stage != "withdrawn":
-            out.append(_warning("closed-without-debriefing", eng.seq,
-                                f"engagement reached {eng.stage!r} without a debriefing"))
+            out.append(
+                _warning(
+                    "closed-without-debriefing",
+                    eng.seq,
+                    f"engagement reached {eng.stage!r} without a debriefing",
+                )
+            )
         if eng.final and self._overdue_at_close:
-            out.append(_warning("overdue-at-closing", eng.seq,
-                                "overdue when the engagement closed: " + ", ".join(self._overdue_at_close)))
+            out.append(
+                _warning(
+                    "overdue-at-closing",
+                    eng.seq,
+                    "overdue when the engagement closed: " + ", ".join(self._overdue_at_close),
+                )
+            )
         if not eng.final:
             for item in due_items(eng, self.today):
                 if item.overdue:
-                    out.append(_warning("overdue", eng.seq, f"{item.kind} {item.id} was due "
-                                        f"{item.due.isoformat()} ({item.source})"))
+                    out.append(
+                        _warning(
+                            "overdue",
+                            eng.seq,
+                            f"{item.kind} {item.id} was due {item.due.isoformat()} ({item.source})",
+                        )
+                    )
         return out
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _rules(record: Record) -> list[dict[str, Any]]:

@@ -48,8 +48,13 @@ class Outcome:
     def record(self) -> dict[str, Any]:
         """The outcome as stored in an event's ``rules`` list."""
         # Any: a JSON object.
-        data: dict[str, Any] = {"rule": self.rule, "kind": self.kind, "severity": self.severity,
-                                "outcome": self.outcome, "message": self.message}
+        data: dict[str, Any] = {
+            "rule": self.rule,
+            "kind": self.kind,
+            "severity": self.severity,
+            "outcome": self.outcome,
+            "message": self.message,
+        }
         if self.plugin:
             data["plugin"] = self.plugin
         return data
@@ -65,30 +70,48 @@ def evaluate(
     engagement: Engagement, action: Action, kinds: Mapping[str, RuleKind]
 ) -> list[Outcome]:
     """Evaluate every rule attached to *action*, in playbook order."""
-    return [_evaluate_one(rule, engagement, action, kinds) for rule in
-            applicable(engagement.playbook.rules, action)]
+    return [
+        _evaluate_one(rule, engagement, action, kinds)
+        for rule in applicable(engagement.playbook.rules, action)
+    ]
 
 
 def _evaluate_one(
     rule: Rule, engagement: Engagement, action: Action, kinds: Mapping[str, RuleKind]
 ) -> Outcome:
     kind = kinds.get(rule.kind)
-    base = Outcome(rule.id, rule.kind, rule.severity, False, "", rule.override_roles,
-                   kind.plugin if kind else "")
+    base = Outcome(
+        rule.id,
+        rule.kind,
+        rule.severity,
+        False,
+        "",
+        rule.override_roles,
+        kind.plugin if kind else "",
+    )
     if kind is None:
         # Fail closed: a rule whose kind is not installed cannot be known to pass (#3).
-        return attrs.evolve(base, severity="block",
-                            message=f"rule kind {rule.kind!r} is not installed; cannot check it")
+        return attrs.evolve(
+            base,
+            severity="block",
+            message=f"rule kind {rule.kind!r} is not installed; cannot check it",
+        )
     try:
         verdict = kind.evaluate(rule, engagement, action)
-    except Exception as exc:  # noqa: BLE001 - plugin code: any error blocks, naming the plugin
-        return attrs.evolve(base, severity="block",
-                            message=f"rule kind {rule.kind!r} of plugin {kind.plugin!r} failed: {exc!r}")
+    except Exception as exc:
+        return attrs.evolve(
+            base,
+            severity="block",
+            message=f"rule kind {rule.kind!r} of plugin {kind.plugin!r} failed: {exc!r}",
+        )
     if isinstance(verdict, bool):
         verdict = Verdict(verdict)
     if not isinstance(verdict, Verdict):
-        return attrs.evolve(base, severity="block",
-                            message=f"rule kind {rule.kind!r} returned {verdict!r}, not a Verdict")
+        return attrs.evolve(
+            base,
+            severity="block",
+            message=f"rule kind {rule.kind!r} returned {verdict!r}, not a Verdict",
+        )
     if verdict.passed:
         return attrs.evolve(base, passed=True)
     message = rule.message or verdict.detail
@@ -113,8 +136,10 @@ def reason_problem(reason: str | None) -> str:
     if not text:
         return "no reason given"
     if len(text.split()) < MIN_REASON_WORDS or len(text) < MIN_REASON_CHARS:
-        return (f"the reason must be a real sentence (at least {MIN_REASON_WORDS} words and "
-                f"{MIN_REASON_CHARS} characters)")
+        return (
+            f"the reason must be a real sentence (at least {MIN_REASON_WORDS} words and "
+            f"{MIN_REASON_CHARS} characters)"
+        )
     return ""
 
 
@@ -125,7 +150,9 @@ def check_override(
     problems: list[str] = []
     for outcome in blocking:
         if not outcome.override_roles:
-            problems.append(f"not overridable: rule {outcome.rule!r} cannot be overridden by anyone")
+            problems.append(
+                f"not overridable: rule {outcome.rule!r} cannot be overridden by anyone"
+            )
         elif not set(roles) & set(outcome.override_roles):
             held = ", ".join(roles) or "no roles"
             problems.append(

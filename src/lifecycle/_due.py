@@ -34,9 +34,15 @@ class DueItem:
     def as_json(self) -> dict[str, Any]:
         """The item as ``due --json`` and ``status --json`` show it."""
         # Any: a JSON object.
-        return {"engagement": self.engagement, "kind": self.kind, "id": self.id,
-                "title": self.title, "due": self.due.isoformat(), "overdue": self.overdue,
-                "source": self.source}
+        return {
+            "engagement": self.engagement,
+            "kind": self.kind,
+            "id": self.id,
+            "title": self.title,
+            "due": self.due.isoformat(),
+            "overdue": self.overdue,
+            "source": self.source,
+        }
 
 
 def due_items(engagement: Engagement, today: dt.date) -> list[DueItem]:
@@ -58,8 +64,17 @@ def _cadences(engagement: Engagement, today: dt.date) -> list[DueItem]:
             entered.on if entered else engagement.opened_on
         )
         due = base + dt.timedelta(days=activity.every_days)
-        items.append(DueItem(engagement.id, "activity", activity.id, activity.title, due,
-                             due < today, f"every {activity.every_days} days"))
+        items.append(
+            DueItem(
+                engagement.id,
+                "activity",
+                activity.id,
+                activity.title,
+                due,
+                due < today,
+                f"every {activity.every_days} days",
+            )
+        )
     return items
 
 
@@ -89,8 +104,17 @@ def _deadline(engagement: Engagement, rule: Rule, today: dt.date) -> list[DueIte
         if not _possible(engagement, kind, name):
             continue
         title = _title(engagement, kind, name)
-        out.append(DueItem(engagement.id, "activity" if kind == "activity" else "trigger", name,
-                           title, due, due < today, f"rule {rule.id}: within {days} days of {after}"))
+        out.append(
+            DueItem(
+                engagement.id,
+                "activity" if kind == "activity" else "trigger",
+                name,
+                title,
+                due,
+                due < today,
+                f"rule {rule.id}: within {days} days of {after}",
+            )
+        )
     return out
 
 

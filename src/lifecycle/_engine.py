@@ -18,8 +18,8 @@ import attrs
 
 from ._catalog import Catalog, Resolved
 from ._convert import unstructure_playbook
-from ._due import DueItem, due_items
 from ._decide import Outcome, check_override, evaluate, gate, reason_problem
+from ._due import DueItem, due_items
 from ._history import FileHistoryStore, HistoryStore, Session
 from ._lines import format_at
 from ._machine import compile_machine
@@ -29,7 +29,13 @@ from ._rules import RuleKind
 from ._state import Action, Engagement
 from ._status import status_of
 from ._workspace import Workspace, parse_assignments, parse_fact_value
-from .exceptions import CorruptHistoryError, InvalidInputError, LifecycleError, NotFoundError, RefusedError
+from .exceptions import (
+    CorruptHistoryError,
+    InvalidInputError,
+    LifecycleError,
+    NotFoundError,
+    RefusedError,
+)
 
 __all__ = ["Engine", "Result"]
 
@@ -115,8 +121,13 @@ class Engine:
 
     def status_of_engagement(self, engagement: Engagement, *, actor: str) -> dict[str, Any]:
         """:meth:`status` of an engagement state already replayed (e.g. up to a past event)."""
-        return status_of(engagement, actor=actor, roles=self.roles_of(actor),
-                         kinds=self.rule_kinds, today=self.today())
+        return status_of(
+            engagement,
+            actor=actor,
+            roles=self.roles_of(actor),
+            kinds=self.rule_kinds,
+            today=self.today(),
+        )
 
     def due(self) -> tuple[list[DueItem], list[str]]:
         """What is due across the workspace, soonest first, and the engagements that could not
@@ -143,23 +154,38 @@ class Engine:
         *,
         actor: str,
         title: str = "",
-        facts: Mapping[str, str] | list[str] = (),
+        facts: Mapping[str, str] | Sequence[str] = (),
     ) -> Result:
         """Open a new engagement under *playbook_id*; the first event embeds the playbook."""
         resolved = self.catalog.resolve(playbook_id)
-        values = self._fact_values(resolved.playbook.facts, parse_assignments(list(facts) if not isinstance(facts, Mapping) else facts))
+        values = self._fact_values(
+            resolved.playbook.facts,
+            parse_assignments(facts if isinstance(facts, Mapping) else list(facts)),
+        )
         store = self.store(engagement_id)
         if not actor.strip():
             raise InvalidInputError("An actor name is needed (--actor or LIFECYCLE_ACTOR).")
         os.makedirs(self.workspace.root, exist_ok=True)
         at = self._now("")
-        data = _opened_data(engagement_id, title, resolved, {k: v for k, v in values.items() if v is not None})
-        fields = {"at": at, "actor": actor, "type": "opened", "v": EVENT_VERSIONS["opened"], "data": data}
+        data = _opened_data(
+            engagement_id, title, resolved, {k: v for k, v in values.items() if v is not None}
+        )
+        fields = {
+            "at": at,
+            "actor": actor,
+            "type": "opened",
+            "v": EVENT_VERSIONS["opened"],
+            "data": data,
+        }
         event = store.create(engagement_id, at, fields)
         engagement = replay([event])
-        return Result(event, engagement, plugin_errors=tuple(self.plugins.notify(engagement, event)))
+        return Result(
+            event, engagement, plugin_errors=tuple(self.plugins.notify(engagement, event))
+        )
 
-    def set_facts(self, engagement_id: str, assignments: Mapping[str, str] | list[str], *, actor: str) -> Result:
+    def set_facts(
+        self, engagement_id: str, assignments: Mapping[str, str] | list[str], *, actor: str
+    ) -> Result:
         """Set (or, with an empty value, unset) facts; one event for all of them."""
         pairs = parse_assignments(assignments)
         if not pairs:
@@ -225,7 +251,9 @@ class Engine:
                 self._refuse(ctx, "record", data, outcomes, [why], override)
             return self._decide(ctx, "record", "activity_recorded", data, outcomes, override)
 
-    def advance(self, engagement_id: str, trigger: str, *, actor: str, override: str | None = None) -> Result:
+    def advance(
+        self, engagement_id: str, trigger: str, *, actor: str, override: str | None = None
+    ) -> Result:
         """Fire *trigger*: check its rules and the checklist gate, record, and move.
 
         Raises:
@@ -256,8 +284,10 @@ class Engine:
             problems = []
             if not set(roles) & set(admins):
                 held = ", ".join(roles) or "no roles"
-                problems.append(f"no role: force needs one of {', '.join(admins) or '(none: the playbook names no admin_roles)'}; "
-                                f"{actor!r} has {held}")
+                problems.append(
+                    f"no role: force needs one of {', '.join(admins) or '(none: the playbook names no admin_roles)'}; "
+                    f"{actor!r} has {held}"
+                )
             if why := reason_problem(reason):
                 problems.append(f"no reason: {why}")
             data: Record = {"from": eng.stage, "to": stage, "roles": roles}
@@ -299,7 +329,13 @@ class Engine:
         return max(format_at(self._clock()), last)
 
     def _decide(
-        self, ctx: _Ctx, action: str, kind: str, data: Record, outcomes: list[Outcome], override: str | None
+        self,
+        ctx: _Ctx,
+        action: str,
+        kind: str,
+        data: Record,
+        outcomes: list[Outcome],
+        override: str | None,
     ) -> Result:
         blocking = [o for o in outcomes if o.blocks]
         reason = None
@@ -319,22 +355,41 @@ class Engine:
         return attrs.evolve(result, warnings=warnings)
 
     def _refuse(
-        self, ctx: _Ctx, action: str, data: Record, outcomes: list[Outcome],
-        problems: list[str], override: str | None,
+        self,
+        ctx: _Ctx,
+        action: str,
+        data: Record,
+        outcomes: list[Outcome],
+        problems: list[str],
+        override: str | None,
     ) -> None:
         """Record a refusal with every reason, then raise :class:`RefusedError`."""
         reasons = problems + [f"{o.rule}: {o.message}" for o in outcomes if o.blocks]
-        record: Record = {"action": action, "stage": ctx.engagement.stage, **data,
-                          "rules": [o.record() for o in outcomes], "why": reasons}
+        record: Record = {
+            "action": action,
+            "stage": ctx.engagement.stage,
+            **data,
+            "rules": [o.record() for o in outcomes],
+            "why": reasons,
+        }
         if override is not None:
             record["override"] = {"reason": override, "roles": list(self.roles_of(ctx.actor))}
         event = self._append(ctx, "refused", record).event
         what = data.get("trigger") or data.get("activity") or data.get("to")
-        raise RefusedError(f"Refused {action} {what!r}: " + "; ".join(reasons),
-                           [o for o in outcomes if o.blocks], event["seq"])
+        raise RefusedError(
+            f"Refused {action} {what!r}: " + "; ".join(reasons),
+            [o for o in outcomes if o.blocks],
+            event["seq"],
+        )
 
     def _append(self, ctx: _Ctx, kind: str, data: Record, *, reason: str | None = None) -> Result:
-        fields: Record = {"at": ctx.at, "actor": ctx.actor, "type": kind, "v": EVENT_VERSIONS[kind], "data": data}
+        fields: Record = {
+            "at": ctx.at,
+            "actor": ctx.actor,
+            "type": kind,
+            "v": EVENT_VERSIONS[kind],
+            "data": data,
+        }
         if reason is not None:
             fields["reason"] = reason
         event = ctx.session.append(fields)
@@ -365,9 +420,16 @@ class Engine:
         return stage
 
 
-def _opened_data(engagement: str, title: str, resolved: Resolved, facts: Mapping[str, object]) -> Record:
-    return {"engagement": engagement, "title": title, "playbook": unstructure_playbook(resolved.playbook),
-            "playbook_sha256": resolved.sha256, "facts": dict(facts)}
+def _opened_data(
+    engagement: str, title: str, resolved: Resolved, facts: Mapping[str, object]
+) -> Record:
+    return {
+        "engagement": engagement,
+        "title": title,
+        "playbook": unstructure_playbook(resolved.playbook),
+        "playbook_sha256": resolved.sha256,
+        "facts": dict(facts),
+    }
 
 
 def _replayed(label: str, records: list[Record]) -> Engagement:

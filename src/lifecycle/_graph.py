@@ -37,8 +37,12 @@ def _mermaid(pb: Playbook, sha256: str) -> str:
 
 
 def _dot(pb: Playbook, sha256: str) -> str:
-    lines = [f'digraph "{pb.id}" {{', f'    label="{pb.id}@{pb.version} ({sha256[:12]})";',
-             "    rankdir=LR;", "    node [shape=box, style=rounded];"]
+    lines = [
+        f'digraph "{pb.id}" {{',
+        f'    label="{pb.id}@{pb.version} ({sha256[:12]})";',
+        "    rankdir=LR;",
+        "    node [shape=box, style=rounded];",
+    ]
     for stage in pb.stages:
         shape = ", peripheries=2" if stage.final else ""
         bold = ", penwidth=2" if stage.initial else ""
@@ -50,14 +54,26 @@ def _dot(pb: Playbook, sha256: str) -> str:
 
 
 def _markdown(pb: Playbook, sha256: str) -> str:
-    lines = [f"# {pb.title}", "", f"Playbook `{pb.id}@{pb.version}`, sha256 `{sha256}`.", "",
-             "| trigger | from | to | checklist gate | rules |", "|---|---|---|---|---|"]
+    lines = [
+        f"# {pb.title}",
+        "",
+        f"Playbook `{pb.id}@{pb.version}`, sha256 `{sha256}`.",
+        "",
+        "| trigger | from | to | checklist gate | rules |",
+        "|---|---|---|---|---|",
+    ]
     for trigger in pb.triggers:
-        rules = [f"{r.id} ({r.kind}, {r.severity}"
-                 + (f", override: {', '.join(r.override_roles)}" if r.override_roles else "") + ")"
-                 for r in pb.rules if trigger.id in r.on]
-        lines.append(f"| `{trigger.id}` | {', '.join(trigger.from_)} | {trigger.to} | "
-                     f"{'yes' if trigger.gate else 'no'} | {'; '.join(rules) or '-'} |")
+        rules = [
+            f"{r.id} ({r.kind}, {r.severity}"
+            + (f", override: {', '.join(r.override_roles)}" if r.override_roles else "")
+            + ")"
+            for r in pb.rules
+            if trigger.id in r.on
+        ]
+        lines.append(
+            f"| `{trigger.id}` | {', '.join(trigger.from_)} | {trigger.to} | "
+            f"{'yes' if trigger.gate else 'no'} | {'; '.join(rules) or '-'} |"
+        )
     lines += ["", "| stage | title | required checklist items |", "|---|---|---|"]
     for stage in pb.stages:
         items = ", ".join(i.id for i in stage.checklist if i.required) or "-"

@@ -35,7 +35,9 @@ SUFFIX = ".history.jsonl"
 class HistoryStore(Protocol):
     """Where one engagement's history lives."""
 
-    label: str
+    @property
+    def label(self) -> str:
+        """How errors name this history (a path)."""
 
     def exists(self) -> bool:
         """Whether the history has been created."""
@@ -85,8 +87,11 @@ def read_lines(label: str, data: bytes) -> tuple[list[Record], int, str]:
         CorruptHistoryError: Any other damage, naming the first bad line.
     """
     if data and not data.endswith(b"\n"):
-        raise TornTailError(label, "the last line is incomplete (torn by a crash?); "
-                            f"run `lifecycle repair {label}` to cut it")
+        raise TornTailError(
+            label,
+            "the last line is incomplete (torn by a crash?); "
+            f"run `lifecycle repair {label}` to cut it",
+        )
     lines = data.split(b"\n")[:-1]
     if not lines:
         raise CorruptHistoryError(label, "empty history (no header line)")
@@ -98,7 +103,9 @@ def read_lines(label: str, data: bytes) -> tuple[list[Record], int, str]:
         record, digest = _verified(label, raw, number)
         seq = number - 1
         if record.get("seq") != seq:
-            raise CorruptHistoryError(label, f"line {number}: seq {record.get('seq')!r}, expected {seq}", seq)
+            raise CorruptHistoryError(
+                label, f"line {number}: seq {record.get('seq')!r}, expected {seq}", seq
+            )
         if record.get("prev") != head:
             raise CorruptHistoryError(label, f"line {number}: chain broken at seq {seq}", seq)
         record["hash"] = digest
@@ -162,8 +169,13 @@ class FileHistoryStore:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             records, seq, head = read_lines(self.label, _read_all(fd))
-            yield Session(self.label, records, seq, head,
-                          write=lambda line: _write_durably(self.path, fd, line))
+            yield Session(
+                self.label,
+                records,
+                seq,
+                head,
+                write=lambda line: _write_durably(self.path, fd, line),
+            )
         finally:
             os.close(fd)  # closing the last descriptor releases the flock
 
@@ -210,7 +222,9 @@ def _write_durably(path: Path, fd: int, line: bytes) -> None:
             view = view[written:]
         os.fsync(fd)
     except OSError as exc:
-        raise HistoryError(path, f"append failed, not acknowledged: {exc.strerror or exc}") from None
+        raise HistoryError(
+            path, f"append failed, not acknowledged: {exc.strerror or exc}"
+        ) from None
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -101,7 +101,12 @@ def _reject_floats(value: object) -> None:
 def header_record(engagement: str, created: str) -> dict[str, Any]:
     """The header record (line 1) of a new history file."""
     # Any: a JSON object.
-    return {"format": FORMAT, "version": FORMAT_VERSION, "engagement": engagement, "created": created}
+    return {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "engagement": engagement,
+        "created": created,
+    }
 
 
 def format_at(moment: dt.datetime) -> str:

@@ -60,7 +60,7 @@ class CompiledMachine:
 
     def edges(self) -> list[tuple[str, str, str]]:
         """Every ``(trigger, source, dest)`` the machine knows, in playbook order."""
-        out = []
+        out: list[tuple[str, str, str]] = []
         for trigger in self.playbook.triggers:
             event = self._machine.events[trigger.id]
             for source, moves in event.transitions.items():

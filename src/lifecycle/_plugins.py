@@ -88,7 +88,7 @@ class Plugins:
                 result = impl.function(**{k: kwargs[k] for k in impl.argnames if k in kwargs})
                 if hook.startswith("register_") and result is not None:
                     result = list(result)
-            except Exception as exc:  # noqa: BLE001 - plugin code: record the failure, go on
+            except Exception as exc:
                 report.fail(exc)
                 continue
             yield report, result
@@ -103,7 +103,9 @@ class Plugins:
                     if problem:
                         report.fail(problem)
                         continue
-                    kinds[kind.name] = kind if report.builtin else attrs.evolve(kind, plugin=report.name)
+                    kinds[kind.name] = (
+                        kind if report.builtin else attrs.evolve(kind, plugin=report.name)
+                    )
                     report.rule_kinds.append(kind.name)
             self._kinds = kinds
         return self._kinds
@@ -126,7 +128,9 @@ class Plugins:
                 elif isinstance(item, str | os.PathLike):
                     catalog.add_path(Path(item))
                 else:
-                    report.fail(f"register_playbooks returned {type(item).__name__}, not a playbook or path")
+                    report.fail(
+                        f"register_playbooks returned {type(item).__name__}, not a playbook or path"
+                    )
                 report.playbooks.extend(sorted(set(catalog.documents) - before))
         for folder in playbook_dirs:
             catalog.add_path(folder)
@@ -141,9 +145,11 @@ class Plugins:
             self._trace(f"lifecycle_event -> {impl.plugin_name}")
             try:
                 impl.function(**{k: kwargs[k] for k in impl.argnames if k in kwargs})
-            except Exception as exc:  # noqa: BLE001 - plugin code: report, never undo the event
-                errors.append(f"plugin {impl.plugin_name!r}: lifecycle_event failed: "
-                              f"{type(exc).__name__}: {exc}")
+            except Exception as exc:
+                errors.append(
+                    f"plugin {impl.plugin_name!r}: lifecycle_event failed: "
+                    f"{type(exc).__name__}: {exc}"
+                )
         return errors
 
     def add_commands(self, cli: Any) -> None:
@@ -191,7 +197,9 @@ def make_plugin_manager(
     reports: list[PluginReport] = []
     for module in DEFAULT_PLUGINS:
         manager.register(module, name=module.__name__)
-        reports.append(PluginReport(module.__name__, "lifecycle", _version("lifecycle"), builtin=True))
+        reports.append(
+            PluginReport(module.__name__, "lifecycle", _version("lifecycle"), builtin=True)
+        )
     if load_entrypoints:
         only = _names(env.get("LIFECYCLE_LOAD_PLUGINS"))
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=_ep_key):
@@ -228,7 +236,10 @@ def _version(dist: str) -> str:
 
 
 def _load(
-    manager: pluggy.PluginManager, ep: metadata.EntryPoint, only: set[str] | None, disabled: set[str]
+    manager: pluggy.PluginManager,
+    ep: metadata.EntryPoint,
+    only: set[str] | None,
+    disabled: set[str],
 ) -> PluginReport:
     dist = ep.dist.name if ep.dist else ""
     report = PluginReport(ep.name, dist, ep.dist.version if ep.dist else "")
@@ -240,7 +251,7 @@ def _load(
         return report
     try:
         plugin = ep.load()
-    except BaseException as exc:  # noqa: BLE001 - a plugin's import may raise anything, even SystemExit
+    except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
         report.fail(exc)
@@ -255,12 +266,12 @@ def _register(manager: pluggy.PluginManager, plugin: object, name: str | None) -
     if isinstance(plugin, str):
         try:
             plugin = importlib.import_module(plugin)
-        except Exception as exc:  # noqa: BLE001 - recorded on the report
+        except Exception as exc:
             report.fail(exc)
             return report
     try:
         registered = manager.register(plugin, name=name)
-    except Exception as exc:  # noqa: BLE001 - pluggy's validation error or a duplicate name
+    except Exception as exc:
         report.fail(exc)
         return report
     report.name = registered or report.name

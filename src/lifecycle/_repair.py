@@ -44,16 +44,28 @@ def repair_file(path: Path, *, actor: str, now: Any) -> dict[str, Any]:
         try:
             records, seq, head = read_lines(str(path), data[:cut_at])
         except LifecycleError as exc:
-            raise HistoryError(path, f"refusing to repair: the damage is not only a torn tail ({exc})") from None
+            raise HistoryError(
+                path, f"refusing to repair: the damage is not only a torn tail ({exc})"
+            ) from None
         at = max(format_at(now), records[-1]["at"] if records else "")
         saved = path.with_name(f"{path.name}.torn-{at.replace(':', '').replace('.', '-')}")
         _save(saved, torn)
         os.ftruncate(fd, cut_at)
         os.fsync(fd)
-        data_out = {"cut_bytes": len(torn), "saved_to": saved.name,
-                    "sha256": hashlib.sha256(torn).hexdigest()}
-        record = {"seq": seq + 1, "at": at, "actor": actor, "type": "repaired",
-                  "v": EVENT_VERSIONS["repaired"], "data": data_out, "prev": head}
+        data_out = {
+            "cut_bytes": len(torn),
+            "saved_to": saved.name,
+            "sha256": hashlib.sha256(torn).hexdigest(),
+        }
+        record = {
+            "seq": seq + 1,
+            "at": at,
+            "actor": actor,
+            "type": "repaired",
+            "v": EVENT_VERSIONS["repaired"],
+            "data": data_out,
+            "prev": head,
+        }
         _write_durably(path, fd, encode_line(record))
         return record
     finally:

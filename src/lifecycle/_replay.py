@@ -24,8 +24,15 @@ from ._state import Action, ActivityRecord, Engagement, Entry, Fired
 __all__ = ["EVENT_VERSIONS", "Mismatch", "ReplayError", "apply", "replay", "start"]
 
 EVENT_VERSIONS: Final = {
-    "opened": 1, "fact_set": 1, "item_checked": 1, "item_unchecked": 1,
-    "activity_recorded": 1, "note_added": 1, "advanced": 1, "refused": 1, "forced": 1,
+    "opened": 1,
+    "fact_set": 1,
+    "item_checked": 1,
+    "item_unchecked": 1,
+    "activity_recorded": 1,
+    "note_added": 1,
+    "advanced": 1,
+    "refused": 1,
+    "forced": 1,
     "repaired": 1,
 }
 
@@ -59,7 +66,7 @@ def start(record: Record) -> Engagement:
     data = _data(record)
     try:
         playbook = structure_playbook(data["playbook"])
-    except Exception as exc:  # noqa: BLE001 - any structuring error means a bad embedded playbook
+    except Exception as exc:
         raise ReplayError(seq, f"embedded playbook is invalid ({type(exc).__name__})") from None
     digest = playbook_digest(playbook)
     if digest != data.get("playbook_sha256"):
@@ -67,10 +74,19 @@ def start(record: Record) -> Engagement:
     on = _date(record)
     initial = playbook.initial_stage().id
     facts = data.get("facts") or {}
-    return Engagement(id=str(data.get("engagement", "")), title=str(data.get("title", "")),
-                      playbook=playbook, playbook_sha256=digest, stage=initial, opened_on=on,
-                      facts=dict(facts), entries=[Entry(initial, seq, on)], seq=seq,
-                      head=str(record.get("hash", "")), last_at=str(record.get("at", "")))
+    return Engagement(
+        id=str(data.get("engagement", "")),
+        title=str(data.get("title", "")),
+        playbook=playbook,
+        playbook_sha256=digest,
+        stage=initial,
+        opened_on=on,
+        facts=dict(facts),
+        entries=[Entry(initial, seq, on)],
+        seq=seq,
+        head=str(record.get("hash", "")),
+        last_at=str(record.get("at", "")),
+    )
 
 
 def apply(engagement: Engagement, record: Record) -> None:
@@ -85,7 +101,9 @@ def apply(engagement: Engagement, record: Record) -> None:
     if kind not in EVENT_VERSIONS:
         raise ReplayError(seq, f"unknown event type {kind!r}")
     if not isinstance(version, int) or version > EVENT_VERSIONS[kind]:
-        raise ReplayError(seq, f"event type {kind!r} version {version!r} is newer than this code reads")
+        raise ReplayError(
+            seq, f"event type {kind!r} version {version!r} is newer than this code reads"
+        )
     try:
         _APPLY.get(kind, _nothing)(engagement, _data(record), record)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -153,8 +171,12 @@ def _enter(engagement: Engagement, stage: str, seq: int, on: dt.date) -> None:
 
 
 _APPLY: Final[dict[str, Callable[[Engagement, Record, Record], None]]] = {
-    "fact_set": _fact_set, "item_checked": _checked, "item_unchecked": _unchecked,
-    "activity_recorded": _activity, "advanced": _advanced, "forced": _forced,
+    "fact_set": _fact_set,
+    "item_checked": _checked,
+    "item_unchecked": _unchecked,
+    "activity_recorded": _activity,
+    "advanced": _advanced,
+    "forced": _forced,
 }
 
 
@@ -196,7 +218,9 @@ def decision_action(engagement: Engagement, record: Record) -> Action | None:
     return None
 
 
-def recheck(engagement: Engagement, record: Record, kinds: Mapping[str, RuleKind]) -> list[Mismatch]:
+def recheck(
+    engagement: Engagement, record: Record, kinds: Mapping[str, RuleKind]
+) -> list[Mismatch]:
     """Compare the outcomes recorded in *record* with a re-evaluation on *engagement*."""
     try:
         action = decision_action(engagement, record)
@@ -217,7 +241,9 @@ def recheck(engagement: Engagement, record: Record, kinds: Mapping[str, RuleKind
         declarative = outcome.plugin == "" or outcome.rule == GATE
         if was is None or passed_then != outcome.passed:
             out.append(Mismatch(seq, outcome.rule, was_word, outcome.outcome, declarative))
-    out.extend(Mismatch(seq, str(rule), str(r.get("outcome")), "absent") for rule, r in recorded.items())
+    out.extend(
+        Mismatch(seq, str(rule), str(r.get("outcome")), "absent") for rule, r in recorded.items()
+    )
     return out
 
 

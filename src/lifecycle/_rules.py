@@ -105,7 +105,9 @@ def _activity_recorded(rule: Rule, engagement: Engagement, action: Action) -> Ve
     if count >= minimum:
         return Verdict(True)
     where = f" since stage {since!r} was last entered" if since else ""
-    return Verdict(False, f"activity {activity!r} recorded {count} time(s){where}, {minimum} needed")
+    return Verdict(
+        False, f"activity {activity!r} recorded {count} time(s){where}, {minimum} needed"
+    )
 
 
 def count_activity(engagement: Engagement, activity: str, since: str | None) -> int:
@@ -132,7 +134,9 @@ def _within_days(rule: Rule, engagement: Engagement, action: Action) -> Verdict:
     if action.on <= due:
         return Verdict(True)
     late = (action.on - due).days
-    return Verdict(False, f"due by {due.isoformat()} ({days} days after {after!r}), {late} day(s) late")
+    return Verdict(
+        False, f"due by {due.isoformat()} ({days} days after {after!r}), {late} day(s) late"
+    )
 
 
 def _checklist_complete(rule: Rule, engagement: Engagement, action: Action) -> Verdict:
@@ -157,20 +161,46 @@ def _check_days(rule: Rule, playbook: Playbook) -> Iterator[str]:
 
 _FACT = Param("str", ref="fact")
 CORE_RULE_KINDS: tuple[RuleKind, ...] = (
-    RuleKind("fact-required", _fact_required, {"fact": _FACT, "values": Param("list", False)},
-             description="A fact is set, optionally to one of `values`."),
-    RuleKind("fact-forbids", _fact_forbids, {"fact": _FACT, "values": Param("list")},
-             description="Blocks while a fact has one of `values`."),
-    RuleKind("stage-visited", _stage_visited, {"stage": Param("str", ref="stage")},
-             description="A stage was visited before."),
-    RuleKind("activity-recorded", _activity_recorded,
-             {"activity": Param("str", ref="activity"), "min": Param("int", False),
-              "since": Param("str", False, ref="stage")},
-             check=_check_min,
-             description="An activity was recorded at least `min` times, optionally `since` a stage."),
-    RuleKind("within-days", _within_days,
-             {"days": Param("int"), "after": Param("str", ref="event")}, check=_check_days,
-             description="The rule's own trigger or activity comes within `days` of `after`."),
-    RuleKind("checklist-complete", _checklist_complete, {"stage": Param("str", ref="stage")},
-             description="Another stage's required checklist is done."),
+    RuleKind(
+        "fact-required",
+        _fact_required,
+        {"fact": _FACT, "values": Param("list", False)},
+        description="A fact is set, optionally to one of `values`.",
+    ),
+    RuleKind(
+        "fact-forbids",
+        _fact_forbids,
+        {"fact": _FACT, "values": Param("list")},
+        description="Blocks while a fact has one of `values`.",
+    ),
+    RuleKind(
+        "stage-visited",
+        _stage_visited,
+        {"stage": Param("str", ref="stage")},
+        description="A stage was visited before.",
+    ),
+    RuleKind(
+        "activity-recorded",
+        _activity_recorded,
+        {
+            "activity": Param("str", ref="activity"),
+            "min": Param("int", False),
+            "since": Param("str", False, ref="stage"),
+        },
+        check=_check_min,
+        description="An activity was recorded at least `min` times, optionally `since` a stage.",
+    ),
+    RuleKind(
+        "within-days",
+        _within_days,
+        {"days": Param("int"), "after": Param("str", ref="event")},
+        check=_check_days,
+        description="The rule's own trigger or activity comes within `days` of `after`.",
+    ),
+    RuleKind(
+        "checklist-complete",
+        _checklist_complete,
+        {"stage": Param("str", ref="stage")},
+        description="Another stage's required checklist is done.",
+    ),
 )

@@ -13,7 +13,7 @@ __all__ = ["new_plugin"]
 
 NAME: Final = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 
-_PYPROJECT = Template('''\
+_PYPROJECT = Template("""\
 [build-system]
 requires = ["hatchling>=1.24"]
 build-backend = "hatchling.build"
@@ -38,7 +38,7 @@ packages = ["src/$package"]
 
 [tool.pytest.ini_options]
 testpaths = ["tests"]
-''')
+""")
 
 _INIT = Template('''\
 """lifecycle-$name: the playbook of $org, and a rule kind TOML cannot express."""
@@ -81,7 +81,7 @@ def lifecycle_event(engagement: Engagement, event: dict) -> None:
     """Called after each event is durably appended; errors here never undo the event."""
 ''')
 
-_PLAYBOOK = Template('''\
+_PLAYBOOK = Template("""\
 # Playbook of $org, extending the core cycle (schema: lifecycle docs/playbook-schema.md).
 schema = 1
 id = "$org"
@@ -105,7 +105,7 @@ severity = "block"
 message = "Summarize the mandate before the envoy is appointed."
 override_roles = ["head-of-unit"]
 basis = "to be completed: cite the source"
-''')
+""")
 
 _TEST = Template('''\
 """Tests of lifecycle-$name: the playbook loads and its rule kind blocks and passes."""
@@ -144,7 +144,7 @@ def test_rule_passes_with_summary(engine):
     assert drive(engine, "e1", "$org", [*TO_SELECTION, "appoint"], facts=facts).stage == "induction-briefing"
 ''')
 
-_README = Template('''\
+_README = Template("""\
 # lifecycle-$name
 
 The playbook of $org for [lifecycle](https://pypi.org/project/lifecycle/), and a rule kind that
@@ -159,7 +159,7 @@ pytest
 
 Edit `src/$package/playbooks/$org.toml` (check it with `lifecycle playbooks check`), and add rule
 kinds in `src/$package/__init__.py`.
-''')
+""")
 
 
 def new_plugin(name: str, org: str, folder: Path) -> Path:
@@ -171,15 +171,19 @@ def new_plugin(name: str, org: str, folder: Path) -> Path:
     if not NAME.match(name):
         raise InvalidInputError(f"Plugin name {name!r} must be lowercase letters, digits and '-'.")
     if not NAME.match(org):
-        raise InvalidInputError(f"Organization id {org!r} must be lowercase letters, digits and '-'.")
+        raise InvalidInputError(
+            f"Organization id {org!r} must be lowercase letters, digits and '-'."
+        )
     root = folder / f"lifecycle-{name}"
     if root.exists():
         raise InvalidInputError(f"{root} exists already; not overwriting it.")
     package = "lifecycle_" + name.replace("-", "_")
     values = {"name": name, "org": org, "package": package}
     files = {
-        "pyproject.toml": _PYPROJECT, "README.md": _README,
-        f"src/{package}/__init__.py": _INIT, f"src/{package}/playbooks/{org}.toml": _PLAYBOOK,
+        "pyproject.toml": _PYPROJECT,
+        "README.md": _README,
+        f"src/{package}/__init__.py": _INIT,
+        f"src/{package}/playbooks/{org}.toml": _PLAYBOOK,
         "tests/test_plugin.py": _TEST,
     }
     for relative, template in files.items():

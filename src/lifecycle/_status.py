@@ -18,7 +18,11 @@ Json = dict[str, Any]  # Any: a JSON object.
 
 
 def status_of(
-    engagement: Engagement, *, actor: str, roles: Sequence[str], kinds: Mapping[str, RuleKind],
+    engagement: Engagement,
+    *,
+    actor: str,
+    roles: Sequence[str],
+    kinds: Mapping[str, RuleKind],
     today: dt.date,
 ) -> Json:
     """The engagement's status as ``status --json`` prints it (docs/cli.md)."""
@@ -45,12 +49,17 @@ def status_of(
 
 def _checklist(engagement: Engagement) -> list[Json]:
     stage = engagement.playbook.stage(engagement.stage)
-    return [{"id": i.id, "text": i.text, "required": i.required, "done": engagement.is_done(i.id)}
-            for i in (stage.checklist if stage else ())]
+    return [
+        {"id": i.id, "text": i.text, "required": i.required, "done": engagement.is_done(i.id)}
+        for i in (stage.checklist if stage else ())
+    ]
 
 
 def _trigger(
-    engagement: Engagement, trigger: str, roles: Sequence[str], kinds: Mapping[str, RuleKind],
+    engagement: Engagement,
+    trigger: str,
+    roles: Sequence[str],
+    kinds: Mapping[str, RuleKind],
     today: dt.date,
 ) -> Json:
     machine = compile_machine(engagement.playbook, engagement.playbook_sha256)
@@ -61,16 +70,30 @@ def _trigger(
     entry = _verdict(outcomes, roles, engagement.final)
     if dest is None:
         entry["allowed"] = False
-        entry["blocked_by"].insert(0, {
-            "rule": "stage", "severity": "block", "overridable": False,
-            "message": f"cannot fire from stage {engagement.stage!r}",
-            "why_not": "only a different stage allows it",
-        })
-    return {"id": trigger, "title": spec.title, "to": spec.to, "from_here": dest is not None, **entry}
+        entry["blocked_by"].insert(
+            0,
+            {
+                "rule": "stage",
+                "severity": "block",
+                "overridable": False,
+                "message": f"cannot fire from stage {engagement.stage!r}",
+                "why_not": "only a different stage allows it",
+            },
+        )
+    return {
+        "id": trigger,
+        "title": spec.title,
+        "to": spec.to,
+        "from_here": dest is not None,
+        **entry,
+    }
 
 
 def _activity(
-    engagement: Engagement, activity: str, roles: Sequence[str], kinds: Mapping[str, RuleKind],
+    engagement: Engagement,
+    activity: str,
+    roles: Sequence[str],
+    kinds: Mapping[str, RuleKind],
     today: dt.date,
 ) -> Json:
     spec = next(a for a in engagement.playbook.activities if a.id == activity)
@@ -78,24 +101,42 @@ def _activity(
     entry = _verdict(outcomes, roles, engagement.final)
     if engagement.stage not in spec.during:
         entry["allowed"] = False
-        entry["blocked_by"].insert(0, {
-            "rule": "during", "severity": "block", "overridable": False,
-            "message": f"recorded during {', '.join(spec.during) or 'no stage'}",
-            "why_not": "only a different stage allows it",
-        })
-    return {"id": activity, "title": spec.title, "during": list(spec.during),
-            "every_days": spec.every_days, **entry}
+        entry["blocked_by"].insert(
+            0,
+            {
+                "rule": "during",
+                "severity": "block",
+                "overridable": False,
+                "message": f"recorded during {', '.join(spec.during) or 'no stage'}",
+                "why_not": "only a different stage allows it",
+            },
+        )
+    return {
+        "id": activity,
+        "title": spec.title,
+        "during": list(spec.during),
+        "every_days": spec.every_days,
+        **entry,
+    }
 
 
 def _verdict(outcomes: list[Outcome], roles: Sequence[str], final: bool) -> Json:
     blocked = [_blocker(o, roles) for o in outcomes if o.blocks]
-    warnings = [{"rule": o.rule, "severity": o.severity, "message": o.message}
-                for o in outcomes if o.outcome == "warn"]
+    warnings = [
+        {"rule": o.rule, "severity": o.severity, "message": o.message}
+        for o in outcomes
+        if o.outcome == "warn"
+    ]
     return {"allowed": not blocked and not final, "blocked_by": blocked, "warnings": warnings}
 
 
 def _blocker(outcome: Outcome, roles: Sequence[str]) -> Json:
     # A well-formed reason is assumed: the dry run asks whether the *actor* could override.
     problems = check_override([outcome], roles, "a reason of several words")
-    return {"rule": outcome.rule, "severity": outcome.severity, "message": outcome.message,
-            "overridable": not problems, "why_not": "; ".join(problems)}
+    return {
+        "rule": outcome.rule,
+        "severity": outcome.severity,
+        "message": outcome.message,
+        "overridable": not problems,
+        "why_not": "; ".join(problems),
+    }

@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 __all__ = ["Origins", "validate_resolved"]
 
 _PY_TYPES: Mapping[str, tuple[type, ...]] = {
-    "str": (str,), "int": (int,), "bool": (bool,), "list": (list,)
+    "str": (str,),
+    "int": (int,),
+    "bool": (bool,),
+    "list": (list,),
 }
 
 
@@ -100,11 +103,15 @@ def _graph_problems(pb: Playbook, origins: Origins) -> Iterator[str]:
     for stage in pb.stages:
         if stage.final and stage.id in exits:
             out = [t.id for t in pb.triggers if stage.id in t.from_]
-            yield (f"{origins.at('stages', stage.id, 'final')}: final stage {stage.id!r} "
-                   f"has a way out (trigger {', '.join(out)})")
+            yield (
+                f"{origins.at('stages', stage.id, 'final')}: final stage {stage.id!r} "
+                f"has a way out (trigger {', '.join(out)})"
+            )
         if not stage.final and stage.id not in exits:
-            yield (f"{origins.at('stages', stage.id)}: stage {stage.id!r} is not final "
-                   "but no trigger leaves it")
+            yield (
+                f"{origins.at('stages', stage.id)}: stage {stage.id!r} is not final "
+                "but no trigger leaves it"
+            )
     initial = next((s.id for s in pb.stages if s.initial), None)
     if initial is None:
         return

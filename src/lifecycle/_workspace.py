@@ -105,7 +105,9 @@ def parse_fact_value(fact: Fact, text: str) -> object:
         try:
             return dt.date.fromisoformat(text).isoformat()
         except ValueError:
-            raise InvalidInputError(f"Fact {fact.id!r} is a date (YYYY-MM-DD), not {text!r}.") from None
+            raise InvalidInputError(
+                f"Fact {fact.id!r} is a date (YYYY-MM-DD), not {text!r}."
+            ) from None
     if fact.type == "choice" and text not in fact.choices:
         raise InvalidInputError(
             f"Fact {fact.id!r} is one of {', '.join(fact.choices)}; not {text!r}."

@@ -55,8 +55,12 @@ def make_engine(
         listed = ", ".join(f'"{r}"' for r in held)
         lines += [f'[actors."{actor}"]', f"roles = [{listed}]", ""]
     (root / "lifecycle.toml").write_text("\n".join(lines), encoding="utf-8")
-    return Engine(root, plugins=plugin_manager(*plugins, entrypoints=entrypoints),
-                  playbook_dirs=[Path(d) for d in playbook_dirs], clock=clock)
+    return Engine(
+        root,
+        plugins=plugin_manager(*plugins, entrypoints=entrypoints),
+        playbook_dirs=[Path(d) for d in playbook_dirs],
+        clock=clock,
+    )
 
 
 def drive(
@@ -75,8 +79,9 @@ def drive(
     :class:`~lifecycle.exceptions.RefusedError`, as it would for a user.
     """
     if engagement not in engine.workspace.engagements():
-        engine.open(engagement, playbook, actor=actor,
-                    facts=[f"{k}={v}" for k, v in (facts or {}).items()])
+        engine.open(
+            engagement, playbook, actor=actor, facts=[f"{k}={v}" for k, v in (facts or {}).items()]
+        )
     for trigger in path:
         state = engine.engagement(engagement)
         for item in state.missing_items(state.stage):

@@ -5,15 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import lifecycle_mandate
 import pytest
 
-import lifecycle_mandate
 from lifecycle import make_plugin_manager
 from lifecycle.exceptions import PlaybookError, RefusedError
 from lifecycle.testing import drive, make_engine
 
-FACTS = {"un.mandate-type": "security-council", "envoy": "Amb. X",
-         "mandate.source": "S/RES/9999 (2026)"}
+FACTS = {
+    "un.mandate-type": "security-council",
+    "envoy": "Amb. X",
+    "mandate.source": "S/RES/9999 (2026)",
+}
 TO_SUPPORT = ["accept-request", "complete-analysis", "appoint", "complete-induction"]
 
 
@@ -76,13 +79,22 @@ def test_missing_expiry_date_blocks(engine):
 
 def test_activity_after_expiry_can_be_overridden_by_head(engine, clock):
     """A head of unit may override the block with a reason; the override is recorded."""
-    drive(engine, "e1", "un-mandated", [*TO_SUPPORT, "start-support"],
-          facts={**FACTS, "mandate.expires": "2026-03-01"})
+    drive(
+        engine,
+        "e1",
+        "un-mandated",
+        [*TO_SUPPORT, "start-support"],
+        facts={**FACTS, "mandate.expires": "2026-03-01"},
+    )
     clock.now += dt.timedelta(days=10)
     with pytest.raises(RefusedError):
         engine.record("e1", "peer-coaching", actor="officer")
-    result = engine.record("e1", "peer-coaching", actor="head",
-                           override="The renewal resolution was adopted but not yet published")
+    result = engine.record(
+        "e1",
+        "peer-coaching",
+        actor="head",
+        override="The renewal resolution was adopted but not yet published",
+    )
     assert result.event["data"]["override"]["rules"] == ["mandate-in-force"]
 
 
@@ -91,7 +103,9 @@ def test_bad_parameters_are_load_errors(tmp_path):
     (tmp_path / "bad.toml").write_text(
         'schema = 1\nid = "bad"\nversion = "1"\ntitle = "Bad"\nextends = "core"\n'
         '[[rules]]\nid = "r"\non = ["appoint"]\nkind = "mandate.in-force"\nfact = "conflict"\n'
-        'grace_days = -3\n', encoding="utf-8")
+        "grace_days = -3\n",
+        encoding="utf-8",
+    )
     engine = make_engine(tmp_path / "ws", plugins=[lifecycle_mandate], playbook_dirs=[tmp_path])
     with pytest.raises(PlaybookError) as caught:
         engine.catalog.resolve("bad")

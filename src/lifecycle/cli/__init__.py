@@ -43,7 +43,9 @@ class Env:
     def engine(self) -> Engine:
         """The engine on the workspace."""
         if self._engine is None:
-            self._engine = Engine(self.workspace, plugins=self.plugins, playbook_dirs=self.playbook_dirs)
+            self._engine = Engine(
+                self.workspace, plugins=self.plugins, playbook_dirs=self.playbook_dirs
+            )
         return self._engine
 
 
@@ -78,14 +80,29 @@ def _playbook_dirs(ctx: click.Context, param: click.Parameter, value: Sequence[s
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="lifecycle", prog_name="lifecycle")
-@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path),
-              envvar="LIFECYCLE_WORKSPACE", default=Path("engagements"), show_default=True,
-              help="Folder of history files (env LIFECYCLE_WORKSPACE).")
-@click.option("--actor", envvar="LIFECYCLE_ACTOR", default=_default_actor,
-              help="Who is acting (env LIFECYCLE_ACTOR; default: the login name).")
-@click.option("--playbooks", "playbook_dirs", multiple=True, callback=_playbook_dirs,
-              type=click.Path(), help="Extra folder of TOML playbooks; repeatable "
-              "(env LIFECYCLE_PLAYBOOKS, os.pathsep-separated).")
+@click.option(
+    "--workspace",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="LIFECYCLE_WORKSPACE",
+    default=Path("engagements"),
+    show_default=True,
+    help="Folder of history files (env LIFECYCLE_WORKSPACE).",
+)
+@click.option(
+    "--actor",
+    envvar="LIFECYCLE_ACTOR",
+    default=_default_actor,
+    help="Who is acting (env LIFECYCLE_ACTOR; default: the login name).",
+)
+@click.option(
+    "--playbooks",
+    "playbook_dirs",
+    multiple=True,
+    callback=_playbook_dirs,
+    type=click.Path(),
+    help="Extra folder of TOML playbooks; repeatable "
+    "(env LIFECYCLE_PLAYBOOKS, os.pathsep-separated).",
+)
 @click.pass_context
 def cli(ctx: click.Context, workspace: Path, actor: str, playbook_dirs: list[Path]) -> None:
     """Run mediation-support engagements under an organization's playbook, and audit their
@@ -118,8 +135,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code instead of exiting."""
     try:
         load_plugins().add_commands(cli)
-        result = cli.main(args=list(argv) if argv is not None else None, prog_name="lifecycle",
-                          standalone_mode=False)
+        result = cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="lifecycle",
+            standalone_mode=False,
+        )
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
@@ -131,10 +151,13 @@ def run(argv: Sequence[str] | None = None) -> int:
     except LifecycleError as exc:
         click.echo(f"lifecycle: error: {exc}", err=True)
         return exit_code(exc)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: a user never sees a traceback
+    except Exception as exc:
         if os.environ.get("LIFECYCLE_DEBUG"):
             raise
-        click.echo(f"lifecycle: internal error: {type(exc).__name__}: {exc} "
-                   "(set LIFECYCLE_DEBUG=1 for the traceback)", err=True)
+        click.echo(
+            f"lifecycle: internal error: {type(exc).__name__}: {exc} "
+            "(set LIFECYCLE_DEBUG=1 for the traceback)",
+            err=True,
+        )
         return 1
     return result if isinstance(result, int) else 0

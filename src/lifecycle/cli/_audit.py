@@ -50,11 +50,19 @@ def _reports(
 @click.command("audit")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (docs/cli.md).")
-@click.option("--against", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Checkpoints saved from an earlier audit (text or --json): prove each file "
-              "still extends its own.")
-@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Audit files in this many processes.")
+@click.option(
+    "--against",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Checkpoints saved from an earlier audit (text or --json): prove each file "
+    "still extends its own.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Audit files in this many processes.",
+)
 def audit(paths: tuple[Path, ...], as_json: bool, against: Path | None, jobs: int) -> None:
     """Verify history files and folders: integrity, conformance, completeness.
 
@@ -74,7 +82,9 @@ def audit(paths: tuple[Path, ...], as_json: bool, against: Path | None, jobs: in
     show_progress = not as_json and sys.stderr.isatty() and len(files) >= _PROGRESS_MIN_FILES
     results: list[FileReport] = []
     if show_progress:
-        with click.progressbar(reports, length=len(files), label="auditing", file=sys.stderr) as bar:
+        with click.progressbar(
+            reports, length=len(files), label="auditing", file=sys.stderr
+        ) as bar:
             results = list(bar)
     else:
         for report in reports:
@@ -97,15 +107,19 @@ def _text(report: FileReport) -> str:
     verdict = "OK" if report.ok else "FAILED"
     warnings = sum(f.severity == "warning" for f in report.findings)
     errors = len(report.findings) - warnings
-    lines = [f"{verdict:<6} {report.path}  engagement {report.engagement or '?'}, "
-             f"{report.events} events, stage {report.stage or '?'}"
-             f"  ({errors} error(s), {warnings} warning(s))"]
+    lines = [
+        f"{verdict:<6} {report.path}  engagement {report.engagement or '?'}, "
+        f"{report.events} events, stage {report.stage or '?'}"
+        f"  ({errors} error(s), {warnings} warning(s))"
+    ]
     for f in report.findings:
         where = f"seq {f.seq} (line {f.line})" if f.seq is not None else "file"
         lines.append(f"  {f.severity:<7} {f.code:<26} {where}: {f.message}")
     for o in report.overrides:
-        lines.append(f"  override seq {o['seq']} {', '.join(map(str, o['rules']))} by {o['actor']} "
-                     f"({', '.join(map(str, o['roles']))}): {o['reason']}")
+        lines.append(
+            f"  override seq {o['seq']} {', '.join(map(str, o['rules']))} by {o['actor']} "
+            f"({', '.join(map(str, o['roles']))}): {o['reason']}"
+        )
     if report.checkpoint:
         lines.append(f"  {report.checkpoint.line()}")
     return "\n".join(lines)
@@ -118,8 +132,10 @@ def repair(file: Path) -> None:
     env = _env()
     record = repair_file(file, actor=env.actor, now=dt.datetime.now(dt.UTC))
     data = record["data"]
-    click.echo(f"Repaired {file}: cut {data['cut_bytes']} torn byte(s), saved to "
-               f"{data['saved_to']}; recorded as event {record['seq']}")
+    click.echo(
+        f"Repaired {file}: cut {data['cut_bytes']} torn byte(s), saved to "
+        f"{data['saved_to']}; recorded as event {record['seq']}"
+    )
 
 
 @click.command("demo")
@@ -130,7 +146,9 @@ def demo() -> None:
     env = _env()
     ctx = click.get_current_context()
     explicit = ctx.parent is not None and ctx.parent.get_parameter_source("workspace") not in (
-        click.core.ParameterSource.DEFAULT, None)
+        click.core.ParameterSource.DEFAULT,
+        None,
+    )
     code = run_demo(env, click.echo, workspace=env.workspace if explicit else None)
     ctx.exit(code)
 

@@ -40,23 +40,41 @@ def playbooks_list(as_json: bool) -> None:
     rows = []
     for pid in catalog.ids():
         document = catalog.documents[pid]
-        row = {"id": pid, "version": "", "organization": "", "title": "", "extends": None,
-               "source": document.label, "sha256": None, "ok": True, "error": None}
+        row = {
+            "id": pid,
+            "version": "",
+            "organization": "",
+            "title": "",
+            "extends": None,
+            "source": document.label,
+            "sha256": None,
+            "ok": True,
+            "error": None,
+        }
         try:
             resolved = catalog.resolve(pid)
             pb = resolved.playbook
-            row.update(version=pb.version, organization=pb.organization, title=pb.title,
-                       extends=pb.extends, sha256=resolved.sha256)
+            row.update(
+                version=pb.version,
+                organization=pb.organization,
+                title=pb.title,
+                extends=pb.extends,
+                sha256=resolved.sha256,
+            )
         except LifecycleError as exc:
             row.update(ok=False, error=str(exc))
         rows.append(row)
-    rows += [{"id": None, "source": d.label, "ok": False, "error": d.problems[0]} for d in catalog.broken]
+    rows += [
+        {"id": None, "source": d.label, "ok": False, "error": d.problems[0]} for d in catalog.broken
+    ]
     if as_json:
         _echo_json({"playbooks": rows})
         return
     for row in rows:
         if row["ok"]:
-            click.echo(f"{row['id']:<14} {row['version']:<8} {row['organization']:<40} {row['title']}")
+            click.echo(
+                f"{row['id']:<14} {row['version']:<8} {row['organization']:<40} {row['title']}"
+            )
         else:
             click.echo(f"{row['id'] or '?':<14} INVALID  {row['error']}")
 
@@ -73,8 +91,15 @@ def playbooks_show(playbook_id: str, as_json: bool, resolved: bool) -> None:
     playbook = full.playbook if resolved else document.playbook
     assert playbook is not None
     if as_json:
-        _echo_json({"id": playbook.id, "source": document.label, "sha256": full.sha256,
-                    "resolved": resolved, "playbook": unstructure_playbook(playbook)})
+        _echo_json(
+            {
+                "id": playbook.id,
+                "source": document.label,
+                "sha256": full.sha256,
+                "resolved": resolved,
+                "playbook": unstructure_playbook(playbook),
+            }
+        )
     elif not resolved and document.path is not None:
         click.echo(document.path.read_text(encoding="utf-8"), nl=False)
     else:
@@ -101,8 +126,10 @@ def playbooks_check(paths: tuple[Path, ...]) -> None:
             continue
         try:
             resolved = catalog.resolve(pid)
-            click.echo(f"OK     {document.label}  ({pid}@{resolved.playbook.version}, "
-                       f"sha256 {resolved.sha256[:12]})")
+            click.echo(
+                f"OK     {document.label}  ({pid}@{resolved.playbook.version}, "
+                f"sha256 {resolved.sha256[:12]})"
+            )
         except PlaybookError as exc:
             problems += _report(exc.problems)
         except LifecycleError as exc:
@@ -131,8 +158,14 @@ def playbooks_graph(playbook_id: str, fmt: str) -> None:
 
 @playbooks.command("new")
 @click.argument("org")
-@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="Where to write <org>.toml.")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where to write <org>.toml.",
+)
 @click.option("--organization", default="", help="The organization's full name.")
 def playbooks_new(org: str, folder: Path, organization: str) -> None:
     """Start a TOML playbook for an organization, extending core."""
@@ -151,19 +184,44 @@ def playbooks_new(org: str, folder: Path, organization: str) -> None:
 def new_playbook_toml(org: str, organization: str) -> str:
     """A starting playbook extending core, as TOML written with tomli-w."""
     data = {
-        "schema": 1, "id": org, "version": "0.1.0", "organization": organization,
-        "title": f"{organization} mediation support cycle", "extends": "core",
-        "facts": [{"id": f"{org}.authorizing-body", "title": "Body that authorized the engagement",
-                   "type": "text"}],
-        "checklist": [{"stage": "induction-briefing", "id": f"{org}-decision-attached",
-                       "text": "Authorizing decision attached to the briefing pack", "required": True}],
-        "rules": [{"id": f"{org}-authorized-before-appointment", "on": ["appoint"],
-                   "kind": "fact-required", "fact": f"{org}.authorizing-body", "severity": "block",
-                   "message": "Record the authorizing body before the envoy is appointed.",
-                   "override_roles": ["head-of-unit"], "basis": "to be completed: cite the source"}],
+        "schema": 1,
+        "id": org,
+        "version": "0.1.0",
+        "organization": organization,
+        "title": f"{organization} mediation support cycle",
+        "extends": "core",
+        "facts": [
+            {
+                "id": f"{org}.authorizing-body",
+                "title": "Body that authorized the engagement",
+                "type": "text",
+            }
+        ],
+        "checklist": [
+            {
+                "stage": "induction-briefing",
+                "id": f"{org}-decision-attached",
+                "text": "Authorizing decision attached to the briefing pack",
+                "required": True,
+            }
+        ],
+        "rules": [
+            {
+                "id": f"{org}-authorized-before-appointment",
+                "on": ["appoint"],
+                "kind": "fact-required",
+                "fact": f"{org}.authorizing-body",
+                "severity": "block",
+                "message": "Record the authorizing body before the envoy is appointed.",
+                "override_roles": ["head-of-unit"],
+                "basis": "to be completed: cite the source",
+            }
+        ],
     }
-    header = (f"# Playbook of {organization}, extending the core cycle.\n"
-              "# Schema: docs/playbook-schema.md. Check it with `lifecycle playbooks check`.\n")
+    header = (
+        f"# Playbook of {organization}, extending the core cycle.\n"
+        "# Schema: docs/playbook-schema.md. Check it with `lifecycle playbooks check`.\n"
+    )
     return header + tomli_w.dumps(data)
 
 
@@ -200,8 +258,14 @@ def plugins(ctx: click.Context, show_all: bool, as_json: bool) -> None:
 @plugins.command("new")
 @click.argument("name")
 @click.option("--org", required=True, help="Organization id of the playbook to generate.")
-@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="Where to create lifecycle-NAME/.")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where to create lifecycle-NAME/.",
+)
 def plugins_new(name: str, org: str, folder: Path) -> None:
     """Generate a plugin distribution lifecycle-NAME with a playbook, a rule kind and tests."""
     from .._scaffold import new_plugin

@@ -30,8 +30,10 @@ roles = ["officer", "head-of-unit"]
 
 _PATH: list[tuple[str, list[str]]] = [
     ("accept-request", ["request-recorded", "entry-point-identified"]),
-    ("complete-analysis", ["conflict-analysis-done", "stakeholder-map", "media-mapping",
-                           "previous-efforts-reviewed"]),
+    (
+        "complete-analysis",
+        ["conflict-analysis-done", "stakeholder-map", "media-mapping", "previous-efforts-reviewed"],
+    ),
     ("appoint", ["candidate-profile", "women-candidates", "impartiality-check"]),
     ("complete-induction", ["briefing-pack", "lessons-pack", "mandate-attached"]),
     ("start-support", ["themes-agreed"]),
@@ -58,8 +60,9 @@ def run_demo(env: Any, echo: Callable[[str], Any], *, workspace: Path | None) ->
     echo("Timeline")
     echo(_render.timeline(engine.history(ENGAGEMENT)))
     echo("")
-    report = audit_file(engine.workspace.path_of(ENGAGEMENT), kinds=engine.rule_kinds,
-                        today=engine.today())
+    report = audit_file(
+        engine.workspace.path_of(ENGAGEMENT), kinds=engine.rule_kinds, today=engine.today()
+    )
     echo("Audit")
     echo(_text(report))
     echo(f"audit verdict: {'OK' if report.ok else 'FAILED'}")
@@ -68,37 +71,64 @@ def run_demo(env: Any, echo: Callable[[str], Any], *, workspace: Path | None) ->
 
 def _drive(engine: Engine, echo: Callable[[str], Any]) -> None:
     today = engine.today()
-    engine.open(ENGAGEMENT, "core", actor=OFFICER, title="Support to the Lake Amani talks (fictional)",
-                facts=["conflict=Lake Amani border dispute (fictional)", "organization.role=lead"])
+    engine.open(
+        ENGAGEMENT,
+        "core",
+        actor=OFFICER,
+        title="Support to the Lake Amani talks (fictional)",
+        facts=["conflict=Lake Amani border dispute (fictional)", "organization.role=lead"],
+    )
     echo(f"Opened {ENGAGEMENT} under core")
     for trigger, items in _PATH:
         for item in items:
             engine.check(ENGAGEMENT, item, actor=OFFICER)
         if trigger == "appoint":
             _show_refusal(engine, echo, trigger)
-            engine.set_facts(ENGAGEMENT, ["mandate.source=Council decision 12/2026 (fictional)",
-                                          "envoy=Amb. R. Tesfaye (fictional)"], actor=OFFICER)
+            engine.set_facts(
+                ENGAGEMENT,
+                [
+                    "mandate.source=Council decision 12/2026 (fictional)",
+                    "envoy=Amb. R. Tesfaye (fictional)",
+                ],
+                actor=OFFICER,
+            )
         result = engine.advance(ENGAGEMENT, trigger, actor=OFFICER)
         echo(f"  {trigger}: now in {result.engagement.stage}")
-    engine.record(ENGAGEMENT, "gender-inclusion-briefing", actor=OFFICER, on=today - dt.timedelta(days=30),
-                  note="Briefing with the SBT gender adviser")
+    engine.record(
+        ENGAGEMENT,
+        "gender-inclusion-briefing",
+        actor=OFFICER,
+        on=today - dt.timedelta(days=30),
+        note="Briefing with the SBT gender adviser",
+    )
     engine.record(ENGAGEMENT, "reflection-retreat", actor=OFFICER, on=today - dt.timedelta(days=7))
-    engine.record(ENGAGEMENT, "peer-coaching", actor=OFFICER, on=today - dt.timedelta(days=3),
-                  note="Session with a former envoy to the region")
+    engine.record(
+        ENGAGEMENT,
+        "peer-coaching",
+        actor=OFFICER,
+        on=today - dt.timedelta(days=3),
+        note="Session with a former envoy to the region",
+    )
     try:
         engine.record(ENGAGEMENT, "training-conflict-party", actor=OFFICER)
     except RefusedError as exc:
         echo(f"  refused and recorded: {exc}")
-    result = engine.record(ENGAGEMENT, "training-conflict-party", actor=HEAD,
-                           override="Training delivered by a third-party provider under our mandate",
-                           note="Negotiation skills workshop")
+    result = engine.record(
+        ENGAGEMENT,
+        "training-conflict-party",
+        actor=HEAD,
+        override="Training delivered by a third-party provider under our mandate",
+        note="Negotiation skills workshop",
+    )
     echo(f"  training-conflict-party: overridden by {HEAD} (event {result.event['seq']})")
     for trigger, items in _CLOSING:
         for item in items:
             engine.check(ENGAGEMENT, item, actor=OFFICER)
         result = engine.advance(ENGAGEMENT, trigger, actor=OFFICER)
         echo(f"  {trigger}: now in {result.engagement.stage}")
-    engine.note(ENGAGEMENT, "Engagement closed; lessons shared with the regional desk.", actor=OFFICER)
+    engine.note(
+        ENGAGEMENT, "Engagement closed; lessons shared with the regional desk.", actor=OFFICER
+    )
 
 
 def _show_refusal(engine: Engine, echo: Callable[[str], Any], trigger: str) -> None:

@@ -16,6 +16,7 @@ from . import _render
 
 __all__ = ["COMMANDS"]
 
+
 def _env() -> Any:
     # Any: cli.Env; imported lazily to keep the import graph one-way.
     return click.get_current_context().obj
@@ -100,15 +101,25 @@ def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.command("record")
 @click.argument("engagement")
 @click.argument("activity")
-@click.option("--on", "on", callback=_parse_date, metavar="DATE",
-              help="When it took place (YYYY-MM-DD, up to today; default today).")
+@click.option(
+    "--on",
+    "on",
+    callback=_parse_date,
+    metavar="DATE",
+    help="When it took place (YYYY-MM-DD, up to today; default today).",
+)
 @click.option("--note", default="", help="What happened.")
 @click.option("--override", metavar="REASON", help="Override blocking rules, with a reason.")
-def record(engagement: str, activity: str, on: dt.date | None, note: str, override: str | None) -> None:
+def record(
+    engagement: str, activity: str, on: dt.date | None, note: str, override: str | None
+) -> None:
     """Record an activity (a retreat, a coaching session, a briefing)."""
     env = _env()
-    result = _refusable(lambda: env.engine.record(
-        engagement, activity, actor=env.actor, on=on, note=note, override=override))
+    result = _refusable(
+        lambda: env.engine.record(
+            engagement, activity, actor=env.actor, on=on, note=note, override=override
+        )
+    )
     _done(result, f"Recorded {activity} on {result.event['data']['on']}")
 
 
@@ -128,8 +139,13 @@ def note(engagement: str, text: str) -> None:
 def advance(engagement: str, trigger: str, override: str | None) -> None:
     """Fire a trigger: move the engagement to its next stage if the rules allow it."""
     env = _env()
-    result = _refusable(lambda: env.engine.advance(engagement, trigger, actor=env.actor, override=override))
-    _done(result, f"Advanced by {trigger}: {result.event['data']['from']} -> {result.event['data']['to']}")
+    result = _refusable(
+        lambda: env.engine.advance(engagement, trigger, actor=env.actor, override=override)
+    )
+    _done(
+        result,
+        f"Advanced by {trigger}: {result.event['data']['from']} -> {result.event['data']['to']}",
+    )
 
 
 @click.command("force")
@@ -162,9 +178,18 @@ def list_(as_json: bool) -> None:
     for engagement_id in env.engine.workspace.engagements():
         try:
             eng = env.engine.engagement(engagement_id)
-            rows.append({"engagement": eng.id, "title": eng.title, "playbook": eng.playbook.id,
-                         "version": eng.playbook.version, "stage": eng.stage, "final": eng.final,
-                         "events": eng.seq, "error": None})
+            rows.append(
+                {
+                    "engagement": eng.id,
+                    "title": eng.title,
+                    "playbook": eng.playbook.id,
+                    "version": eng.playbook.version,
+                    "stage": eng.stage,
+                    "final": eng.final,
+                    "events": eng.seq,
+                    "error": None,
+                }
+            )
         except LifecycleError as exc:
             rows.append({"engagement": engagement_id, "error": str(exc)})
     if as_json:
@@ -176,14 +201,21 @@ def list_(as_json: bool) -> None:
 @click.command("history")
 @click.argument("engagement")
 @click.option("--json", "as_json", is_flag=True, help="Print the events as JSON.")
-@click.option("--at", "at_seq", type=click.IntRange(min=1), help="Show the engagement as it stood at event SEQ.")
+@click.option(
+    "--at",
+    "at_seq",
+    type=click.IntRange(min=1),
+    help="Show the engagement as it stood at event SEQ.",
+)
 def history(engagement: str, as_json: bool, at_seq: int | None) -> None:
     """A readable timeline of the engagement (or its state at a past event)."""
     env = _env()
     events = env.engine.history(engagement)
     if at_seq is not None:
         if at_seq > len(events):
-            raise InvalidInputError(f"Engagement {engagement!r} has {len(events)} events, not {at_seq}.")
+            raise InvalidInputError(
+                f"Engagement {engagement!r} has {len(events)} events, not {at_seq}."
+            )
         events = events[:at_seq]
         eng = replay(events)
         data = env.engine.status_of_engagement(eng, actor=env.actor)
@@ -208,8 +240,13 @@ def due(as_json: bool) -> None:
     for problem in problems:
         click.echo(f"warning: {problem}", err=True)
     if as_json:
-        _echo_json({"today": env.engine.today().isoformat(), "due": [i.as_json() for i in items],
-                    "unreadable": problems})
+        _echo_json(
+            {
+                "today": env.engine.today().isoformat(),
+                "due": [i.as_json() for i in items],
+                "unreadable": problems,
+            }
+        )
     else:
         click.echo(_render.due(items))
 

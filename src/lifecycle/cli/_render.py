@@ -18,7 +18,8 @@ def status(data: Json) -> str:
     lines = [
         f"{data['engagement']}  {data['title']}".rstrip(),
         f"  playbook  {pb['id']}@{pb['version']}  (sha256 {pb['sha256'][:12]})",
-        f"  stage     {data['stage']}: {data['stage_title']}" + ("  [final]" if data["final"] else ""),
+        f"  stage     {data['stage']}: {data['stage_title']}"
+        + ("  [final]" if data["final"] else ""),
         f"  events    {data['events']}   actor {data['actor']['name']} "
         f"({', '.join(data['actor']['roles']) or 'no roles'})",
     ]
@@ -30,8 +31,11 @@ def status(data: Json) -> str:
         lines += [f"  - {step}" for step in data["steps"]]
     if data["checklist"]:
         lines.append("checklist")
-        lines += [f"  [{'x' if i['done'] else ' '}] {i['id']}{'' if i['required'] else ' (optional)'}"
-                  f": {i['text']}" for i in data["checklist"]]
+        lines += [
+            f"  [{'x' if i['done'] else ' '}] {i['id']}{'' if i['required'] else ' (optional)'}"
+            f": {i['text']}"
+            for i in data["checklist"]
+        ]
     lines += _choices("triggers", [t for t in data["triggers"] if t["from_here"]], arrow=True)
     lines += _choices("activities", [a for a in data["activities"] if data["stage"] in a["during"]])
     if data["due"]:
@@ -68,8 +72,10 @@ def engagements(rows: Iterable[Json]) -> str:
             lines.append(f"{row['engagement']:<24} ERROR {row['error']}")
             continue
         final = " [final]" if row["final"] else ""
-        lines.append(f"{row['engagement']:<24} {row['playbook']}@{row['version']:<8} "
-                     f"{row['stage']}{final}  ({row['events']} events)")
+        lines.append(
+            f"{row['engagement']:<24} {row['playbook']}@{row['version']:<8} "
+            f"{row['stage']}{final}  ({row['events']} events)"
+        )
     return "\n".join(lines) if lines else "No engagements in this workspace."
 
 
@@ -83,25 +89,38 @@ def _event_line(event: Json) -> str:
     head = f"{event['seq']:>4}  {event['at'][:19].replace('T', ' ')}  {event['actor']:<14}"
     kind = event["type"]
     body = {
-        "opened": lambda: f"opened under {data['playbook']['id']}@{data['playbook']['version']}"
-        + (f": {data['title']}" if data.get("title") else ""),
+        "opened": lambda: (
+            f"opened under {data['playbook']['id']}@{data['playbook']['version']}"
+            + (f": {data['title']}" if data.get("title") else "")
+        ),
         "fact_set": lambda: "set " + ", ".join(f"{k}={v}" for k, v in data["facts"].items()),
-        "item_checked": lambda: f"checked {data['item']}" + (f" ({data['note']})" if data.get("note") else ""),
+        "item_checked": lambda: (
+            f"checked {data['item']}" + (f" ({data['note']})" if data.get("note") else "")
+        ),
         "item_unchecked": lambda: f"unchecked {data['item']}",
-        "activity_recorded": lambda: f"recorded {data['activity']} on {data['on']}"
-        + (f" ({data['note']})" if data.get("note") else ""),
+        "activity_recorded": lambda: (
+            f"recorded {data['activity']} on {data['on']}"
+            + (f" ({data['note']})" if data.get("note") else "")
+        ),
         "note_added": lambda: f"note: {data['text']}",
         "advanced": lambda: f"advanced by {data['trigger']}: {data['from']} -> {data['to']}",
-        "refused": lambda: f"REFUSED {data.get('action')} "
-        f"{data.get('trigger') or data.get('activity') or data.get('to')}: " + "; ".join(data.get("why", [])),
+        "refused": lambda: (
+            f"REFUSED {data.get('action')} "
+            f"{data.get('trigger') or data.get('activity') or data.get('to')}: "
+            + "; ".join(data.get("why", []))
+        ),
         "forced": lambda: f"FORCED {data['from']} -> {data['to']}",
-        "repaired": lambda: f"repaired: cut {data.get('cut_bytes')} torn bytes, saved to {data.get('saved_to')}",
+        "repaired": lambda: (
+            f"repaired: cut {data.get('cut_bytes')} torn bytes, saved to {data.get('saved_to')}"
+        ),
     }.get(kind, lambda: kind)()
     extra = []
     if isinstance(data.get("override"), dict) and event["type"] != "refused":
         rules = ", ".join(data["override"].get("rules", []))
-        extra.append(f"      override of {rules} by {event['actor']} "
-                     f"({', '.join(data['override'].get('roles', []))}): {event.get('reason', '')}")
+        extra.append(
+            f"      override of {rules} by {event['actor']} "
+            f"({', '.join(data['override'].get('roles', []))}): {event.get('reason', '')}"
+        )
     elif event.get("reason"):
         extra.append(f"      reason: {event['reason']}")
     for rule in data.get("rules", []) if isinstance(data.get("rules"), list) else []:
@@ -116,5 +135,6 @@ def due(items: Sequence[DueItem]) -> str:
         return "Nothing due."
     return "\n".join(
         f"{i.due.isoformat()}  {'OVERDUE' if i.overdue else 'due':<7}  {i.engagement:<20} "
-        f"{i.kind} {i.id}  ({i.source})" for i in items
+        f"{i.kind} {i.id}  ({i.source})"
+        for i in items
     )
