@@ -7,10 +7,10 @@ from pathlib import Path
 
 import attrs
 import pytest
-from conftest import FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import FIXTURES
 from lifecycle import Playbook, dump_playbook, load_playbook
 from lifecycle._catalog import Catalog
 from lifecycle._convert import structure_playbook, unstructure_playbook
@@ -93,8 +93,8 @@ class TestExtends:
         pb = _resolve("ext-child")
         start = pb.stage("start")
         assert start is not None
-        assert start.checklist == (ChecklistItem("start-one", "Start one"),
-                                   ChecklistItem("start-added", "Added to an inherited stage", False))
+        assert list(start.checklist) == [ChecklistItem("start-one", "Start one"),
+                                         ChecklistItem("start-added", "Added to an inherited stage", False)]
         assert pb.checklist == ()
 
     def test_child_star_expands_over_non_final_stages_but_target(self) -> None:
@@ -156,13 +156,39 @@ class TestDigest:
 
 
 class TestDumpRoundTrip:
-    @pytest.mark.parametrize("playbook_id", ["core", "eac", "un", "rules-fixture", "ext-child"])
-    def test_load_of_dump_is_equal(self, playbook_id: str, tmp_path: Path) -> None:
-        """load_playbook(dump_playbook(p)) gives back a playbook equal to p."""
+    @pytest.mark.parametrize(("playbook_id", "parent"), [
+        ("core", None),
+        ("rules-fixture", None),
+        ("eac", SHIPPED / "core.toml"),
+        ("un", SHIPPED / "core.toml"),
+        ("ext-child", FIXTURES / "ext-base.toml"),
+    ], ids=["core", "rules-fixture", "eac", "un-removes", "ext-child-removes"])
+    def test_load_of_dump_is_equal(self, playbook_id: str, parent: Path | None, tmp_path: Path) -> None:
+        """load_playbook(dump_playbook(p)) gives back a playbook equal to the resolved p."""
         pb = _resolve(playbook_id)
+        search = tmp_path / "search"
+        search.mkdir()
+        if parent is not None:
+            shutil.copy(parent, search / parent.name)
         path = tmp_path / f"{playbook_id}.toml"
         path.write_text(dump_playbook(pb), encoding="utf-8")
-        assert load_playbook(path, search=[SHIPPED, FIXTURES]) == pb
+        assert load_playbook(path, search=[search]) == pb
+
+    def test_dump_of_resolved_playbook_keeps_removed_entries_out(self, tmp_path: Path) -> None:
+        """Reading back a dumped resolved `un` does not bring back the core rule it removed."""
+        search = tmp_path / "search"
+        search.mkdir()
+        shutil.copy(SHIPPED / "core.toml", search / "core.toml")
+        path = tmp_path / "un.toml"
+        path.write_text(dump_playbook(_resolve("un")), encoding="utf-8")
+        back = load_playbook(path, search=[search])
+        assert "impartial-lead-no-training" not in {r.id for r in back.rules}
+
+    @pytest.mark.parametrize("playbook_id", ["core", "eac", "un", "ext-child"])
+    def test_resolved_playbook_equals_its_embedded_form(self, playbook_id: str) -> None:
+        """A resolved playbook survives unstructure/structure (as embedded in a history) unchanged."""
+        pb = _resolve(playbook_id)
+        assert structure_playbook(unstructure_playbook(pb)) == pb
 
     def test_structure_of_unstructure_is_equal_for_core(self) -> None:
         """structure(unstructure(core)) == core, with TOML's own key `from`."""

@@ -20,12 +20,13 @@ from ._catalog import Catalog, Resolved
 from ._convert import unstructure_playbook
 from ._decide import Outcome, check_override, evaluate, gate, reason_problem
 from ._due import DueItem, due_items
-from ._history import FileHistoryStore, HistoryStore, Session
+from ._history import Anchor, FileHistoryStore, HistoryStore, Session
 from ._lines import format_at
 from ._machine import compile_machine
 from ._plugins import Plugins, make_plugin_manager
 from ._replay import EVENT_VERSIONS, ReplayError, apply, replay
 from ._rules import RuleKind
+from ._snapshot import MIN_EVENTS, load_snapshot, save_snapshot
 from ._state import Action, Engagement
 from ._status import status_of
 from ._workspace import Workspace, parse_assignments, parse_fact_value
@@ -104,7 +105,11 @@ class Engine:
     def engagement(self, engagement_id: str) -> Engagement:
         """The engagement as it stands: a replay of its history."""
         store = FileHistoryStore(self.workspace.existing(engagement_id))
-        return _replayed(store.label, store.read())
+        cached = load_snapshot(store.path)
+        records, anchor = store.read_after(cached[1] if cached else None)
+        engagement = _continued(store.label, cached, records)
+        _refresh_snapshot(store.path, cached, engagement, anchor)
+        return engagement
 
     def history(self, engagement_id: str) -> list[Record]:
         """The verified events of *engagement_id*, oldest first."""
@@ -295,7 +300,7 @@ class Engine:
                 self._refuse(ctx, "force", data, [], problems, reason)
             return self._append(ctx, "forced", data, reason=reason.strip())
 
-    def store_of(self, engagement_id: str) -> HistoryStore:
+    def store_of(self, engagement_id: str) -> FileHistoryStore:
         """The store of an existing engagement.
 
         Raises:
@@ -316,13 +321,15 @@ class Engine:
             yield ctx
 
     @contextlib.contextmanager
-    def _command(self, store: HistoryStore, actor: str) -> Iterator[_Ctx]:
+    def _command(self, store: FileHistoryStore, actor: str) -> Iterator[_Ctx]:
         if not actor.strip():
             raise InvalidInputError("An actor name is needed (--actor or LIFECYCLE_ACTOR).")
-        with store.session() as session:
-            engagement = _replayed(store.label, session.records)
-            last = session.records[-1]["at"] if session.records else ""
-            yield _Ctx(session, engagement, self._now(last), actor)
+        cached = load_snapshot(store.path)
+        with store.session(after=cached[1] if cached else None) as session:
+            engagement = _continued(store.label, cached, session.records)
+            yield _Ctx(session, engagement, self._now(engagement.last_at), actor)
+            if session.anchor is not None:
+                _refresh_snapshot(store.path, cached, engagement, session.anchor)
 
     def _now(self, last: str) -> str:
         """Now, never before the last event's ``at`` (the lock orders events; clocks may step back)."""
@@ -432,11 +439,28 @@ def _opened_data(
     }
 
 
-def _replayed(label: str, records: list[Record]) -> Engagement:
+def _continued(
+    label: str, cached: tuple[Engagement, Anchor] | None, records: list[Record]
+) -> Engagement:
+    """The engagement: the snapshot's state with *records* applied, or a full replay of them."""
     try:
-        return replay(records)
+        if cached is None or (records and records[0].get("seq") == 1):
+            return replay(records)  # no snapshot, or it was stale and the file was read whole
+        engagement = cached[0]
+        for record in records:
+            apply(engagement, record)
+        return engagement
     except ReplayError as exc:
         raise CorruptHistoryError(label, f"cannot replay: {exc}", exc.seq) from None
+
+
+def _refresh_snapshot(
+    path: Path, cached: tuple[Engagement, Anchor] | None, engagement: Engagement, anchor: Anchor
+) -> None:
+    """Save a snapshot when the history is long and the last one is far behind."""
+    behind = anchor.seq - (cached[1].seq if cached else 0)
+    if anchor.seq >= MIN_EVENTS and behind >= MIN_EVENTS and engagement.seq == anchor.seq:
+        save_snapshot(path, engagement, anchor)
 
 
 def _date(at: str) -> dt.date:

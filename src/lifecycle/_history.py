@@ -26,7 +26,7 @@ from .exceptions import (
     TornTailError,
 )
 
-__all__ = ["FileHistoryStore", "HistoryStore", "MemoryHistoryStore", "Record", "Session"]
+__all__ = ["Anchor", "FileHistoryStore", "HistoryStore", "MemoryHistoryStore", "Record", "Session"]
 
 Record = dict[str, Any]  # Any: a JSON object as stored.
 SUFFIX = ".history.jsonl"
@@ -45,8 +45,8 @@ class HistoryStore(Protocol):
     def create(self, engagement: str, created: str, first: Mapping[str, Any]) -> Record:
         """Write the header and the first event of a new history at once; refuse if one exists."""
 
-    def session(self) -> contextlib.AbstractContextManager[Session]:
-        """Hold the history exclusively: read it whole, then append to it."""
+    def session(self, after: Anchor | None = None) -> contextlib.AbstractContextManager[Session]:
+        """Hold the history exclusively: read it (after *after*, when given), then append."""
 
 
 @attrs.define
@@ -58,6 +58,7 @@ class Session:
     head_seq: int
     head_hash: str
     _write: Any = attrs.field(alias="write")  # Any: a callable taking the line's bytes.
+    anchor: Anchor | None = None
 
     def append(self, fields: Mapping[str, Any], *, expected_seq: int | None = None) -> Record:
         """Append one event; ``seq`` and ``prev`` are filled in. Returns the stored record.
@@ -76,7 +77,19 @@ class Session:
         stored["hash"] = digest
         self.records.append(stored)
         self.head_seq, self.head_hash = record["seq"], digest
+        if self.anchor is not None:
+            self.anchor = Anchor(self.head_seq, digest, self.anchor.end, self.anchor.end + len(line))
         return stored
+
+
+@attrs.frozen
+class Anchor:
+    """A verified point in a history file: event *seq* with hash *head*, on bytes [start, end)."""
+
+    seq: int
+    head: str
+    start: int
+    end: int
 
 
 def read_lines(label: str, data: bytes) -> tuple[list[Record], int, str]:
@@ -86,6 +99,12 @@ def read_lines(label: str, data: bytes) -> tuple[list[Record], int, str]:
         TornTailError: The last line is incomplete.
         CorruptHistoryError: Any other damage, naming the first bad line.
     """
+    records, anchor = _verify(label, data, None)
+    return records, anchor.seq, anchor.head
+
+
+def _verify(label: str, data: bytes, after: Anchor | None) -> tuple[list[Record], Anchor]:
+    """Verify lines of *data*: a whole file, or (with *after*) the bytes following that anchor."""
     if data and not data.endswith(b"\n"):
         raise TornTailError(
             label,
@@ -93,25 +112,30 @@ def read_lines(label: str, data: bytes) -> tuple[list[Record], int, str]:
             f"run `lifecycle repair {label}` to cut it",
         )
     lines = data.split(b"\n")[:-1]
-    if not lines:
-        raise CorruptHistoryError(label, "empty history (no header line)")
-    header, head = _verified(label, lines[0], 1)
-    if header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
-        raise CorruptHistoryError(label, "line 1 is not a lifecycle-history v1 header")
+    if after is None:
+        if not lines:
+            raise CorruptHistoryError(label, "empty history (no header line)")
+        header, head = _verified(label, lines[0], 1)
+        if header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
+            raise CorruptHistoryError(label, "line 1 is not a lifecycle-history v1 header")
+        anchor = Anchor(0, head, 0, len(lines[0]) + 1)
+        lines = lines[1:]
+    else:
+        anchor = after
     records: list[Record] = []
-    for number, raw in enumerate(lines[1:], start=2):
-        record, digest = _verified(label, raw, number)
-        seq = number - 1
+    for raw in lines:
+        seq = anchor.seq + 1
+        record, digest = _verified(label, raw, seq + 1)
         if record.get("seq") != seq:
             raise CorruptHistoryError(
-                label, f"line {number}: seq {record.get('seq')!r}, expected {seq}", seq
+                label, f"line {seq + 1}: seq {record.get('seq')!r}, expected {seq}", seq
             )
-        if record.get("prev") != head:
-            raise CorruptHistoryError(label, f"line {number}: chain broken at seq {seq}", seq)
+        if record.get("prev") != anchor.head:
+            raise CorruptHistoryError(label, f"line {seq + 1}: chain broken at seq {seq}", seq)
         record["hash"] = digest
         records.append(record)
-        head = digest
-    return records, len(records), head
+        anchor = Anchor(seq, digest, anchor.end, anchor.end + len(raw) + 1)
+    return records, anchor
 
 
 def _verified(label: str, raw: bytes, number: int) -> tuple[Record, str]:
@@ -143,23 +167,35 @@ class FileHistoryStore:
         leaves either no engagement or a whole one.
         """
         lines, record = _first_lines(engagement, created, first)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
+        # Write a temporary file whole, then link it into place: a crash leaves no history or a
+        # whole one, never an empty or half-written file; link() fails if the name is taken.
+        temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
-            fd = os.open(self.path, flags, 0o644)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        except OSError as exc:
+            raise HistoryError(self.path, f"cannot create: {exc.strerror}") from None
+        try:
+            try:
+                _write_durably(self.path, fd, lines)
+            finally:
+                os.close(fd)
+            os.link(temp, self.path)
         except FileExistsError:
             raise EngagementExistsError(self.path, "a history file exists already") from None
         except OSError as exc:
             raise HistoryError(self.path, f"cannot create: {exc.strerror}") from None
-        try:
-            _write_durably(self.path, fd, lines)
         finally:
-            os.close(fd)
+            temp.unlink(missing_ok=True)
         _fsync_dir(self.path.parent)
         return record
 
     @contextlib.contextmanager
-    def session(self) -> Iterator[Session]:
-        """Lock the file (``flock``), read and verify it, and yield a :class:`Session`."""
+    def session(self, after: Anchor | None = None) -> Iterator[Session]:
+        """Lock the file (``flock``), read and verify it, and yield a :class:`Session`.
+
+        With *after* (a snapshot's anchor), only the lines after it are read and returned, once
+        the anchor's own line is found unchanged; otherwise the whole file is.
+        """
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
         except FileNotFoundError:
@@ -168,16 +204,36 @@ class FileHistoryStore:
             raise HistoryError(self.path, f"cannot open: {exc.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            records, seq, head = read_lines(self.label, _read_all(fd))
-            yield Session(
+            records, anchor = _read_verified(self.label, fd, after)
+            session = Session(
                 self.label,
                 records,
-                seq,
-                head,
+                anchor.seq,
+                anchor.head,
                 write=lambda line: _write_durably(self.path, fd, line),
             )
+            session.anchor = anchor
+            yield session
         finally:
             os.close(fd)  # closing the last descriptor releases the flock
+
+    def read_after(self, after: Anchor | None = None) -> tuple[list[Record], Anchor]:
+        """Read and verify the events after *after* (all, when None) under a shared lock.
+
+        Returns the events and the anchor of the last line. A stale *after* (its line changed
+        or gone) falls back to reading the whole file.
+        """
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise HistoryError(self.path, "no such history file") from None
+        except OSError as exc:
+            raise HistoryError(self.path, f"cannot read: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            return _read_verified(self.label, fd, after)
+        finally:
+            os.close(fd)
 
     def read(self) -> list[Record]:
         """Read and verify the whole file without appending (a shared lock is held)."""
@@ -201,8 +257,26 @@ def _first_lines(engagement: str, created: str, first: Mapping[str, Any]) -> tup
     return header + line, record
 
 
-def _read_all(fd: int) -> bytes:
-    os.lseek(fd, 0, os.SEEK_SET)
+def _read_verified(label: str, fd: int, after: Anchor | None) -> tuple[list[Record], Anchor]:
+    """Verify from *after* when its line is unchanged, else the whole file."""
+    if after is not None and _anchor_holds(fd, after):
+        return _verify(label, _read_all(fd, after.end), after)
+    return _verify(label, _read_all(fd), None)
+
+
+def _anchor_holds(fd: int, anchor: Anchor) -> bool:
+    raw = os.pread(fd, anchor.end - anchor.start, anchor.start)
+    if not raw.endswith(b"\n"):
+        return False
+    try:
+        record, digest = decode_line(raw[:-1])
+    except LineProblem:
+        return False
+    return digest == anchor.head and record.get("seq") == anchor.seq
+
+
+def _read_all(fd: int, start: int = 0) -> bytes:
+    os.lseek(fd, start, os.SEEK_SET)
     chunks = []
     while chunk := os.read(fd, 1 << 20):
         chunks.append(chunk)
@@ -255,7 +329,10 @@ class MemoryHistoryStore:
         return record
 
     @contextlib.contextmanager
-    def session(self) -> Iterator[Session]:
-        """Read and verify the lines, and yield a :class:`Session` appending to them."""
-        records, seq, head = read_lines(self.label, bytes(self.data))
-        yield Session(self.label, records, seq, head, write=self.data.extend)
+    def session(self, after: Anchor | None = None) -> Iterator[Session]:
+        """Read and verify the lines, and yield a :class:`Session` appending to them.
+
+        *after* is accepted for the protocol's sake; memory is read whole.
+        """
+        records, anchor = _verify(self.label, bytes(self.data), None)
+        yield Session(self.label, records, anchor.seq, anchor.head, write=self.data.extend)
