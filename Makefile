@@ -15,10 +15,13 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-test: $(BIN)/python pyproject.toml $(wildcard plugins/*/pyproject.toml)
+# Plugins are installed non-editable, so any change to their files reinstalls them.
+PLUGIN_FILES := $(shell find plugins -type f -not -path '*/__pycache__/*' -not -path '*.egg-info*' 2>/dev/null)
+
+$(VENV)/.installed-test: $(BIN)/python pyproject.toml $(PLUGIN_FILES)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@# Plugins are installed the way an outside organization would: pip, from their folder.
-	$(foreach dir,$(PLUGIN_DIRS),$(BIN)/python -m pip install --quiet './$(dir)[test]' &&) true
+	$(foreach dir,$(PLUGIN_DIRS),$(BIN)/python -m pip install --quiet --force-reinstall --no-deps './$(dir)' && $(BIN)/python -m pip install --quiet './$(dir)[test]' &&) true
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed

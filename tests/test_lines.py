@@ -70,10 +70,10 @@ class TestEncode:
         assert hashlib.sha256(body).hexdigest() == match.group(1).decode()
         assert list(json.loads(line))[-1] == "hash"
 
-    def test_empty_record_round_trip(self) -> None:
-        """Even an empty record encodes to a line the decoder accepts."""
-        line = encode_line({})
-        assert decode_line(line[:-1])[0] == {}
+    def test_empty_record_refused(self) -> None:
+        """An empty record is refused rather than written as a line no verifier could cut."""
+        with pytest.raises(ValueError, match="must have members"):
+            encode_line({})
 
     def test_non_ascii_is_stored_as_utf8_not_escapes(self) -> None:
         """Non-ASCII text is written as UTF-8 bytes, not as \\u escapes (ensure_ascii=False)."""

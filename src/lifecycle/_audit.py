@@ -238,7 +238,7 @@ class _Reader:
         else:
             self.last_at = at
         kind, version = record.get("type"), record.get("v")
-        if kind not in EVENT_VERSIONS:
+        if not isinstance(kind, str) or kind not in EVENT_VERSIONS:
             self._add("unknown-type", seq, f"line {number}: unknown event type {kind!r}")
         elif not isinstance(version, int) or version > EVENT_VERSIONS[kind]:
             self._add(

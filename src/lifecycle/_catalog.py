@@ -50,13 +50,28 @@ class Catalog:
 
     @classmethod
     def from_paths(
-        cls, paths: Iterable[Path], *, rule_kinds: Mapping[str, object] | None = None
+        cls,
+        paths: Iterable[Path],
+        *,
+        first: Iterable[Path] = (),
+        rule_kinds: Mapping[str, object] | None = None,
     ) -> Catalog:
-        """Build a catalog from TOML files and folders of ``*.toml`` files."""
+        """Build a catalog from TOML files and folders of ``*.toml`` files.
+
+        Playbooks in *first* shadow those of the same id in *paths* (a file being checked
+        stands in for the installed copy of itself).
+        """
         catalog = cls(rule_kinds=rule_kinds)
+        catalog.add_first(first)
         for path in paths:
             catalog.add_path(path)
         return catalog
+
+    def add_first(self, paths: Iterable[Path]) -> None:
+        """Add *paths* as shadowing sources: later sources with the same ids are skipped."""
+        for path in paths:
+            self.add_path(path)
+        self.shadowing = set(self.documents)
 
     def add_path(self, path: Path) -> None:
         """Add a TOML file, or every ``*.toml`` file of a folder (sorted, not recursive)."""
@@ -95,24 +110,29 @@ class Catalog:
         return self._resolved[playbook_id]
 
     def _resolve(self, playbook_id: str, seen: tuple[str, ...]) -> Resolved:
-        document = self._document(playbook_id, seen)
-        playbook = document.playbook
-        assert playbook is not None  # only parsed documents are indexed
-        chain: tuple[Document, ...]
-        if playbook.extends is None:
-            merged, origins, chain = _root(document), Origins.of(document), (document,)
-        else:
-            parent = self._resolve(playbook.extends, (*seen, playbook_id))
-            origins = Origins.of(*parent.chain)
-            merged, problems = _merge(parent.playbook, document, origins)
-            if problems:
-                raise PlaybookError(problems)
-            chain = (*parent.chain, document)
-        resolved = _expand_stars(merged)
+        merged, origins, chain = self._merged(playbook_id, seen)
+        # Stars expand over the fully merged playbook, so they cover stages a child adds (#2).
+        resolved = attrs.evolve(_expand_stars(merged), extends=None)
         problems = list(validate_resolved(resolved, origins, self.rule_kinds))
         if problems:
             raise PlaybookError(problems)
         return Resolved(resolved, playbook_digest(resolved), chain)
+
+    def _merged(
+        self, playbook_id: str, seen: tuple[str, ...]
+    ) -> tuple[Playbook, Origins, tuple[Document, ...]]:
+        """The playbook merged over its parents, ``from = ["*"]`` not yet expanded."""
+        document = self._document(playbook_id, seen)
+        playbook = document.playbook
+        assert playbook is not None  # only parsed documents are indexed
+        if playbook.extends is None:
+            return _root(document), Origins.of(document), (document,)
+        parent, _, parents = self._merged(playbook.extends, (*seen, playbook_id))
+        origins = Origins.of(*parents)
+        merged, problems = _merge(parent, document, origins)
+        if problems:
+            raise PlaybookError(problems)
+        return merged, origins, (*parents, document)
 
     def _document(self, playbook_id: str, seen: tuple[str, ...]) -> Document:
         if playbook_id in seen:
@@ -167,7 +187,7 @@ def _merge(parent: Playbook, doc: Document, origins: Origins) -> tuple[Playbook,
             continue
         item = ChecklistItem(add.id, add.text, add.required, add.source)
         stages[at] = attrs.evolve(
-            stages[at], checklist=_merge_list(stages[at].checklist, [item], set())
+            stages[at], checklist=tuple(_merge_list(stages[at].checklist, [item], set()))
         )
         origins.items[add.id] = (doc.label, f"$.checklist[{index}]")
     merged = attrs.evolve(

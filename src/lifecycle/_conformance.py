@@ -17,10 +17,15 @@ from ._due import due_items
 from ._replay import Mismatch, ReplayError, apply, recheck, start
 from ._rules import RuleKind
 from ._state import Engagement
+from .exceptions import LifecycleError
 
 __all__ = ["Conformance", "Finding"]
 
 Record = dict[str, Any]  # Any: a JSON object as stored.
+# What bad data in a verified line can raise while it is replayed.
+_BAD_DATA = (
+    LifecycleError, TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError
+)
 
 
 @attrs.frozen
@@ -79,11 +84,16 @@ class Conformance:
                 self._note_closing(record)
             apply(self.engagement, record)
         except ReplayError as exc:
-            self.broken = True
-            code = "unknown-version" if "newer" in str(exc) else "replay"
-            self.findings.append(
-                _error(code, seq, f"cannot replay: {exc}; conformance not checked past this event")
-            )
+            self._stop("unknown-version" if "newer" in str(exc) else "replay", seq, str(exc))
+        except _BAD_DATA as exc:
+            # Hostile or damaged data that still verifies (re-hashed lines): a finding, never a crash.
+            self._stop("replay", seq, f"seq {seq}: bad event data ({type(exc).__name__}: {exc})")
+
+    def _stop(self, code: str, seq: int | None, message: str) -> None:
+        self.broken = True
+        self.findings.append(
+            _error(code, seq, f"cannot replay: {message}; conformance not checked past this event")
+        )
 
     def _decisions(self, record: Record, seq: int | None) -> Iterator[Finding]:
         assert self.engagement is not None
@@ -219,6 +229,12 @@ class Conformance:
 
     def finish(self) -> list[Finding]:
         """Completeness findings, once every record has been fed."""
+        try:
+            return self._completeness()
+        except _BAD_DATA as exc:
+            return [_error("replay", None, f"cannot check completeness: {type(exc).__name__}: {exc}")]
+
+    def _completeness(self) -> list[Finding]:
         eng = self.engagement
         if eng is None or self.broken:
             return []

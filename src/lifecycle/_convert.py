@@ -8,6 +8,7 @@ Structuring is strict: a wrong type is an error, never coerced (cattrs would tur
 
 from __future__ import annotations
 
+import re
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -172,4 +173,6 @@ def _fmt(exc: BaseException, kind: type | None) -> str:
 
 def _reword(line: str) -> str:
     message, _, path = line.rpartition(" @ ")
+    # cattrs names attributes; users wrote TOML keys (`from_` is the attribute for `from`).
+    path = re.sub(r"\.from_\b", ".from", path)
     return f"{path}: {message}" if path else line

@@ -50,7 +50,8 @@ class Result:
     event: Record
     engagement: Engagement
     warnings: tuple[str, ...] = ()
-    plugin_errors: tuple[str, ...] = ()
+    # Filled once the history's lock is released and plugins have heard of the event.
+    plugin_errors: list[str] = attrs.field(factory=list)
 
 
 @attrs.frozen
@@ -59,6 +60,7 @@ class _Ctx:
     engagement: Engagement
     at: str
     actor: str
+    appended: list[Result] = attrs.field(factory=list)
 
 
 class Engine:
@@ -185,7 +187,7 @@ class Engine:
         event = store.create(engagement_id, at, fields)
         engagement = replay([event])
         return Result(
-            event, engagement, plugin_errors=tuple(self.plugins.notify(engagement, event))
+            event, engagement, plugin_errors=self.plugins.notify(engagement, event)
         )
 
     def set_facts(
@@ -325,11 +327,18 @@ class Engine:
         if not actor.strip():
             raise InvalidInputError("An actor name is needed (--actor or LIFECYCLE_ACTOR).")
         cached = load_snapshot(store.path)
-        with store.session(after=cached[1] if cached else None) as session:
-            engagement = _continued(store.label, cached, session.records)
-            yield _Ctx(session, engagement, self._now(engagement.last_at), actor)
-            if session.anchor is not None:
-                _refresh_snapshot(store.path, cached, engagement, session.anchor)
+        appended: list[Result] = []
+        try:
+            with store.session(after=cached[1] if cached else None) as session:
+                engagement = _continued(store.label, cached, session.records)
+                yield _Ctx(session, engagement, self._now(engagement.last_at), actor, appended)
+                if session.anchor is not None:
+                    _refresh_snapshot(store.path, cached, engagement, session.anchor)
+        finally:
+            # Plugins hear of events only after the lock is released: a hook may read the
+            # history (or run a command) without deadlocking, and can never hold writers up.
+            for result in appended:
+                result.plugin_errors.extend(self.plugins.notify(result.engagement, result.event))
 
     def _now(self, last: str) -> str:
         """Now, never before the last event's ``at`` (the lock orders events; clocks may step back)."""
@@ -401,8 +410,9 @@ class Engine:
             fields["reason"] = reason
         event = ctx.session.append(fields)
         apply(ctx.engagement, event)
-        errors = self.plugins.notify(ctx.engagement, event)
-        return Result(event, ctx.engagement, plugin_errors=tuple(errors))
+        result = Result(event, ctx.engagement)
+        ctx.appended.append(result)
+        return result
 
     def _fact_values(self, facts: Sequence[Any], pairs: Mapping[str, str]) -> dict[str, object]:
         by_id = {f.id: f for f in facts}

@@ -50,6 +50,8 @@ def encode_line(record: Mapping[str, Any]) -> bytes:
     # Any: records are JSON objects.
     if "hash" in record:
         raise ValueError("a record to encode must not carry 'hash'")
+    if not record:
+        raise ValueError("a record to encode must have members")
     _reject_floats(record)
     body = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     raw = body.encode("utf-8")
@@ -72,7 +74,7 @@ def decode_line(line: bytes) -> tuple[dict[str, Any], str]:
         raise LineProblem("no-hash", 'line does not end with its "hash" member')
     body = line[: match.start()] + b"}"
     try:
-        record = json.loads(line.decode("utf-8"))
+        record = json.loads(line.decode("utf-8"), parse_float=_no_float, parse_constant=_no_float)
     except UnicodeDecodeError as exc:
         raise LineProblem("not-utf8", f"line is not UTF-8 ({exc.reason})") from None
     except (ValueError, RecursionError) as exc:
@@ -85,6 +87,10 @@ def decode_line(line: bytes) -> tuple[dict[str, Any], str]:
         raise LineProblem("hash-mismatch", f"line hashes to {actual[:12]}, not {expected[:12]}")
     del record["hash"]
     return record, expected
+
+
+def _no_float(text: str) -> object:
+    raise ValueError(f"{text} is not allowed: history lines hold no floats, NaN or Infinity")
 
 
 def _reject_floats(value: object) -> None:

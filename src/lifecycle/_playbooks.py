@@ -161,7 +161,7 @@ def load_playbook(path: Path | str, *, search: Iterable[Path] = ()) -> Playbook:
     document = read_document(Path(path))
     if document.problems or document.playbook is None:
         raise PlaybookError(document.problems)
-    catalog = Catalog.from_paths([*search, Path(path)])
+    catalog = Catalog.from_paths([*search, shipped_playbooks_dir()], first=[Path(path)])
     return catalog.resolve(document.playbook.id).playbook
 
 

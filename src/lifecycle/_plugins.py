@@ -117,9 +117,7 @@ class Plugins:
         (``playbooks check`` checks a file against the installed playbooks it extends).
         """
         catalog = Catalog(rule_kinds=self.rule_kinds())
-        for path in first:
-            catalog.add_path(path)
-        catalog.shadowing = set(catalog.documents)
+        catalog.add_first(first)
         for report, result in self._calls("register_playbooks"):
             for item in result or ():
                 before = set(catalog.documents)

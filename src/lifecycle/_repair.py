@@ -48,8 +48,7 @@ def repair_file(path: Path, *, actor: str, now: Any) -> dict[str, Any]:
                 path, f"refusing to repair: the damage is not only a torn tail ({exc})"
             ) from None
         at = max(format_at(now), records[-1]["at"] if records else "")
-        saved = path.with_name(f"{path.name}.torn-{at.replace(':', '').replace('.', '-')}")
-        _save(saved, torn)
+        saved = _save(path, at.replace(":", "").replace(".", "-"), torn)
         os.ftruncate(fd, cut_at)
         os.fsync(fd)
         data_out = {
@@ -72,14 +71,24 @@ def repair_file(path: Path, *, actor: str, now: Any) -> dict[str, Any]:
         os.close(fd)
 
 
-def _save(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        _write_durably(path, fd, data)
-    finally:
-        os.close(fd)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+def _save(history: Path, stamp: str, data: bytes) -> Path:
+    """Save *data* beside *history* under a new name (never overwriting an earlier save)."""
+    for n in range(1, 1000):
+        path = history.with_name(f"{history.name}.torn-{stamp}" + (f"-{n}" if n > 1 else ""))
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise HistoryError(history, f"cannot save the torn bytes: {exc.strerror}") from None
+        try:
+            _write_durably(path, fd, data)
+        finally:
+            os.close(fd)
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+        return path
+    raise HistoryError(history, "cannot find a free name to save the torn bytes")

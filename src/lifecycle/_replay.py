@@ -20,6 +20,7 @@ from ._machine import compile_machine
 from ._playbooks import playbook_digest
 from ._rules import RuleKind
 from ._state import Action, ActivityRecord, Engagement, Entry, Fired
+from .exceptions import LifecycleError
 
 __all__ = ["EVENT_VERSIONS", "Mismatch", "ReplayError", "apply", "replay", "start"]
 
@@ -74,6 +75,8 @@ def start(record: Record) -> Engagement:
     on = _date(record)
     initial = playbook.initial_stage().id
     facts = data.get("facts") or {}
+    if not isinstance(facts, dict):
+        raise ReplayError(seq, "opened: facts is not an object")
     return Engagement(
         id=str(data.get("engagement", "")),
         title=str(data.get("title", "")),
@@ -106,8 +109,8 @@ def apply(engagement: Engagement, record: Record) -> None:
         )
     try:
         _APPLY.get(kind, _nothing)(engagement, _data(record), record)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ReplayError(seq, f"bad {kind!r} event data ({exc!r})") from None
+    except (KeyError, TypeError, ValueError, AttributeError, LifecycleError) as exc:
+        raise ReplayError(seq, f"bad {kind!r} event data ({exc})") from None
     engagement.seq = seq
     engagement.head = str(record.get("hash", ""))
     engagement.last_at = str(record.get("at", ""))

@@ -128,7 +128,8 @@ def engine(tmp_path):
 
 def test_playbook_is_registered(engine):
     """The plugin's playbook resolves, extending core."""
-    assert engine.catalog.resolve("$org").playbook.extends == "core"
+    resolved = engine.catalog.resolve("$org")
+    assert [document.id for document in resolved.chain] == ["core", "$org"]
 
 
 def test_rule_blocks_without_summary(engine):

@@ -142,8 +142,13 @@ def run(argv: Sequence[str] | None = None) -> int:
         )
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except click.UsageError as exc:
+        # One line, naming what was wrong and where to look (click's usage block is long).
+        where = exc.ctx.command_path if exc.ctx else "lifecycle"
+        click.echo(f"lifecycle: error: {exc.format_message()} (see '{where} --help')", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"lifecycle: error: {exc.format_message()}", err=True)
         return exc.exit_code
     except click.Abort:
         click.echo("lifecycle: aborted", err=True)
