@@ -34,6 +34,12 @@ CORE_PATH: list[tuple[str, list[str], list[str]]] = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own audit cache folder (subprocesses inherit it)."""
+    monkeypatch.setenv("LIFECYCLE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture
 def plugins():
     """A plugin manager with the built-ins only (no installed entry points)."""

@@ -52,6 +52,7 @@ class FileReport:
     stage: str | None = None
     findings: list[Finding] = attrs.field(factory=list)
     overrides: list[dict[str, Any]] = attrs.field(factory=list)
+    due: list[dict[str, Any]] = attrs.field(factory=list)
 
     @property
     def ok(self) -> bool:
@@ -156,6 +157,7 @@ class _Reader:
         self.report.findings.extend(conformance.findings)
         self.report.findings.extend(conformance.finish())
         self.report.overrides = conformance.overrides
+        self.report.due = conformance.due
         if conformance.engagement is not None:
             self.report.stage = conformance.engagement.stage
         self._against()

@@ -19,7 +19,7 @@ from ._rules import RuleKind
 from ._state import Engagement
 from .exceptions import LifecycleError
 
-__all__ = ["Conformance", "Finding"]
+__all__ = ["Conformance", "Finding", "overdue_findings"]
 
 Record = dict[str, Any]  # Any: a JSON object as stored.
 # What bad data in a verified line can raise while it is replayed.
@@ -68,6 +68,7 @@ class Conformance:
     broken: bool = False
     findings: list[Finding] = attrs.field(factory=list)
     overrides: list[dict[str, Any]] = attrs.field(factory=list)
+    due: list[dict[str, Any]] = attrs.field(factory=list)
     _overdue_at_close: list[str] = attrs.field(factory=list)
 
     def feed(self, record: Record) -> None:
@@ -260,16 +261,21 @@ class Conformance:
                 )
             )
         if not eng.final:
-            for item in due_items(eng, self.today):
-                if item.overdue:
-                    out.append(
-                        _warning(
-                            "overdue",
-                            eng.seq,
-                            f"{item.kind} {item.id} was due {item.due.isoformat()} ({item.source})",
-                        )
-                    )
+            self.due = [item.as_json() for item in due_items(eng, self.today)]
+            out.extend(overdue_findings(self.due, self.today, eng.seq))
         return out
+
+
+def overdue_findings(due: list[dict[str, Any]], today: dt.date, seq: int | None) -> list[Finding]:
+    """``overdue`` warnings for the due items (as ``DueItem.as_json``) past *today*.
+
+    Kept apart from the replay so a cached audit can recompute them for another day.
+    """
+    return [
+        _warning("overdue", seq, f"{i['kind']} {i['id']} was due {i['due']} ({i['source']})")
+        for i in due
+        if dt.date.fromisoformat(i["due"]) < today
+    ]
 
 
 def _dict(value: object) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from typing import Any
 
 import click
 
-from .._audit import Checkpoint, FileReport, audit_file, find_histories, read_checkpoints
+from .._audit import Checkpoint, FileReport, find_histories, read_checkpoints
+from .._auditcache import AuditCache, audit_cached, default_cache_dir
 from .._repair import repair_file
 from ..exceptions import InvalidInputError
 
@@ -26,24 +27,39 @@ def _env() -> Any:
     return click.get_current_context().obj
 
 
-def _worker_audit(args: tuple[str, dt.date, Mapping[str, Checkpoint]]) -> FileReport:
+_Work = tuple[str, dt.date, Mapping[str, Checkpoint], bool]
+
+
+def _cache(plugins: Any, use: bool) -> AuditCache | None:
+    # Any: the Plugins host.
+    if not use:
+        return None
+    versions = [f"{r.name}={r.distribution}:{r.version}" for r in plugins.reports if r.status == "loaded"]
+    return AuditCache(default_cache_dir(), sorted(versions))
+
+
+def _worker_audit(work: _Work) -> FileReport:
     """Audit one file in a worker process, with that process's own plugins' rule kinds."""
     from . import load_plugins
 
-    path, today, against = args
-    return audit_file(Path(path), kinds=load_plugins().rule_kinds(), today=today, against=against)
+    path, today, against, use_cache = work
+    plugins = load_plugins()
+    return audit_cached(Path(path), kinds=plugins.rule_kinds(), today=today, against=against,
+                        cache=_cache(plugins, use_cache))
 
 
 def _reports(
-    files: Sequence[Path], jobs: int, today: dt.date, against: Mapping[str, Checkpoint]
+    files: Sequence[Path], jobs: int, today: dt.date, against: Mapping[str, Checkpoint],
+    use_cache: bool,
 ) -> Iterator[FileReport]:
     if jobs <= 1 or len(files) < 2:
-        kinds = _env().plugins.rule_kinds()
+        plugins = _env().plugins
+        kinds, cache = plugins.rule_kinds(), _cache(plugins, use_cache)
         for path in files:
-            yield audit_file(path, kinds=kinds, today=today, against=against)
+            yield audit_cached(path, kinds=kinds, today=today, against=against, cache=cache)
         return
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        work = [(str(p), today, against) for p in files]
+        work = [(str(p), today, against, use_cache) for p in files]
         yield from pool.map(_worker_audit, work, chunksize=max(1, len(work) // (jobs * 8)))
 
 
@@ -63,7 +79,16 @@ def _reports(
     show_default=True,
     help="Audit files in this many processes.",
 )
-def audit(paths: tuple[Path, ...], as_json: bool, against: Path | None, jobs: int) -> None:
+@click.option(
+    "--no-cache",
+    "no_cache",
+    is_flag=True,
+    help="Audit every file from scratch (the cache is keyed by each file's bytes and the code "
+    "versions; env LIFECYCLE_CACHE_DIR moves it).",
+)
+def audit(
+    paths: tuple[Path, ...], as_json: bool, against: Path | None, jobs: int, no_cache: bool
+) -> None:
     """Verify history files and folders: integrity, conformance, completeness.
 
     Exit 0 when no file has an error finding (warnings allowed), 1 otherwise.
@@ -78,7 +103,7 @@ def audit(paths: tuple[Path, ...], as_json: bool, against: Path | None, jobs: in
         except ValueError as exc:
             raise InvalidInputError(f"{against}: {exc}") from None
     today = _env().engine.today()
-    reports = _reports(files, jobs, today, checkpoints)
+    reports = _reports(files, jobs, today, checkpoints, not no_cache)
     show_progress = not as_json and sys.stderr.isatty() and len(files) >= _PROGRESS_MIN_FILES
     results: list[FileReport] = []
     if show_progress:

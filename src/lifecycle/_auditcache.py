@@ -1,0 +1,116 @@
+"""A cache of audit verdicts, so re-auditing an unchanged archive is fast.
+
+An entry is keyed by the SHA-256 of the file's full bytes, its name, and the versions of
+lifecycle, its history format and every loaded plugin: the same bytes under the same code give the
+same verdict. Findings that depend on today's date (``overdue``) are not taken from the cache but
+recomputed from the due dates stored with the entry. Like every cache here it is an accelerator
+only: delete it at will, or audit with ``--no-cache``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Final
+
+from ._audit import FileReport
+from ._conformance import Finding, overdue_findings
+from ._lines import FORMAT_VERSION
+
+__all__ = ["AuditCache", "audit_cached", "default_cache_dir"]
+
+_ENTRY_VERSION: Final = 1
+_DATED: Final = frozenset({"overdue"})
+
+
+def default_cache_dir() -> Path:
+    """``$LIFECYCLE_CACHE_DIR``, else ``$XDG_CACHE_HOME/lifecycle``, else ``~/.cache/lifecycle``."""
+    if os.environ.get("LIFECYCLE_CACHE_DIR"):
+        return Path(os.environ["LIFECYCLE_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "lifecycle"
+
+
+class AuditCache:
+    """Audit reports by file content and code versions."""
+
+    def __init__(self, folder: Path, versions: Iterable[str]) -> None:
+        self.folder = folder / "audit"
+        self._salt = "\0".join([f"entry={_ENTRY_VERSION}", f"format={FORMAT_VERSION}", *versions])
+
+    def key(self, path: Path) -> str:
+        """The entry key of *path*: its bytes, its name, and the code versions."""
+        digest = hashlib.sha256(self._salt.encode())
+        digest.update(b"\0" + path.name.encode("utf-8", "surrogateescape") + b"\0")
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    def get(self, key: str, path: Path, today: dt.date) -> FileReport | None:
+        """The cached report for *key*, with date-dependent findings recomputed for *today*."""
+        try:
+            data = json.loads((self.folder / key[:2] / f"{key}.json").read_bytes())
+            report = FileReport(
+                path=str(path), engagement=data["engagement"], events=data["events"],
+                head=data["head"], stage=data["stage"], overrides=data["overrides"],
+                due=data["due"], findings=[Finding(**f) for f in data["findings"]],
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        report.findings += overdue_findings(report.due, today, report.events)
+        return report
+
+    def put(self, key: str, report: FileReport) -> None:
+        """Store *report* (without its date-dependent findings); a failure only loses the cache."""
+        data: dict[str, Any] = {
+            "engagement": report.engagement, "events": report.events, "head": report.head,
+            "stage": report.stage, "overrides": report.overrides, "due": report.due,
+            "findings": [_finding(f) for f in report.findings if f.code not in _DATED],
+        }
+        folder = self.folder / key[:2]
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(data, out, separators=(",", ":"))
+            os.replace(temp, folder / f"{key}.json")
+        except OSError:
+            return
+
+
+def _finding(f: Finding) -> dict[str, Any]:
+    # Any: a JSON object.
+    return {"code": f.code, "severity": f.severity, "seq": f.seq, "message": f.message, "line": f.line}
+
+
+def audit_cached(
+    path: Path,
+    *,
+    kinds: Any,
+    today: dt.date,
+    against: Any,
+    cache: AuditCache | None,
+) -> FileReport:
+    """Audit *path*, through *cache* when given (never for a file with a checkpoint to check)."""
+    # Any: the rule-kind mapping and checkpoints, passed through to audit_file.
+    from ._audit import audit_file
+
+    if cache is None:
+        return audit_file(path, kinds=kinds, today=today, against=against)
+    try:
+        key = cache.key(path)
+    except OSError:
+        return audit_file(path, kinds=kinds, today=today, against=against)
+    cached = cache.get(key, path, today)
+    if cached is not None and cached.engagement not in against:
+        return cached
+    report = audit_file(path, kinds=kinds, today=today, against=against)
+    if report.engagement not in against:
+        cache.put(key, report)
+    return report
