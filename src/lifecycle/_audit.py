@@ -19,7 +19,7 @@ import attrs
 
 from ._conformance import Conformance, Finding
 from ._history import SUFFIX
-from ._lines import FORMAT, FORMAT_VERSION, MAX_LINE_BYTES, LineProblem, decode_line
+from ._lines import AT_FORMAT, FORMAT, FORMAT_VERSION, MAX_LINE_BYTES, LineProblem, decode_line
 from ._replay import EVENT_VERSIONS
 from ._rules import RuleKind
 
@@ -234,7 +234,11 @@ class _Reader:
             )
             ok = False
         at = record.get("at")
-        if not isinstance(at, str) or at < self.last_at:
+        if not isinstance(at, str) or not AT_FORMAT.match(at):
+            self._add("time", seq, f"line {number}: {at!r} is not a UTC timestamp of the form "
+                      "YYYY-MM-DDTHH:MM:SS.ffffffZ")
+            ok = False
+        elif at < self.last_at:
             self._add("time", seq, f"line {number}: timestamp {at!r} goes backwards")
             ok = False
         else:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal
 
 import attrs
 
 from ._model import Rule
-from ._rules import RuleKind, Verdict
+from ._rules import PASS, RuleKind, Verdict
 from ._state import Action, Engagement
 
 __all__ = ["Outcome", "check_override", "evaluate", "gate", "reason_problem"]
@@ -18,7 +18,7 @@ MIN_REASON_WORDS: Final = 3
 MIN_REASON_CHARS: Final = 15
 
 
-@attrs.frozen
+@attrs.define  # not frozen: built for every decision and event; never mutated
 class Outcome:
     """What one rule said about one action."""
 
@@ -60,19 +60,13 @@ class Outcome:
         return data
 
 
-def applicable(rules: Iterable[Rule], action: Action) -> list[Rule]:
-    """The rules attached to *action*'s trigger (``on``) or activity (``on_activity``)."""
-    names = "on" if action.kind == "trigger" else "on_activity"
-    return [r for r in rules if action.id in getattr(r, names)]
-
-
 def evaluate(
     engagement: Engagement, action: Action, kinds: Mapping[str, RuleKind]
 ) -> list[Outcome]:
     """Evaluate every rule attached to *action*, in playbook order."""
     return [
         _evaluate_one(rule, engagement, action, kinds)
-        for rule in applicable(engagement.playbook.rules, action)
+        for rule in engagement.playbook.rules_for(action.kind, action.id)
     ]
 
 
@@ -80,49 +74,36 @@ def _evaluate_one(
     rule: Rule, engagement: Engagement, action: Action, kinds: Mapping[str, RuleKind]
 ) -> Outcome:
     kind = kinds.get(rule.kind)
-    base = Outcome(
-        rule.id,
-        rule.kind,
-        rule.severity,
-        False,
-        "",
-        rule.override_roles,
-        kind.plugin if kind else "",
-    )
+    plugin = kind.plugin if kind else ""
     if kind is None:
         # Fail closed: a rule whose kind is not installed cannot be known to pass (#3).
-        return attrs.evolve(
-            base,
-            severity="block",
-            message=f"rule kind {rule.kind!r} is not installed; cannot check it",
-        )
+        return _failed(rule, "", f"rule kind {rule.kind!r} is not installed; cannot check it")
     try:
         verdict = kind.evaluate(rule, engagement, action)
     except Exception as exc:
-        return attrs.evolve(
-            base,
-            severity="block",
-            message=f"rule kind {rule.kind!r} of plugin {kind.plugin!r} failed: {exc!r}",
-        )
+        return _failed(rule, plugin, f"rule kind {rule.kind!r} of plugin {plugin!r} failed: {exc!r}")
+    if verdict is PASS or verdict is True:
+        return Outcome(rule.id, rule.kind, rule.severity, True, "", rule.override_roles, plugin)
     if isinstance(verdict, bool):
         verdict = Verdict(verdict)
     if not isinstance(verdict, Verdict):
-        return attrs.evolve(
-            base,
-            severity="block",
-            message=f"rule kind {rule.kind!r} returned {verdict!r}, not a Verdict",
-        )
+        return _failed(rule, plugin, f"rule kind {rule.kind!r} returned {verdict!r}, not a Verdict")
     if verdict.passed:
-        return attrs.evolve(base, passed=True)
+        return Outcome(rule.id, rule.kind, rule.severity, True, "", rule.override_roles, plugin)
     message = rule.message or verdict.detail
     if rule.message and verdict.detail:
         message = f"{rule.message} ({verdict.detail})"
-    return attrs.evolve(base, message=message)
+    return Outcome(rule.id, rule.kind, rule.severity, False, message, rule.override_roles, plugin)
+
+
+def _failed(rule: Rule, plugin: str, message: str) -> Outcome:
+    """A rule that could not be evaluated blocks, whatever its severity (guards fail closed)."""
+    return Outcome(rule.id, rule.kind, "block", False, message, rule.override_roles, plugin)
 
 
 def gate(engagement: Engagement, trigger_id: str) -> Outcome | None:
     """The built-in checklist gate: leaving a stage needs its required items done."""
-    trigger = next((t for t in engagement.playbook.triggers if t.id == trigger_id), None)
+    trigger = engagement.playbook.trigger(trigger_id)
     if trigger is None or not trigger.gate:
         return None
     missing = engagement.missing_items(engagement.stage)

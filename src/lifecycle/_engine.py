@@ -85,6 +85,9 @@ class Engine:
         self._playbook_dirs = tuple(playbook_dirs)
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._catalog: Catalog | None = None
+        # The state after the last command on each history, with the anchor that proves it is
+        # current: the next command verifies the anchor and reads only what came after it.
+        self._live: dict[Path, tuple[Engagement, Anchor]] = {}
 
     @property
     def catalog(self) -> Catalog:
@@ -107,11 +110,19 @@ class Engine:
     def engagement(self, engagement_id: str) -> Engagement:
         """The engagement as it stands: a replay of its history."""
         store = FileHistoryStore(self.workspace.existing(engagement_id))
-        cached = load_snapshot(store.path)
+        cached = self._cached(store.path)
         records, anchor = store.read_after(cached[1] if cached else None)
         engagement = _continued(store.label, cached, records)
         _refresh_snapshot(store.path, cached, engagement, anchor)
-        return engagement
+        self._live[store.path] = (engagement, anchor)
+        return _copy(engagement)
+
+    def _cached(self, path: Path) -> tuple[Engagement, Anchor] | None:
+        """A state to continue from: this engine's last one, else the snapshot on disk."""
+        live = self._live.get(path)
+        if live is not None:
+            return _copy(live[0]), live[1]
+        return load_snapshot(path)
 
     def history(self, engagement_id: str) -> list[Record]:
         """The verified events of *engagement_id*, oldest first."""
@@ -326,7 +337,7 @@ class Engine:
     def _command(self, store: FileHistoryStore, actor: str) -> Iterator[_Ctx]:
         if not actor.strip():
             raise InvalidInputError("An actor name is needed (--actor or LIFECYCLE_ACTOR).")
-        cached = load_snapshot(store.path)
+        cached = self._cached(store.path)
         appended: list[Result] = []
         try:
             with store.session(after=cached[1] if cached else None) as session:
@@ -334,6 +345,7 @@ class Engine:
                 yield _Ctx(session, engagement, self._now(engagement.last_at), actor, appended)
                 if session.anchor is not None:
                     _refresh_snapshot(store.path, cached, engagement, session.anchor)
+                    self._live[store.path] = (engagement, session.anchor)
         finally:
             # Plugins hear of events only after the lock is released: a hook may read the
             # history (or run a command) without deadlocking, and can never hold writers up.
@@ -462,6 +474,18 @@ def _continued(
         return engagement
     except ReplayError as exc:
         raise CorruptHistoryError(label, f"cannot replay: {exc}", exc.seq) from None
+
+
+def _copy(engagement: Engagement) -> Engagement:
+    """A copy whose mutable parts are its own (a Result's engagement never changes later)."""
+    return attrs.evolve(
+        engagement,
+        facts=dict(engagement.facts),
+        done=dict(engagement.done),
+        entries=list(engagement.entries),
+        activities=list(engagement.activities),
+        fired=list(engagement.fired),
+    )
 
 
 def _refresh_snapshot(

@@ -19,7 +19,7 @@ from .exceptions import NotFoundError, RefusedError
 
 __all__ = ["CompiledMachine", "compile_machine"]
 
-_CACHE: Final[dict[tuple[str, str, str], CompiledMachine]] = {}
+_CACHE: Final[dict[str, CompiledMachine]] = {}
 _CACHE_LIMIT: Final = 256
 
 
@@ -88,10 +88,10 @@ class CompiledMachine:
 
 def compile_machine(playbook: Playbook, sha256: str) -> CompiledMachine:
     """Return the cached machine for this playbook version, compiling it on first use."""
-    key = (playbook.id, playbook.version, sha256)
-    machine = _CACHE.get(key)
+    # The sha256 names the exact content, id and version included (DESIGN principle 6).
+    machine = _CACHE.get(sha256)
     if machine is None:
         if len(_CACHE) >= _CACHE_LIMIT:
             _CACHE.pop(next(iter(_CACHE)))
-        machine = _CACHE[key] = CompiledMachine(playbook)
+        machine = _CACHE[sha256] = CompiledMachine(playbook)
     return machine

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Literal
 
@@ -139,7 +140,34 @@ class Playbook:
 
     def stage(self, stage_id: str) -> Stage | None:
         """Return the stage with *stage_id*, or None."""
-        return next((s for s in self.stages if s.id == stage_id), None)
+        return self._stage_index.get(stage_id)
+
+    def trigger(self, trigger_id: str) -> Trigger | None:
+        """Return the trigger with *trigger_id*, or None."""
+        return self._trigger_index.get(trigger_id)
+
+    def rules_for(self, kind: str, name: str) -> tuple[Rule, ...]:
+        """The rules attached to trigger (*kind* ``"trigger"``) or activity *name*, in order."""
+        return self._rule_index.get((kind, name), ())
+
+    # Lookups run on every decision and replayed event: index once per playbook object.
+    @functools.cached_property
+    def _stage_index(self) -> dict[str, Stage]:
+        return {s.id: s for s in self.stages}
+
+    @functools.cached_property
+    def _trigger_index(self) -> dict[str, Trigger]:
+        return {t.id: t for t in self.triggers}
+
+    @functools.cached_property
+    def _rule_index(self) -> dict[tuple[str, str], tuple[Rule, ...]]:
+        index: dict[tuple[str, str], list[Rule]] = {}
+        for rule in self.rules:
+            for name in rule.on:
+                index.setdefault(("trigger", name), []).append(rule)
+            for name in rule.on_activity:
+                index.setdefault(("activity", name), []).append(rule)
+        return {key: tuple(rules) for key, rules in index.items()}
 
     def initial_stage(self) -> Stage:
         """Return the initial stage of a valid playbook."""

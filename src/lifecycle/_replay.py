@@ -15,7 +15,7 @@ import attrs
 
 from ._convert import structure_playbook
 from ._decide import GATE, evaluate, gate
-from ._lines import parse_at
+from ._lines import date_of
 from ._machine import compile_machine
 from ._playbooks import playbook_digest
 from ._rules import RuleKind
@@ -107,13 +107,17 @@ def apply(engagement: Engagement, record: Record) -> None:
         raise ReplayError(
             seq, f"event type {kind!r} version {version!r} is newer than this code reads"
         )
+    data = record.get("data")
+    if type(data) is not dict:
+        raise ReplayError(seq, "event has no data object")
     try:
-        _APPLY.get(kind, _nothing)(engagement, _data(record), record)
+        _APPLY.get(kind, _nothing)(engagement, data, record)
     except (KeyError, TypeError, ValueError, AttributeError, LifecycleError) as exc:
         raise ReplayError(seq, f"bad {kind!r} event data ({exc})") from None
     engagement.seq = seq
-    engagement.head = str(record.get("hash", ""))
-    engagement.last_at = str(record.get("at", ""))
+    head, at = record.get("hash", ""), record.get("at", "")
+    engagement.head = head if type(head) is str else str(head)
+    engagement.last_at = at if type(at) is str else str(at)
 
 
 def _nothing(engagement: Engagement, data: Record, record: Record) -> None:
@@ -145,15 +149,15 @@ def _activity(engagement: Engagement, data: Record, record: Record) -> None:
 
 
 def _advanced(engagement: Engagement, data: Record, record: Record) -> None:
-    source = engagement.stage
+    # The hot path of every replay: kept lean on purpose.
+    source, trigger = engagement.stage, str(data["trigger"])
     if data.get("from") != source:
         raise ValueError(f"recorded from {data.get('from')!r} but the engagement is in {source!r}")
-    machine = compile_machine(engagement.playbook, engagement.playbook_sha256)
-    dest = machine.fire(engagement, str(data["trigger"]))
+    dest = compile_machine(engagement.playbook, engagement.playbook_sha256).fire(engagement, trigger)
     if dest != data.get("to"):
         raise ValueError(f"trigger leads to {dest!r}, recorded {data.get('to')!r}")
-    seq, on = _int(record.get("seq")), _date(record)
-    engagement.fired.append(Fired(str(data["trigger"]), on, seq, source, dest))
+    seq, on = record["seq"], _date(record)
+    engagement.fired.append(Fired(trigger, on, seq, source, dest))
     _enter(engagement, dest, seq, on)
 
 
@@ -259,7 +263,7 @@ def _data(record: Record) -> Record:
 
 def _date(record: Record) -> dt.date:
     try:
-        return parse_at(str(record.get("at"))).date()
+        return date_of(str(record.get("at")))
     except ValueError:
         raise ReplayError(_int(record.get("seq")), f"bad timestamp {record.get('at')!r}") from None
 

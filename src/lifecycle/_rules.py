@@ -39,6 +39,8 @@ class Verdict:
     detail: str = ""
 
 
+PASS = Verdict(True)  # shared: a Verdict is immutable, and passing is the common case
+
 Evaluate = Callable[[Rule, Engagement, Action], "Verdict | bool"]
 
 
@@ -77,7 +79,7 @@ def _fact_required(rule: Rule, engagement: Engagement, action: Action) -> Verdic
     if isinstance(values, list) and value not in values:
         allowed = ", ".join(repr(v) for v in values)
         return Verdict(False, f"fact {fact!r} is {value!r}, not one of {allowed}")
-    return Verdict(True)
+    return PASS
 
 
 def _fact_forbids(rule: Rule, engagement: Engagement, action: Action) -> Verdict:
@@ -86,13 +88,13 @@ def _fact_forbids(rule: Rule, engagement: Engagement, action: Action) -> Verdict
     values = _param(rule, "values")
     if isinstance(values, list) and value is not None and value in values:
         return Verdict(False, f"fact {fact!r} is {value!r}")
-    return Verdict(True)
+    return PASS
 
 
 def _stage_visited(rule: Rule, engagement: Engagement, action: Action) -> Verdict:
     stage = str(_param(rule, "stage"))
     if engagement.visited(stage):
-        return Verdict(True)
+        return PASS
     return Verdict(False, f"stage {stage!r} has not been visited")
 
 
@@ -103,7 +105,7 @@ def _activity_recorded(rule: Rule, engagement: Engagement, action: Action) -> Ve
     since = _param(rule, "since")
     count = count_activity(engagement, activity, since if isinstance(since, str) else None)
     if count >= minimum:
-        return Verdict(True)
+        return PASS
     where = f" since stage {since!r} was last entered" if since else ""
     return Verdict(
         False, f"activity {activity!r} recorded {count} time(s){where}, {minimum} needed"
@@ -129,10 +131,10 @@ def _within_days(rule: Rule, engagement: Engagement, action: Action) -> Verdict:
     after = str(_param(rule, "after"))
     start = engagement.last_occurrence(after)
     if start is None or not isinstance(days, int):
-        return Verdict(True)  # `after` never happened: the rule does not apply.
+        return PASS  # `after` never happened: the rule does not apply.
     due = start + dt.timedelta(days=days)
     if action.on <= due:
-        return Verdict(True)
+        return PASS
     late = (action.on - due).days
     return Verdict(
         False, f"due by {due.isoformat()} ({days} days after {after!r}), {late} day(s) late"
@@ -143,7 +145,7 @@ def _checklist_complete(rule: Rule, engagement: Engagement, action: Action) -> V
     stage = str(_param(rule, "stage"))
     missing = engagement.missing_items(stage)
     if not missing:
-        return Verdict(True)
+        return PASS
     return Verdict(False, f"stage {stage!r} has required items not done: {', '.join(missing)}")
 
 

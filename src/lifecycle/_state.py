@@ -12,7 +12,7 @@ from ._model import Playbook
 __all__ = ["Action", "ActivityRecord", "Engagement", "Entry", "Fired"]
 
 
-@attrs.frozen
+@attrs.define  # not frozen: built for every decision and event; never mutated
 class Entry:
     """The engagement entered *stage* at event *seq*, on date *on*."""
 
@@ -21,7 +21,7 @@ class Entry:
     on: dt.date
 
 
-@attrs.frozen
+@attrs.define  # not frozen: built for every decision and event; never mutated
 class ActivityRecord:
     """An activity that took place on *on* (which may precede its recording), during *stage*."""
 
@@ -31,7 +31,7 @@ class ActivityRecord:
     stage: str
 
 
-@attrs.frozen
+@attrs.define  # not frozen: built for every decision and event; never mutated
 class Fired:
     """A trigger fired at event *seq* on date *on*, from *source* to *dest*."""
 
@@ -42,7 +42,7 @@ class Fired:
     dest: str
 
 
-@attrs.frozen
+@attrs.define  # not frozen: built for every decision; never mutated
 class Action:
     """What a rule is asked about: firing a trigger, or recording an activity, on a date."""
 
