@@ -219,6 +219,23 @@ class _Reader:
         return record
 
     def _sequence(self, record: dict[str, Any], seq: int, number: int) -> bool:
+        get = record.get
+        at, kind, version = get("at"), get("type"), get("v")
+        if (  # the common case, checked in one go; any doubt takes the path that words findings
+            get("seq") == seq
+            and get("prev") == self.prev
+            and type(at) is str
+            and at >= self.last_at
+            and AT_FORMAT.match(at)
+            and type(kind) is str
+            and type(version) is int
+            and version <= EVENT_VERSIONS.get(kind, 0)
+        ):
+            self.last_at = at
+            return True
+        return self._sequence_findings(record, seq, number)
+
+    def _sequence_findings(self, record: dict[str, Any], seq: int, number: int) -> bool:
         ok = True
         if record.get("seq") != seq:
             self._add(

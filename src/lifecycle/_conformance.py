@@ -22,6 +22,7 @@ from .exceptions import LifecycleError
 __all__ = ["Conformance", "Finding", "overdue_findings"]
 
 Record = dict[str, Any]  # Any: a JSON object as stored.
+_DECISIONS = frozenset({"advanced", "activity_recorded", "refused", "forced"})
 # What bad data in a verified line can raise while it is replayed.
 _BAD_DATA = (
     LifecycleError, TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError
@@ -80,9 +81,11 @@ class Conformance:
             if self.engagement is None:
                 self.engagement = start(record)
                 return
-            self.findings.extend(self._decisions(record, seq))
-            if record.get("type") == "advanced":
-                self._note_closing(record)
+            kind = record.get("type")
+            if kind in _DECISIONS:
+                self.findings.extend(self._decisions(record, seq))
+                if kind == "advanced":
+                    self._note_closing(record)
             apply(self.engagement, record)
         except ReplayError as exc:
             self._stop("unknown-version" if "newer" in str(exc) else "replay", seq, str(exc))
@@ -148,8 +151,9 @@ class Conformance:
     def _overrides(self, record: Record, seq: int | None) -> Iterator[Finding]:
         assert self.engagement is not None
         data = _dict(record.get("data"))
-        overridden = [r for r in _rules(record) if r.get("outcome") == "overridden"]
-        blocked = [r for r in _rules(record) if r.get("outcome") == "block"]
+        rules = _rules(record)
+        overridden = [r for r in rules if r.get("outcome") == "overridden"]
+        blocked = [r for r in rules if r.get("outcome") == "block"]
         for rule in blocked:
             yield _error(
                 "block-without-override",

@@ -34,8 +34,15 @@ MAX_LINE_BYTES: Final = 16 * 1024 * 1024
 _SUFFIX: Final = re.compile(rb',"hash":"([0-9a-f]{64})"\}$')
 AT_FORMAT: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")
 _HASH_KEY: Final = b',"hash":"'
-# One encoder, built once: json.dumps with options builds a new one on every call.
+# One encoder and one decoder, built once: json.dumps/loads with options build new ones per call.
 _ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _no_float(text: str) -> object:
+    raise ValueError(f"{text} is not allowed: history lines hold no floats, NaN or Infinity")
+
+
+_DECODER: Final = json.JSONDecoder(parse_float=_no_float, parse_constant=_no_float)
 
 
 class LineProblem(ValueError):
@@ -80,28 +87,26 @@ def decode_line(line: bytes) -> tuple[dict[str, Any], str]:
     # Any: records are JSON objects.
     if len(line) > MAX_LINE_BYTES:
         raise LineProblem("too-long", f"line is longer than {MAX_LINE_BYTES} bytes")
-    match = _SUFFIX.search(line)
-    if match is None:
+    # The suffix sits at a fixed offset: `,"hash":"` + 64 hex digits + `"}` (75 bytes).
+    if line[-75:-66] != _HASH_KEY or line[-2:] != b'"}' or not _SUFFIX.search(line[-75:]):
         raise LineProblem("no-hash", 'line does not end with its "hash" member')
-    body = line[: match.start()] + b"}"
+    expected = line[-66:-2].decode("ascii")
+    actual = hashlib.sha256(line[:-75] + b"}").hexdigest()
     try:
-        record = json.loads(line.decode("utf-8"), parse_float=_no_float, parse_constant=_no_float)
+        text = line.decode("utf-8")
+        record, end = _DECODER.raw_decode(text)  # a line has no surrounding whitespace
+        if end != len(text):
+            raise ValueError(f"extra data after the object at character {end}")
     except UnicodeDecodeError as exc:
         raise LineProblem("not-utf8", f"line is not UTF-8 ({exc.reason})") from None
     except (ValueError, RecursionError) as exc:
         raise LineProblem("not-json", f"line is not JSON ({exc})") from None
     if not isinstance(record, dict):
         raise LineProblem("not-object", "line is not a JSON object")
-    actual = hashlib.sha256(body).hexdigest()
-    expected = match.group(1).decode("ascii")
     if actual != expected or record.get("hash") != expected:
         raise LineProblem("hash-mismatch", f"line hashes to {actual[:12]}, not {expected[:12]}")
     del record["hash"]
     return record, expected
-
-
-def _no_float(text: str) -> object:
-    raise ValueError(f"{text} is not allowed: history lines hold no floats, NaN or Infinity")
 
 
 _CONTAINERS: Final = (dict, list, tuple, float)
