@@ -281,25 +281,32 @@ class _Reader:
             )
 
 
+_CHUNK = 1 << 20
+
+
 def _lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes, bool]]:
-    """(line number, bytes without newline, complete?) for each line; overlong lines are cut."""
-    number = 0
-    while True:
-        raw = handle.readline(MAX_LINE_BYTES + 1)
-        if not raw:
-            return
-        number += 1
-        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-            while (rest := handle.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
-                pass
-            yield number, raw[: MAX_LINE_BYTES + 1], bool(rest)
-            if not rest:
-                return
-            continue
-        if not raw.endswith(b"\n"):
-            yield number, raw, False
-            return
-        yield number, raw[:-1], True
+    """(line number, bytes without newline, complete?) for each line, read in 1 MiB chunks.
+
+    Memory stays bounded: a line longer than the cap is yielded cut to just over the cap (so
+    it fails as ``too-long``) and the rest of it is skipped.
+    """
+    number, pending, overlong = 0, b"", False
+    while chunk := handle.read(_CHUNK):
+        lines = (pending + chunk).split(b"\n")
+        pending = lines.pop()
+        for raw in lines:
+            if overlong:  # the end of a line already reported
+                overlong = False
+                continue
+            number += 1
+            yield number, raw, True
+        if len(pending) > MAX_LINE_BYTES:
+            if not overlong:
+                number += 1
+                yield number, pending[: MAX_LINE_BYTES + 1], True
+            pending, overlong = b"", True
+    if pending and not overlong:
+        yield number + 1, pending, False
 
 
 def read_checkpoints(text: str) -> dict[str, Checkpoint]:
