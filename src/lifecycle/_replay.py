@@ -263,8 +263,8 @@ def _data(record: Record) -> Record:
 
 def _date(record: Record) -> dt.date:
     try:
-        return date_of(str(record.get("at")))
-    except ValueError:
+        return date_of(record["at"])
+    except (KeyError, TypeError, ValueError):
         raise ReplayError(_int(record.get("seq")), f"bad timestamp {record.get('at')!r}") from None
 
 

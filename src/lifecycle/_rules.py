@@ -71,10 +71,12 @@ def _fact_value(engagement: Engagement, fact: str) -> object:
 
 
 def _fact_required(rule: Rule, engagement: Engagement, action: Action) -> Verdict:
-    fact = str(_param(rule, "fact"))
-    value = _fact_value(engagement, fact)
-    values = _param(rule, "values")
-    if value is None:
+    # Parameters were checked when the playbook was loaded; a bad one raises, and fails closed.
+    params = rule.params
+    fact = params["fact"]
+    value = engagement.facts.get(fact)  # type: ignore[call-overload]
+    values = params.get("values")
+    if value is None or value == "":
         return Verdict(False, f"fact {fact!r} is not set")
     if isinstance(values, list) and value not in values:
         allowed = ", ".join(repr(v) for v in values)
@@ -92,7 +94,7 @@ def _fact_forbids(rule: Rule, engagement: Engagement, action: Action) -> Verdict
 
 
 def _stage_visited(rule: Rule, engagement: Engagement, action: Action) -> Verdict:
-    stage = str(_param(rule, "stage"))
+    stage = str(rule.params["stage"])
     if engagement.visited(stage):
         return PASS
     return Verdict(False, f"stage {stage!r} has not been visited")

@@ -79,7 +79,10 @@ class Engagement:
 
     def visited(self, stage: str) -> bool:
         """Whether the engagement has ever entered *stage* (the current one included)."""
-        return any(entry.stage == stage for entry in self.entries)
+        for entry in self.entries:  # a loop, not any(): this runs on every stage-visited rule
+            if entry.stage == stage:
+                return True
+        return False
 
     def last_entry(self, stage: str) -> Entry | None:
         """The latest entry into *stage*, or None."""
