@@ -204,12 +204,7 @@ class FileHistoryStore:
         With *after* (a snapshot's anchor), only the lines after it are read and returned, once
         the anchor's own line is found unchanged; otherwise the whole file is.
         """
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
-        except FileNotFoundError:
-            raise HistoryError(self.path, "no such history file") from None
-        except OSError as exc:
-            raise HistoryError(self.path, f"cannot open: {exc.strerror}") from None
+        fd = _open(self.path, os.O_RDWR | os.O_APPEND)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             records, anchor = _read_verified(self.label, fd, after)
@@ -231,12 +226,7 @@ class FileHistoryStore:
         Returns the events and the anchor of the last line. A stale *after* (its line changed
         or gone) falls back to reading the whole file.
         """
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except FileNotFoundError:
-            raise HistoryError(self.path, "no such history file") from None
-        except OSError as exc:
-            raise HistoryError(self.path, f"cannot read: {exc.strerror}") from None
+        fd = _open(self.path, os.O_RDONLY)
         try:
             fcntl.flock(fd, fcntl.LOCK_SH)
             return _read_verified(self.label, fd, after)
@@ -245,15 +235,16 @@ class FileHistoryStore:
 
     def read(self) -> list[Record]:
         """Read and verify the whole file without appending (a shared lock is held)."""
-        try:
-            with open(self.path, "rb") as handle:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
-                data = handle.read()
-        except FileNotFoundError:
-            raise HistoryError(self.path, "no such history file") from None
-        except OSError as exc:
-            raise HistoryError(self.path, f"cannot read: {exc.strerror}") from None
-        return read_lines(self.label, data)[0]
+        return self.read_after(None)[0]
+
+
+def _open(path: Path, flags: int) -> int:
+    try:
+        return os.open(path, flags)
+    except FileNotFoundError:
+        raise HistoryError(path, "no such history file") from None
+    except OSError as exc:
+        raise HistoryError(path, f"cannot open: {exc.strerror}") from None
 
 
 def _first_lines(engagement: str, created: str, first: Mapping[str, Any]) -> tuple[bytes, Record]:

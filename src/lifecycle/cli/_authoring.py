@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import attrs
 import click
@@ -17,6 +18,8 @@ from ..exceptions import InvalidInputError, LifecycleError, PlaybookError
 
 __all__ = ["COMMANDS"]
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
 
 def _env() -> Any:
     # Any: cli.Env.
@@ -25,6 +28,11 @@ def _env() -> Any:
 
 def _echo_json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _dir_option(help_text: str) -> Callable[[_F], _F]:
+    return click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
+                        default=Path("."), show_default=True, help=help_text)
 
 
 @click.group("playbooks")
@@ -158,14 +166,7 @@ def playbooks_graph(playbook_id: str, fmt: str) -> None:
 
 @playbooks.command("new")
 @click.argument("org")
-@click.option(
-    "--dir",
-    "folder",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Where to write <org>.toml.",
-)
+@_dir_option("Where to write <org>.toml.")
 @click.option("--organization", default="", help="The organization's full name.")
 def playbooks_new(org: str, folder: Path, organization: str) -> None:
     """Start a TOML playbook for an organization, extending core."""
@@ -258,14 +259,7 @@ def plugins(ctx: click.Context, show_all: bool, as_json: bool) -> None:
 @plugins.command("new")
 @click.argument("name")
 @click.option("--org", required=True, help="Organization id of the playbook to generate.")
-@click.option(
-    "--dir",
-    "folder",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Where to create lifecycle-NAME/.",
-)
+@_dir_option("Where to create lifecycle-NAME/.")
 def plugins_new(name: str, org: str, folder: Path) -> None:
     """Generate a plugin distribution lifecycle-NAME with a playbook, a rule kind and tests."""
     from .._scaffold import new_plugin
