@@ -14,7 +14,6 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import attrs
 
@@ -49,7 +48,12 @@ class Figure:
 
 
 def _result(ours: str, floor: str, ratio: float, met: bool, unit: str = "x") -> Result:
-    return {"ours": ours, "floor": floor, "ratio": f"{ratio:.2f}{unit}", "met": "yes" if met else "**no**"}
+    return {
+        "ours": ours,
+        "floor": floor,
+        "ratio": f"{ratio:.2f}{unit}",
+        "met": "yes" if met else "**no**",
+    }
 
 
 def _median(fn: Callable[[], float], repeats: int) -> float:
@@ -70,7 +74,9 @@ def _env(**extra: str) -> dict[str, str]:
     return {**env, "LIFECYCLE_LOAD_PLUGINS": "", **extra}
 
 
-def _best_interleaved(a: Callable[[], float], b: Callable[[], float], repeats: int) -> tuple[float, float]:
+def _best_interleaved(
+    a: Callable[[], float], b: Callable[[], float], repeats: int
+) -> tuple[float, float]:
     """Best of *repeats* runs of each, alternating them so machine noise hits both alike
     (microbenchmarks take the minimum, as timeit advises; GC off as in timeit)."""
     best_a = best_b = float("inf")
@@ -107,10 +113,20 @@ def transitions(work: Path, sizes: Sizes, *, encode: bool = False) -> Result:
             trigger = cycle[i % 2]
             outcomes = evaluate(eng, Action("trigger", trigger, today), kinds)
             outcomes += [g for g in [gate(eng, trigger)] if g is not None]
-            record = {"seq": eng.seq + 1, "at": "2026-01-01T00:00:00.000000Z", "actor": "bench",
-                      "type": "advanced", "v": 1,
-                      "data": {"trigger": trigger, "from": eng.stage, "to": "",
-                               "rules": [o.record() for o in outcomes]}, "prev": eng.head}
+            record = {
+                "seq": eng.seq + 1,
+                "at": "2026-01-01T00:00:00.000000Z",
+                "actor": "bench",
+                "type": "advanced",
+                "v": 1,
+                "data": {
+                    "trigger": trigger,
+                    "from": eng.stage,
+                    "to": "",
+                    "rules": [o.record() for o in outcomes],
+                },
+                "prev": eng.head,
+            }
             record["data"]["to"] = "support" if eng.stage == "briefing" else "briefing"
             if encode:
                 encode_line(record)
@@ -120,10 +136,19 @@ def transitions(work: Path, sizes: Sizes, *, encode: bool = False) -> Result:
     class Model:
         state = "briefing"
 
-    machine = Machine(model=None, states=["briefing", "support", "closed"], initial="briefing",
-                      transitions=[["start", "briefing", "support"], ["brief-again", "support", "briefing"],
-                                   ["close", "support", "closed"]],
-                      auto_transitions=False, send_event=True, ignore_invalid_triggers=False)
+    machine = Machine(
+        model=None,
+        states=["briefing", "support", "closed"],
+        initial="briefing",
+        transitions=[
+            ["start", "briefing", "support"],
+            ["brief-again", "support", "briefing"],
+            ["close", "support", "closed"],
+        ],
+        auto_transitions=False,
+        send_event=True,
+        ignore_invalid_triggers=False,
+    )
 
     def bare() -> float:
         model = Model()
@@ -135,8 +160,12 @@ def transitions(work: Path, sizes: Sizes, *, encode: bool = False) -> Result:
     del engagement
     t_ours, t_bare = _best_interleaved(ours, bare, max(3, sizes.repeats))
     ratio = t_ours / t_bare
-    result = _result(f"{1 / t_ours:,.0f}/s ({t_ours * 1e6:.1f} µs)", f"{1 / t_bare:,.0f}/s "
-                     f"({t_bare * 1e6:.1f} µs)", ratio, ratio <= 2)
+    result = _result(
+        f"{1 / t_ours:,.0f}/s ({t_ours * 1e6:.1f} µs)",
+        f"{1 / t_bare:,.0f}/s ({t_bare * 1e6:.1f} µs)",
+        ratio,
+        ratio <= 2,
+    )
     if encode:
         result["met"] = "(reference)"
     return result
@@ -175,8 +204,13 @@ def append_latency(work: Path, sizes: Sizes) -> Result:
     store = FileHistoryStore(work / "append" / "a.history.jsonl")
     with store.session() as session:
         anchor = session.anchor
-    fields = {"at": "2026-01-01T00:00:00.000000Z", "actor": "bench", "type": "note_added", "v": 1,
-              "data": {"text": "Call with the parties."}}
+    fields = {
+        "at": "2026-01-01T00:00:00.000000Z",
+        "actor": "bench",
+        "type": "note_added",
+        "v": 1,
+        "data": {"text": "Call with the parties."},
+    }
     with store.session(after=anchor) as session:
         session.append(fields)
         anchor = session.anchor
@@ -217,7 +251,9 @@ def advance_command(work: Path, sizes: Sizes) -> Result:
     line = (work / "advance" / "a.history.jsonl").read_bytes().splitlines(keepends=True)[-1]
     p_ours = statistics.median(ours)
     p_bare = _bare_fsync_p50(work / "advance" / "bare.jsonl", line, sizes.appends)
-    result = _result(f"p50 {p_ours * 1e3:.3f} ms", f"p50 {p_bare * 1e3:.3f} ms", p_ours / p_bare, True)
+    result = _result(
+        f"p50 {p_ours * 1e3:.3f} ms", f"p50 {p_bare * 1e3:.3f} ms", p_ours / p_bare, True
+    )
     result["met"] = "(reference)"
     return result
 
@@ -282,8 +318,12 @@ def _archive(work: Path, sizes: Sizes) -> Path:
 
 def _cli_seconds(*args: str, env: dict[str, str] | None = None) -> float:
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "lifecycle", *args], capture_output=True,
-                            env=env or _env(), check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "lifecycle", *args],
+        capture_output=True,
+        env=env or _env(),
+        check=False,
+    )
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
         raise RuntimeError(f"lifecycle {' '.join(args)} failed: {result.stderr.decode()[-500:]}")
@@ -293,11 +333,16 @@ def _cli_seconds(*args: str, env: dict[str, str] | None = None) -> float:
 def archive_jobs(work: Path, sizes: Sizes) -> Result:
     """`audit --jobs 2` vs `--jobs 1` over an archive (no cache)."""
     folder = _archive(work, sizes)
-    one = _median(lambda: _cli_seconds("audit", "--no-cache", "--json", "--jobs", "1", str(folder)), 1)
-    two = _median(lambda: _cli_seconds("audit", "--no-cache", "--json", "--jobs", "2", str(folder)), 1)
+    one = _median(
+        lambda: _cli_seconds("audit", "--no-cache", "--json", "--jobs", "1", str(folder)), 1
+    )
+    two = _median(
+        lambda: _cli_seconds("audit", "--no-cache", "--json", "--jobs", "2", str(folder)), 1
+    )
     ratio = one / two
-    return _result(f"{two:.2f} s (--jobs 2)", f"{one:.2f} s (--jobs 1)", ratio, ratio >= 1.6,
-                   unit="x faster")
+    return _result(
+        f"{two:.2f} s (--jobs 2)", f"{one:.2f} s (--jobs 1)", ratio, ratio >= 1.6, unit="x faster"
+    )
 
 
 def archive_cached(work: Path, sizes: Sizes) -> Result:
@@ -309,8 +354,9 @@ def archive_cached(work: Path, sizes: Sizes) -> Result:
     first = _cli_seconds("audit", "--json", str(folder), env=env)
     again = _median(lambda: _cli_seconds("audit", "--json", str(folder), env=env), sizes.repeats)
     ratio = first / again
-    return _result(f"{again:.2f} s (again)", f"{first:.2f} s (first)", ratio, ratio >= 10,
-                   unit="x faster")
+    return _result(
+        f"{again:.2f} s (again)", f"{first:.2f} s (first)", ratio, ratio >= 10, unit="x faster"
+    )
 
 
 # ---------------------------------------------------------------- 6-7. status latency
@@ -319,8 +365,9 @@ def archive_cached(work: Path, sizes: Sizes) -> Result:
 def _status_seconds(workspace: Path, engagement: str, repeats: int) -> float:
     env = _env(LIFECYCLE_ACTOR="bench")
     _cli_seconds("--workspace", str(workspace), "status", engagement, env=env)  # warm the snapshot
-    return _median(lambda: _cli_seconds("--workspace", str(workspace), "status", engagement, env=env),
-                   repeats)
+    return _median(
+        lambda: _cli_seconds("--workspace", str(workspace), "status", engagement, env=env), repeats
+    )
 
 
 def _import_seconds(repeats: int) -> float:
@@ -340,7 +387,9 @@ def status_small(work: Path, sizes: Sizes) -> Result:
     repeats = max(5, sizes.repeats * 2)
     floor, ours = _import_seconds(repeats), _status_seconds(workspace, "small", repeats)
     extra = (ours - floor) * 1000
-    return _result(f"{ours * 1000:.0f} ms", f"{floor * 1000:.0f} ms", extra, extra <= 60, unit=" ms over")
+    return _result(
+        f"{ours * 1000:.0f} ms", f"{floor * 1000:.0f} ms", extra, extra <= 60, unit=" ms over"
+    )
 
 
 def status_large(work: Path, sizes: Sizes) -> Result:
@@ -350,7 +399,10 @@ def status_large(work: Path, sizes: Sizes) -> Result:
     _history(workspace, "small", sizes.status_small)
     _history(workspace, "large", sizes.status_large)
     repeats = max(5, sizes.repeats * 2)
-    small, large = _status_seconds(workspace, "small", repeats), _status_seconds(workspace, "large", repeats)
+    small, large = (
+        _status_seconds(workspace, "small", repeats),
+        _status_seconds(workspace, "large", repeats),
+    )
     ratio = large / small
     return _result(f"{large * 1000:.0f} ms", f"{small * 1000:.0f} ms", ratio, ratio <= 2)
 
@@ -361,17 +413,25 @@ def status_large(work: Path, sizes: Sizes) -> Result:
 def audit_memory(work: Path, sizes: Sizes) -> Result:
     """Peak resident memory of a process auditing a 1,000,000-event file."""
     path = _history(work, "memory", sizes.memory_events)
-    code = ("import datetime as dt, resource, sys; from pathlib import Path; "
-            "from lifecycle import audit_file, make_plugin_manager; "
-            "k = make_plugin_manager(load_entrypoints=False, environ={}).rule_kinds(); "
-            f"r = audit_file(Path({str(path)!r}), kinds=k, today=dt.date.today()); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, r.ok)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env=_env()).stdout.split()
+    code = (
+        "import datetime as dt, resource, sys; from pathlib import Path; "
+        "from lifecycle import audit_file, make_plugin_manager; "
+        "k = make_plugin_manager(load_entrypoints=False, environ={}).rule_kinds(); "
+        f"r = audit_file(Path({str(path)!r}), kinds=k, today=dt.date.today()); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, r.ok)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=_env()
+    ).stdout.split()
     peak_mb = int(out[0]) / 1024
     size_mb = path.stat().st_size / 2**20
-    return _result(f"{peak_mb:.0f} MB peak", f"file {size_mb:.0f} MB, {sizes.memory_events:,} events",
-                   peak_mb, peak_mb <= 150, unit=" MB")
+    return _result(
+        f"{peak_mb:.0f} MB peak",
+        f"file {size_mb:.0f} MB, {sizes.memory_events:,} events",
+        peak_mb,
+        peak_mb <= 150,
+        unit=" MB",
+    )
 
 
 # ---------------------------------------------------------------- 9. eventsourcing
@@ -386,23 +446,50 @@ def eventsourcing_replay(work: Path, sizes: Sizes) -> Result:
     ours = _median(lambda: _audit_seconds(path), sizes.repeats)
     ratio = peer / ours
     n = sizes.es_events
-    return _result(f"{n / ours:,.0f} events/s (full audit)", f"{n / peer:,.0f} events/s (replay)",
-                   ratio, ratio > 1, unit="x faster")
+    return _result(
+        f"{n / ours:,.0f} events/s (full audit)",
+        f"{n / peer:,.0f} events/s (replay)",
+        ratio,
+        ratio > 1,
+        unit="x faster",
+    )
 
 
 FIGURES: tuple[Figure, ...] = (
-    Figure("transitions", "engine transitions, in process, no fsync", "cost <= 2x bare machine", transitions),
-    Figure("transitions-line", "the same, each event also encoded and hashed as a line",
-           "(reference: no target)", transitions_encoded),
+    Figure(
+        "transitions",
+        "engine transitions, in process, no fsync",
+        "cost <= 2x bare machine",
+        transitions,
+    ),
+    Figure(
+        "transitions-line",
+        "the same, each event also encoded and hashed as a line",
+        "(reference: no target)",
+        transitions_encoded,
+    ),
     Figure("append", "`advance` append latency, file store, p50", "<= 1.5x", append_latency),
-    Figure("advance", "the whole `advance` command, in process, p50", "(reference: no target)",
-           advance_command),
+    Figure(
+        "advance",
+        "the whole `advance` command, in process, p50",
+        "(reference: no target)",
+        advance_command,
+    ),
     Figure("audit", "full audit of one history", "<= 2x the floor's time", full_audit),
     Figure("jobs", "archive audit, `--jobs 2` vs `--jobs 1`", ">= 1.6x faster", archive_jobs),
     Figure("cache", "re-audit of the unchanged archive", ">= 10x faster", archive_cached),
     Figure("status", "`lifecycle status`, 200 events, wall", "<= floor + 60 ms", status_small),
-    Figure("status-large", "`lifecycle status`, 20,000 events", "<= 2x the 200-event figure", status_large),
+    Figure(
+        "status-large",
+        "`lifecycle status`, 20,000 events",
+        "<= 2x the 200-event figure",
+        status_large,
+    ),
     Figure("memory", "audit peak memory, 1,000,000-event file", "<= 150 MB", audit_memory),
-    Figure("eventsourcing", "eventsourcing (SQLite) replay vs our full audit", "we are faster",
-           eventsourcing_replay),
+    Figure(
+        "eventsourcing",
+        "eventsourcing (SQLite) replay vs our full audit",
+        "we are faster",
+        eventsourcing_replay,
+    ),
 )

@@ -16,8 +16,18 @@ from typing import Any
 from lifecycle._lines import encode_line, format_at
 from lifecycle.testing import drive, make_engine
 
-TO_SUPPORT = ["accept-request", "complete-analysis", "appoint", "complete-induction", "start-support"]
-FACTS = {"envoy": "Amb. X", "mandate.source": "Decision 1/2026", "conflict": "Lake Amani (fictional)"}
+TO_SUPPORT = [
+    "accept-request",
+    "complete-analysis",
+    "appoint",
+    "complete-induction",
+    "start-support",
+]
+FACTS = {
+    "envoy": "Amb. X",
+    "mandate.source": "Decision 1/2026",
+    "conflict": "Lake Amani (fictional)",
+}
 
 
 def base_records() -> list[dict[str, Any]]:
@@ -60,12 +70,27 @@ def _event(seq: int, start: dt.datetime, first_day: dt.date) -> dict[str, Any]:
     at = format_at(start + dt.timedelta(seconds=seq))
     kind = seq % 10
     if kind < 6:
-        body = {"type": "note_added", "v": 1, "data": {"text": f"Call with the parties, round {seq}."}}
+        body = {
+            "type": "note_added",
+            "v": 1,
+            "data": {"text": f"Call with the parties, round {seq}."},
+        }
     elif kind < 8:
-        body = {"type": "fact_set", "v": 1, "data": {"facts": {"conflict": f"Lake Amani, phase {seq}"}}}
+        body = {
+            "type": "fact_set",
+            "v": 1,
+            "data": {"facts": {"conflict": f"Lake Amani, phase {seq}"}},
+        }
     else:
         on = min(first_day + dt.timedelta(days=seq // 50), start.date())
-        body = {"type": "activity_recorded", "v": 1, "data": {
-            "activity": ("reflection-retreat", "peer-coaching")[seq % 2], "on": on.isoformat(),
-            "stage": "active-support", "rules": []}}
+        body = {
+            "type": "activity_recorded",
+            "v": 1,
+            "data": {
+                "activity": ("reflection-retreat", "peer-coaching")[seq % 2],
+                "on": on.isoformat(),
+                "stage": "active-support",
+                "rules": [],
+            },
+        }
     return {"seq": seq, "at": at, "actor": "a.mensah", **body}

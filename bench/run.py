@@ -24,12 +24,30 @@ sys.path.insert(0, str(HERE))
 
 from _figures import FIGURES, Figure, Sizes  # noqa: E402
 
-FULL = Sizes(transitions=20_000, appends=300, audit_events=100_000, archive_files=2000,
-             archive_events=500, status_small=200, status_large=20_000, memory_events=1_000_000,
-             es_events=100_000, repeats=5)
-QUICK = Sizes(transitions=5_000, appends=40, audit_events=10_000, archive_files=60,
-              archive_events=100, status_small=200, status_large=2_000, memory_events=50_000,
-              es_events=5_000, repeats=2)
+FULL = Sizes(
+    transitions=20_000,
+    appends=300,
+    audit_events=100_000,
+    archive_files=2000,
+    archive_events=500,
+    status_small=200,
+    status_large=20_000,
+    memory_events=1_000_000,
+    es_events=100_000,
+    repeats=5,
+)
+QUICK = Sizes(
+    transitions=5_000,
+    appends=40,
+    audit_events=10_000,
+    archive_files=60,
+    archive_events=100,
+    status_small=200,
+    status_large=2_000,
+    memory_events=50_000,
+    es_events=5_000,
+    repeats=2,
+)
 
 
 def machine() -> str:
@@ -42,16 +60,23 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )
 
 
 def table(rows: list[tuple[Figure, dict[str, object]]]) -> str:
     """The results as a Markdown table."""
-    lines = ["| figure | ours | floor or peer | ratio | target | met |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| figure | ours | floor or peer | ratio | target | met |",
+        "|---|---|---|---|---|---|",
+    ]
     for figure, result in rows:
-        lines.append(f"| {figure.title} | {result['ours']} | {result['floor']} | "
-                     f"{result['ratio']} | {figure.target} | {result['met']} |")
+        lines.append(
+            f"| {figure.title} | {result['ours']} | {result['floor']} | "
+            f"{result['ratio']} | {figure.target} | {result['met']} |"
+        )
     return "\n".join(lines)
 
 
@@ -71,8 +96,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"running {figure.key} ...", file=sys.stderr, flush=True)
             started = time.perf_counter()
             result = figure.run(work, sizes)
-            print(f"  {figure.key}: {result['ratio']} ({time.perf_counter() - started:.0f} s)",
-                  file=sys.stderr, flush=True)
+            print(
+                f"  {figure.key}: {result['ratio']} ({time.perf_counter() - started:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
             rows.append((figure, result))
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -80,11 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if not args.no_write:
         mode = "quick" if args.quick else "full"
-        notes = (HERE / "NOTES.md").read_text(encoding="utf-8") if (HERE / "NOTES.md").exists() else ""
+        notes = (
+            (HERE / "NOTES.md").read_text(encoding="utf-8") if (HERE / "NOTES.md").exists() else ""
+        )
         (HERE / "RESULTS.md").write_text(
             f"# Benchmark results\n\nRun {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {mode} sizes, "
             f"on {machine()}.\n\nEach figure is a ratio against a floor or peer measured in the same "
-            f"run (`make bench`).\n\n{text}\n\n{notes}", encoding="utf-8")
+            f"run (`make bench`).\n\n{text}\n\n{notes}",
+            encoding="utf-8",
+        )
     return 0
 
 

@@ -22,10 +22,16 @@ ROOT = Path(__file__).parent.parent
 # stage being left, facts its rules need).
 CORE_PATH: list[tuple[str, list[str], list[str]]] = [
     ("accept-request", ["request-recorded", "entry-point-identified"], []),
-    ("complete-analysis", ["conflict-analysis-done", "stakeholder-map", "media-mapping",
-                           "previous-efforts-reviewed"], []),
-    ("appoint", ["candidate-profile", "women-candidates", "impartiality-check"],
-     ["mandate.source=Council decision 1/2026", "envoy=Amb. X"]),
+    (
+        "complete-analysis",
+        ["conflict-analysis-done", "stakeholder-map", "media-mapping", "previous-efforts-reviewed"],
+        [],
+    ),
+    (
+        "appoint",
+        ["candidate-profile", "women-candidates", "impartiality-check"],
+        ["mandate.source=Council decision 1/2026", "envoy=Amb. X"],
+    ),
     ("complete-induction", ["briefing-pack", "lessons-pack", "mandate-attached"], []),
     ("start-support", ["themes-agreed"], []),
     ("end-support", ["support-plan"], []),
@@ -35,7 +41,9 @@ CORE_PATH: list[tuple[str, list[str], list[str]]] = [
 
 
 @pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every test gets its own audit cache folder (subprocesses inherit it)."""
     monkeypatch.setenv("LIFECYCLE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
@@ -79,7 +87,9 @@ def drive_core(engine: Engine, engagement: str = "eng-1", *, until: str | None =
 
 
 @pytest.fixture
-def cli(workspace: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+def cli(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, str]]:
     """Run the CLI in-process on the workspace as actor 'officer'; return (code, stdout, stderr)."""
     monkeypatch.setenv("LIFECYCLE_WORKSPACE", str(workspace))
     monkeypatch.setenv("LIFECYCLE_ACTOR", "officer")
@@ -95,12 +105,20 @@ def cli(workspace: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capture
     return invoke
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m lifecycle` in a real subprocess."""
     full_env = {**os.environ, "LIFECYCLE_LOAD_PLUGINS": "", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "lifecycle", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "lifecycle", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 from conftest import drive_core
-
 from lifecycle._auditcache import AuditCache, audit_cached
 
 
@@ -21,14 +20,18 @@ class TestAuditCache:
         drive_core(engine, until="end-support")
         path = engine.workspace.path_of("eng-1")
         cache = _cache(tmp_path)
-        first = audit_cached(path, kinds=engine.rule_kinds, today=engine.today(), against={}, cache=cache)
+        first = audit_cached(
+            path, kinds=engine.rule_kinds, today=engine.today(), against={}, cache=cache
+        )
         entries = list((tmp_path / "cache" / "audit").rglob("*.json"))
         assert first.ok and len(entries) == 1
         # Poison the stored entry: if the second audit reads it, the poison shows.
         data = json.loads(entries[0].read_text())
         data["stage"] = "from-the-cache"
         entries[0].write_text(json.dumps(data))
-        second = audit_cached(path, kinds=engine.rule_kinds, today=engine.today(), against={}, cache=cache)
+        second = audit_cached(
+            path, kinds=engine.rule_kinds, today=engine.today(), against={}, cache=cache
+        )
         assert second.stage == "from-the-cache"
         assert (second.events, second.head, second.ok) == (first.events, first.head, first.ok)
 
@@ -37,14 +40,20 @@ class TestAuditCache:
         drive_core(engine, until="end-support")
         path = engine.workspace.path_of("eng-1")
         cache = _cache(tmp_path)
-        first = audit_cached(path, kinds=engine.rule_kinds, today=engine.today(), against={}, cache=cache)
+        first = audit_cached(
+            path, kinds=engine.rule_kinds, today=engine.today(), against={}, cache=cache
+        )
         engine.note("eng-1", "One more call with the parties.", actor="officer")
-        second = audit_cached(path, kinds=engine.rule_kinds, today=engine.today(), against={}, cache=cache)
+        second = audit_cached(
+            path, kinds=engine.rule_kinds, today=engine.today(), against={}, cache=cache
+        )
         assert second.events == first.events + 1
         raw = bytearray(path.read_bytes())
         raw[-20] ^= 1
         path.write_bytes(bytes(raw))
-        third = audit_cached(path, kinds=engine.rule_kinds, today=engine.today(), against={}, cache=cache)
+        third = audit_cached(
+            path, kinds=engine.rule_kinds, today=engine.today(), against={}, cache=cache
+        )
         assert not third.ok
 
     def test_other_code_versions_miss(self, engine, tmp_path):

@@ -16,10 +16,17 @@ def test_quick_benchmarks_print_every_figure():
         from _figures import FIGURES
     finally:
         sys.path.remove(str(ROOT / "bench"))
-    result = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--no-write"],
-                            capture_output=True, text=True, timeout=900, check=False)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--no-write"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
-    rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    rows = [
+        line for line in result.stdout.splitlines() if line.startswith("| ") and "---" not in line
+    ]
     assert len(rows) == len(FIGURES) + 1  # the header, then one row per figure
     for figure in FIGURES:
         row = next(r for r in rows if r.startswith(f"| {figure.title} |"))

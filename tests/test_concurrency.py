@@ -11,7 +11,7 @@ from pathlib import Path
 from conftest import run_cli
 from lifecycle import Engine, FileHistoryStore
 
-NOTER = r'''
+NOTER = r"""
 import sys
 from lifecycle import Engine, make_plugin_manager
 
@@ -21,9 +21,9 @@ print("ready", flush=True)
 sys.stdin.readline()  # wait for "go", so the writers really overlap
 for i in range(int(count)):
     print(engine.note(engagement, f"{name} {i}", actor=name).event["seq"], flush=True)
-'''
+"""
 
-RACER = r'''
+RACER = r"""
 import sys
 from lifecycle import FileHistoryStore
 from lifecycle.exceptions import ConcurrencyConflict
@@ -49,14 +49,21 @@ while done < count:
         print("conflict", exc.expected, exc.actual, flush=True)
         head = exc.actual   # reload and retry
 print("conflicts", conflicts, flush=True)
-'''
+"""
 
 
 def start_all(script: Path, argvs: list[list[str]]) -> list[subprocess.Popen[str]]:
     """Start one child per argv, wait until each says it is ready, then tell them all to go."""
-    procs = [subprocess.Popen([sys.executable, str(script), *argv], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for argv in argvs]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), *argv],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for argv in argvs
+    ]
     for proc in procs:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     for proc in procs:
@@ -76,12 +83,16 @@ def finish(procs: list[subprocess.Popen[str]]) -> list[list[str]]:
     return outputs
 
 
-def test_two_processes_appending_50_notes_each(engine: Engine, workspace: Path, tmp_path: Path) -> None:
+def test_two_processes_appending_50_notes_each(
+    engine: Engine, workspace: Path, tmp_path: Path
+) -> None:
     """Two processes adding 50 notes each at once leave 101 gapless events and a clean audit."""
     engine.open("eng-1", "core", actor="officer")
     script = tmp_path / "noter.py"
     script.write_text(NOTER, encoding="utf-8")
-    outputs = finish(start_all(script, [[str(workspace), "eng-1", name, "50"] for name in ("alice", "bob")]))
+    outputs = finish(
+        start_all(script, [[str(workspace), "eng-1", name, "50"] for name in ("alice", "bob")])
+    )
     acked = [[int(seq) for seq in out] for out in outputs]
     assert all(len(seqs) == 50 and seqs == sorted(seqs) for seqs in acked)
     assert sorted(acked[0] + acked[1]) == list(range(2, 102))
@@ -102,10 +113,19 @@ def test_two_cli_processes_appending_notes(engine: Engine, workspace: Path) -> N
     """Two shell loops of `python -m lifecycle note` running at once lose no note."""
     engine.open("eng-1", "core", actor="officer")
     env = {**os.environ, "LIFECYCLE_LOAD_PLUGINS": "", "LIFECYCLE_WORKSPACE": str(workspace)}
-    loop = 'for i in $(seq 1 10); do "$0" -m lifecycle --actor "$1" note eng-1 "$1 $i" || exit 1; done'
-    procs = [subprocess.Popen(["sh", "-c", loop, sys.executable, name], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for name in ("carol", "dave")]
+    loop = (
+        'for i in $(seq 1 10); do "$0" -m lifecycle --actor "$1" note eng-1 "$1 $i" || exit 1; done'
+    )
+    procs = [
+        subprocess.Popen(
+            ["sh", "-c", loop, sys.executable, name],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("carol", "dave")
+    ]
     for proc in procs:
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
@@ -113,12 +133,16 @@ def test_two_cli_processes_appending_notes(engine: Engine, workspace: Path) -> N
     records = FileHistoryStore(engine.workspace.path_of("eng-1")).read()
     assert [r["seq"] for r in records] == list(range(1, 22))
     for name in ("carol", "dave"):
-        assert [r["data"]["text"] for r in records if r["actor"] == name] == [f"{name} {i}" for i in range(1, 11)]
+        assert [r["data"]["text"] for r in records if r["actor"] == name] == [
+            f"{name} {i}" for i in range(1, 11)
+        ]
     result = run_cli("--workspace", str(workspace), "audit", str(workspace))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_stale_expected_seq_conflicts_and_file_stays_valid(engine: Engine, workspace: Path, tmp_path: Path) -> None:
+def test_stale_expected_seq_conflicts_and_file_stays_valid(
+    engine: Engine, workspace: Path, tmp_path: Path
+) -> None:
     """Racers appending with expected_seq see conflicts, retry, and leave a gapless, valid file."""
     engine.open("eng-1", "core", actor="officer")
     path = engine.workspace.path_of("eng-1")
@@ -137,6 +161,8 @@ def test_stale_expected_seq_conflicts_and_file_stays_valid(engine: Engine, works
     records = FileHistoryStore(path).read()
     assert [r["seq"] for r in records] == list(range(1, 82))
     for name in names:
-        assert [r["data"]["text"] for r in records if r["actor"] == name] == [f"{name} {i}" for i in range(20)]
+        assert [r["data"]["text"] for r in records if r["actor"] == name] == [
+            f"{name} {i}" for i in range(20)
+        ]
     result = run_cli("--workspace", str(workspace), "audit", str(workspace))
     assert result.returncode == 0, result.stdout + result.stderr

@@ -16,7 +16,7 @@ NOTES = 4
 CRASHED = 77
 FAILED = 3
 
-CHILD = r'''
+CHILD = r"""
 import errno, os, sys
 from lifecycle import Engine, make_plugin_manager
 from lifecycle.exceptions import HistoryError
@@ -60,7 +60,7 @@ except HistoryError as exc:
     print(f"calls {calls['write']} {calls['fsync']} error {exc}", file=sys.stderr, flush=True)
     sys.exit(3)
 print(f"calls {calls['write']} {calls['fsync']}", file=sys.stderr, flush=True)
-'''
+"""
 
 
 @pytest.fixture
@@ -71,11 +71,23 @@ def child(tmp_path: Path) -> Path:
     return script
 
 
-def run_child(script: Path, workspace: Path, action: str, target: str = "none", k: int = 0,
-              mode: str = "none", engagement: str = "eng-1") -> tuple[int, list[int], str]:
+def run_child(
+    script: Path,
+    workspace: Path,
+    action: str,
+    target: str = "none",
+    k: int = 0,
+    mode: str = "none",
+    engagement: str = "eng-1",
+) -> tuple[int, list[int], str]:
     """Run the child; return its exit code, the seqs it acknowledged, and its stderr."""
-    proc = subprocess.run([sys.executable, str(script), str(workspace), engagement, action, target,
-                           str(k), mode], capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(workspace), engagement, action, target, str(k), mode],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     return proc.returncode, [int(line) for line in proc.stdout.split()], proc.stderr
 
 
@@ -114,8 +126,9 @@ def opened(engine: Engine) -> Path:
     return engine.workspace.path_of("eng-1")
 
 
-def test_clean_run_makes_one_write_and_one_fsync_per_append(child: Path, workspace: Path, opened: Path,
-                                                            engine: Engine) -> None:
+def test_clean_run_makes_one_write_and_one_fsync_per_append(
+    child: Path, workspace: Path, opened: Path, engine: Engine
+) -> None:
     """Without faults every note is acknowledged, with exactly one write and one fsync each."""
     code, acked, err = run_child(child, workspace, str(NOTES))
     assert code == 0, err
@@ -124,13 +137,26 @@ def test_clean_run_makes_one_write_and_one_fsync_per_append(child: Path, workspa
     assert not check_after_crash(engine, opened, acked, 1)
 
 
-@pytest.mark.parametrize(("target", "mode"), [
-    ("write", "before"), ("write", "partial"), ("write", "after"),
-    ("fsync", "before"), ("fsync", "after"),
-], ids=["die-instead-of-write", "partial-write-then-die", "die-after-write",
-        "die-instead-of-fsync", "die-after-fsync"])
-def test_crash_at_every_call(child: Path, workspace: Path, opened: Path, engine: Engine,
-                             target: str, mode: str) -> None:
+@pytest.mark.parametrize(
+    ("target", "mode"),
+    [
+        ("write", "before"),
+        ("write", "partial"),
+        ("write", "after"),
+        ("fsync", "before"),
+        ("fsync", "after"),
+    ],
+    ids=[
+        "die-instead-of-write",
+        "partial-write-then-die",
+        "die-after-write",
+        "die-instead-of-fsync",
+        "die-after-fsync",
+    ],
+)
+def test_crash_at_every_call(
+    child: Path, workspace: Path, opened: Path, engine: Engine, target: str, mode: str
+) -> None:
     """Killed at the k-th call for every k, the file is clean or only torn, repair makes it clean,
     and no acknowledged append is lost."""
     original = opened.read_bytes()
@@ -152,7 +178,9 @@ def test_crash_at_every_call(child: Path, workspace: Path, opened: Path, engine:
     assert torn_seen == (clean_calls if mode == "partial" else 0)
 
 
-def test_short_writes_are_completed(child: Path, workspace: Path, opened: Path, engine: Engine) -> None:
+def test_short_writes_are_completed(
+    child: Path, workspace: Path, opened: Path, engine: Engine
+) -> None:
     """When every os.write writes only a few bytes, the writer loops and each line lands whole."""
     code, acked, err = run_child(child, workspace, str(NOTES), mode="short")
     assert code == 0, err
@@ -162,8 +190,9 @@ def test_short_writes_are_completed(child: Path, workspace: Path, opened: Path, 
 
 
 @pytest.mark.parametrize("target", ["write", "fsync"])
-def test_io_error_is_not_acknowledged_nor_retried(child: Path, workspace: Path, opened: Path,
-                                                  engine: Engine, target: str) -> None:
+def test_io_error_is_not_acknowledged_nor_retried(
+    child: Path, workspace: Path, opened: Path, engine: Engine, target: str
+) -> None:
     """An EIO from write or fsync fails the append (HistoryError), is never retried, and loses nothing acknowledged."""
     original = opened.read_bytes()
     for k in range(1, NOTES + 1):
@@ -176,12 +205,26 @@ def test_io_error_is_not_acknowledged_nor_retried(child: Path, workspace: Path, 
         assert not check_after_crash(engine, opened, acked, 1)
 
 
-@pytest.mark.parametrize(("target", "mode"), [
-    ("write", "before"), ("write", "partial"), ("write", "after"), ("fsync", "before"), ("fsync", "after"),
-], ids=["die-instead-of-write", "partial-write-then-die", "die-after-write",
-        "die-instead-of-fsync", "die-after-fsync"])
-def test_crash_while_opening_leaves_no_engagement_or_a_whole_one(child: Path, workspace: Path,
-                                                                 engine: Engine, target: str, mode: str) -> None:
+@pytest.mark.parametrize(
+    ("target", "mode"),
+    [
+        ("write", "before"),
+        ("write", "partial"),
+        ("write", "after"),
+        ("fsync", "before"),
+        ("fsync", "after"),
+    ],
+    ids=[
+        "die-instead-of-write",
+        "partial-write-then-die",
+        "die-after-write",
+        "die-instead-of-fsync",
+        "die-after-fsync",
+    ],
+)
+def test_crash_while_opening_leaves_no_engagement_or_a_whole_one(
+    child: Path, workspace: Path, engine: Engine, target: str, mode: str
+) -> None:
     """A crash while creating a history leaves either no file (so open can be retried) or a whole, clean one."""
     code, acked, _ = run_child(child, workspace, "open", target, 1, mode, engagement="eng-new")
     assert code == CRASHED and acked == []

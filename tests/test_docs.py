@@ -28,8 +28,11 @@ def _commands(group: click.Group, prefix: str = "lifecycle") -> list[str]:
 
 
 def _hookspecs() -> list[str]:
-    return [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
-            if hasattr(fn, "lifecycle_spec")]
+    return [
+        name
+        for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+        if hasattr(fn, "lifecycle_spec")
+    ]
 
 
 @pytest.mark.parametrize("command", _commands(cli))
@@ -52,8 +55,12 @@ def test_every_option_is_documented(command: str):
 
 def test_hookspecs_exist():
     """The hookspec module declares the four hooks of the plugin contract."""
-    assert set(_hookspecs()) >= {"register_playbooks", "register_rule_kinds",
-                                 "register_commands", "lifecycle_event"}
+    assert set(_hookspecs()) >= {
+        "register_playbooks",
+        "register_rule_kinds",
+        "register_commands",
+        "lifecycle_event",
+    }
 
 
 @pytest.mark.parametrize("hook", _hookspecs())
@@ -62,7 +69,13 @@ def test_every_hook_is_documented_with_its_signature(hook: str):
     params = ", ".join(inspect.signature(getattr(hookspecs, hook)).parameters)
     assert f"## {hook}({params})\n" in HOOKS_DOC
     section = HOOKS_DOC.split(f"## {hook}(")[1].split("\n## ")[0]
-    for part in ("**When it fires:**", "**Arguments:**", "**Returns:**", "**Errors:**", "**Example:**"):
+    for part in (
+        "**When it fires:**",
+        "**Arguments:**",
+        "**Returns:**",
+        "**Errors:**",
+        "**Example:**",
+    ):
         assert part in section, f"{hook}: {part}"
 
 

@@ -14,11 +14,13 @@ from conftest import CORE_PATH, FIXTURES, drive_core
 from lifecycle import Engine
 
 Cli = Callable[..., tuple[int, str, str]]
-TODAY = dt.datetime.now(dt.UTC).date()
+def today() -> dt.date:
+    """Today in UTC, read when used (a module constant goes stale across midnight)."""
+    return dt.datetime.now(dt.UTC).date()
 
 
 def ago(days: int) -> dt.date:
-    return TODAY - dt.timedelta(days=days)
+    return today() - dt.timedelta(days=days)
 
 
 def due_json(cli: Cli) -> list[dict[str, Any]]:
@@ -58,7 +60,11 @@ class TestCadence:
         """`due --json` has the retreat with "overdue": true and its due date."""
         item = find(due_json(cli), "eng-1", "reflection-retreat")
         assert item is not None
-        assert (item["overdue"], item["due"], item["kind"]) == (True, ago(20).isoformat(), "activity")
+        assert (item["overdue"], item["due"], item["kind"]) == (
+            True,
+            ago(20).isoformat(),
+            "activity",
+        )
 
     def test_not_yet_due_is_listed_but_not_overdue(self, overdue: Engine, cli: Cli) -> None:
         """Peer coaching never held counts 90 days from entering active-support: due, not overdue."""
@@ -82,7 +88,10 @@ class TestCadence:
         assert cli("record", "eng-1", "reflection-retreat")[0] == 0
         item = find(due_json(cli), "eng-1", "reflection-retreat")
         assert item is not None
-        assert (item["overdue"], item["due"]) == (False, (TODAY + dt.timedelta(days=180)).isoformat())
+        assert (item["overdue"], item["due"]) == (
+            False,
+            (today() + dt.timedelta(days=180)).isoformat(),
+        )
 
     def test_moving_clock_makes_cadence_overdue(self, clocked: Engine, fixed_clock: Any) -> None:
         """With the engine's clock moved past 180 days, the never-held retreat becomes overdue."""
@@ -123,7 +132,9 @@ class TestWithinDaysDeadline:
         assert (item.kind, item.due, item.overdue) == ("trigger", dt.date(2026, 1, 12), False)
         assert item.source == "rule eac-induction-within-7-days: within 7 days of appoint"
 
-    def test_deadline_goes_overdue_then_disappears_once_done(self, clocked: Engine, fixed_clock: Any) -> None:
+    def test_deadline_goes_overdue_then_disappears_once_done(
+        self, clocked: Engine, fixed_clock: Any
+    ) -> None:
         """Eight days on it is overdue; once complete-induction fires it is gone."""
         self._to_appoint(clocked)
         clocked.advance("eac-1", "appoint", actor="officer")
@@ -144,7 +155,11 @@ class TestWithinDaysDeadline:
         run("record", "r1", "kickoff", "--on", ago(7).isoformat())
         item = find(due_json(cli), "r1", "report")
         assert item is not None
-        assert (item["due"], item["overdue"], item["kind"]) == (ago(2).isoformat(), True, "activity")
+        assert (item["due"], item["overdue"], item["kind"]) == (
+            ago(2).isoformat(),
+            True,
+            "activity",
+        )
         assert run("record", "r1", "report", "--on", ago(3).isoformat())[0] == 0
         assert find(due_json(cli), "r1", "report") is None
 
@@ -159,15 +174,24 @@ class TestOrdering:
                 engine.record(name, "peer-coaching", actor="officer", on=ago(coaching))
         items = due_json(cli)
         assert [(i["engagement"], i["id"]) for i in items] == [
-            ("eng-a", "reflection-retreat"), ("eng-b", "reflection-retreat"),
-            ("eng-b", "peer-coaching"), ("eng-a", "peer-coaching")]
+            ("eng-a", "reflection-retreat"),
+            ("eng-b", "reflection-retreat"),
+            ("eng-b", "peer-coaching"),
+            ("eng-a", "peer-coaching"),
+        ]
         assert [i["due"] for i in items] == sorted(i["due"] for i in items)
         code, out, _ = cli("due")
         assert code == 0
-        assert [line.split()[2] for line in out.splitlines()] == ["eng-a", "eng-b", "eng-b", "eng-a"]
+        assert [line.split()[2] for line in out.splitlines()] == [
+            "eng-a",
+            "eng-b",
+            "eng-b",
+            "eng-a",
+        ]
 
-    def test_unreadable_engagement_is_reported_not_fatal(self, overdue: Engine, cli: Cli,
-                                                         workspace: Path) -> None:
+    def test_unreadable_engagement_is_reported_not_fatal(
+        self, overdue: Engine, cli: Cli, workspace: Path
+    ) -> None:
         """A broken history file is named in a warning; the others are still listed."""
         (workspace / "broken.history.jsonl").write_text("not json\n", encoding="utf-8")
         code, out, err = cli("due", "--json")

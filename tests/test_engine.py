@@ -54,7 +54,9 @@ class TestWholeCycle:
         assert (data["stage"], data["final"]) == ("closed", True)
         assert data["facts"]["envoy"] == "Amb. X"
 
-    def test_audit_of_closed_engagement_is_clean_with_checkpoint(self, cli: Cli, workspace: Path) -> None:
+    def test_audit_of_closed_engagement_is_clean_with_checkpoint(
+        self, cli: Cli, workspace: Path
+    ) -> None:
         """audit exits 0 and prints `checkpoint <id> <events> <64-hex>` with the event count."""
         cli_drive(cli)
         count = len(events(cli))
@@ -98,7 +100,10 @@ class TestChecklistGate:
         cli_drive(cli, until="start-support")
         code, _, err = cli("check", "eng-1", "team-composition")
         assert code == 0, err
-        assert events(cli)[-1]["data"] == {"item": "team-composition", "stage": "induction-briefing"}
+        assert events(cli)[-1]["data"] == {
+            "item": "team-composition",
+            "stage": "induction-briefing",
+        }
 
     def test_reentering_a_stage_reopens_its_checklist(self, cli: Cli) -> None:
         """handover-retreat -> complete-handover -> induction-briefing: its items are unchecked again."""
@@ -139,8 +144,11 @@ class TestRefusals:
             assert rule in why
         assert len(last["data"]["why"]) == 3
         outcomes = {r["rule"]: r["outcome"] for r in last["data"]["rules"]}
-        assert outcomes == {"mandate-before-appointment": "block", "envoy-named": "block",
-                            "checklist": "block"}
+        assert outcomes == {
+            "mandate-before-appointment": "block",
+            "envoy-named": "block",
+            "checklist": "block",
+        }
 
     def test_trigger_from_wrong_stage_is_refused_and_recorded(self, cli: Cli) -> None:
         """A known trigger that cannot fire from the current stage exits 1 and is recorded."""
@@ -149,16 +157,29 @@ class TestRefusals:
         assert code == 1 and "cannot fire from stage 'support-request'" in err
         assert events(cli)[-1]["type"] == "refused"
 
-    @pytest.mark.parametrize("args", [
-        ("status", "nope"),
-        ("advance", "eng-1", "no-such-trigger"),
-        ("check", "eng-1", "no-such-item"),
-        ("set", "eng-1", "no-such-fact=1"),
-        ("record", "eng-1", "no-such-activity"),
-        ("history", "eng-1", "--at", "99"),
-        ("no-such-command",),
-        ("status", "eng-1", "--no-such-option"),
-    ], ids=["engagement", "trigger", "item", "fact", "activity", "history-at", "command", "option"])
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ("status", "nope"),
+            ("advance", "eng-1", "no-such-trigger"),
+            ("check", "eng-1", "no-such-item"),
+            ("set", "eng-1", "no-such-fact=1"),
+            ("record", "eng-1", "no-such-activity"),
+            ("history", "eng-1", "--at", "99"),
+            ("no-such-command",),
+            ("status", "eng-1", "--no-such-option"),
+        ],
+        ids=[
+            "engagement",
+            "trigger",
+            "item",
+            "fact",
+            "activity",
+            "history-at",
+            "command",
+            "option",
+        ],
+    )
     def test_unknown_names_exit_2_with_one_line(self, cli: Cli, args: tuple[str, ...]) -> None:
         """An unknown engagement, trigger, item, fact, command or option exits 2 with one stderr line."""
         cli("new", "eng-1", "--playbook", "core")
@@ -172,9 +193,13 @@ class TestRefusals:
     def test_final_stage_allows_only_notes(self, cli: Cli) -> None:
         """Once closed, check/set/advance/record/uncheck are refused, a note is recorded."""
         cli_drive(cli)
-        for args in (("check", "eng-1", "lessons-recorded"), ("set", "eng-1", "envoy=Y"),
-                     ("advance", "eng-1", "suspend"), ("record", "eng-1", "peer-coaching"),
-                     ("uncheck", "eng-1", "lessons-recorded")):
+        for args in (
+            ("check", "eng-1", "lessons-recorded"),
+            ("set", "eng-1", "envoy=Y"),
+            ("advance", "eng-1", "suspend"),
+            ("record", "eng-1", "peer-coaching"),
+            ("uncheck", "eng-1", "lessons-recorded"),
+        ):
             code, _, err = cli(*args)
             assert code == 1, args
             assert "final stage 'closed'" in err
@@ -190,11 +215,17 @@ class TestFacts:
         assert cli("set", "eng-1", "envoy=")[0] == 0
         assert "envoy" not in status(cli)["facts"]
 
-    @pytest.mark.parametrize(("assignment", "stored"), [
-        ("consent.parties=yes", True), ("consent.parties=false", False),
-        ("mandate.date=2026-02-01", "2026-02-01"), ("organization.role=co-lead", "co-lead"),
-        ("conflict=Any text, even = signs", "Any text, even = signs"),
-    ], ids=["bool-yes", "bool-false", "date", "choice", "text"])
+    @pytest.mark.parametrize(
+        ("assignment", "stored"),
+        [
+            ("consent.parties=yes", True),
+            ("consent.parties=false", False),
+            ("mandate.date=2026-02-01", "2026-02-01"),
+            ("organization.role=co-lead", "co-lead"),
+            ("conflict=Any text, even = signs", "Any text, even = signs"),
+        ],
+        ids=["bool-yes", "bool-false", "date", "choice", "text"],
+    )
     def test_typed_values_are_stored_typed(self, cli: Cli, assignment: str, stored: object) -> None:
         """Valid values of each fact type are stored with their type."""
         cli("new", "eng-1", "--playbook", "core")
@@ -202,10 +233,17 @@ class TestFacts:
         key = assignment.split("=")[0]
         assert status(cli)["facts"][key] == stored
 
-    @pytest.mark.parametrize("assignment", [
-        "consent.parties=maybe", "mandate.date=2026-13-01", "mandate.date=yesterday",
-        "organization.role=boss", "envoy",
-    ], ids=["bool", "date-month", "date-word", "choice", "no-equals"])
+    @pytest.mark.parametrize(
+        "assignment",
+        [
+            "consent.parties=maybe",
+            "mandate.date=2026-13-01",
+            "mandate.date=yesterday",
+            "organization.role=boss",
+            "envoy",
+        ],
+        ids=["bool", "date-month", "date-word", "choice", "no-equals"],
+    )
     def test_bad_values_are_usage_errors(self, cli: Cli, assignment: str) -> None:
         """A value not of the fact's type exits 2, one line, nothing recorded."""
         cli("new", "eng-1", "--playbook", "core")
@@ -225,7 +263,10 @@ class TestHistoryAndJson:
         past = json.loads(out)
         assert past["at"] == 1
         assert (past["status"]["stage"], past["status"]["facts"], past["status"]["events"]) == (
-            "support-request", {}, 1)
+            "support-request",
+            {},
+            1,
+        )
         assert status(cli)["stage"] == "conflict-analysis"
 
     def test_history_at_text(self, cli: Cli) -> None:
@@ -250,7 +291,11 @@ class TestHistoryAndJson:
         assert accept["to"] == "conflict-analysis" and accept["allowed"] is False
         block = accept["blocked_by"][0]
         assert set(block) >= {"rule", "severity", "message", "overridable"}
-        assert (block["rule"], block["severity"], block["overridable"]) == ("checklist", "block", False)
+        assert (block["rule"], block["severity"], block["overridable"]) == (
+            "checklist",
+            "block",
+            False,
+        )
 
     def test_status_json_trigger_allowed_once_items_done(self, cli: Cli) -> None:
         """After the required items are ticked the trigger is allowed with no blockers."""
@@ -269,7 +314,10 @@ class TestHistoryAndJson:
         rows = {r["engagement"]: r for r in json.loads(out)["engagements"]}
         assert set(rows) == {"eng-1", "eng-2"}
         assert (rows["eng-2"]["playbook"], rows["eng-2"]["stage"], rows["eng-2"]["events"]) == (
-            "eac", "support-request", 1)
+            "eac",
+            "support-request",
+            1,
+        )
         assert rows["eng-1"]["final"] is False and rows["eng-1"]["error"] is None
 
 
@@ -287,17 +335,25 @@ class TestPluginHook:
         """lifecycle_event gets every appended event, with the state after it, refusals included."""
         heard: list[tuple[int, str, str, int]] = []
         file = workspace / "eng-1.history.jsonl"
-        engine = self._engine(workspace, lambda eng, ev: heard.append(
-            (ev["seq"], ev["type"], eng.stage, file.read_bytes().count(b"\n") - 1)))
+        engine = self._engine(
+            workspace,
+            lambda eng, ev: heard.append(
+                (ev["seq"], ev["type"], eng.stage, file.read_bytes().count(b"\n") - 1)
+            ),
+        )
         engine.open("eng-1", "core", actor="officer")
         engine.check("eng-1", "request-recorded", actor="officer")
         with pytest.raises(lifecycle.exceptions.RefusedError):
             engine.advance("eng-1", "accept-request", actor="officer")
-        assert heard == [(1, "opened", "support-request", 1), (2, "item_checked", "support-request", 2),
-                         (3, "refused", "support-request", 3)]
+        assert heard == [
+            (1, "opened", "support-request", 1),
+            (2, "item_checked", "support-request", 2),
+            (3, "refused", "support-request", 3),
+        ]
 
     def test_hook_error_does_not_lose_the_event(self, workspace: Path) -> None:
         """An error raised in the hook is reported and the event stays in the history."""
+
         def boom(engagement: Any, event: dict[str, Any]) -> None:
             raise RuntimeError("listener down")
 

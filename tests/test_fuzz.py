@@ -17,13 +17,21 @@ from conftest import drive_core
 from lifecycle import Engine, FileReport, audit_file, make_plugin_manager
 from lifecycle._lines import MAX_LINE_BYTES, decode_line, encode_line
 
-FUZZ = settings(deadline=None, max_examples=200,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    deadline=None,
+    max_examples=200,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 KINDS = make_plugin_manager(load_entrypoints=False, environ={}).rule_kinds()
 TODAY = dt.date(2026, 6, 1)
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -40,7 +48,9 @@ class History(bytes):
 def original(tmp_path_factory: pytest.TempPathFactory) -> History:
     """The bytes of a real history: core driven from its first stage to closed."""
     ws = tmp_path_factory.mktemp("fuzz-ws")
-    (ws / "lifecycle.toml").write_text('[actors."officer"]\nroles = ["officer"]\n', encoding="utf-8")
+    (ws / "lifecycle.toml").write_text(
+        '[actors."officer"]\nroles = ["officer"]\n', encoding="utf-8"
+    )
     engine = Engine(ws, plugins=make_plugin_manager(load_entrypoints=False, environ={}))
     drive_core(engine, "fuzz")
     return History(engine.workspace.path_of("fuzz").read_bytes())
@@ -89,9 +99,17 @@ def with_hash(body: bytes) -> bytes:
 def next_event_body(original: bytes, data: bytes) -> bytes:
     """The body of a note event after the last one of *original*, with raw *data* bytes as its data."""
     last, head = decode_line(original.splitlines()[-1])
-    return (b'{"seq":' + str(last["seq"] + 1).encode() + b',"at":"' + last["at"].encode()
-            + b'","actor":"fuzz","type":"note_added","v":1,"data":' + data
-            + b',"prev":"' + head.encode() + b'"}')
+    return (
+        b'{"seq":'
+        + str(last["seq"] + 1).encode()
+        + b',"at":"'
+        + last["at"].encode()
+        + b'","actor":"fuzz","type":"note_added","v":1,"data":'
+        + data
+        + b',"prev":"'
+        + head.encode()
+        + b'"}'
+    )
 
 
 class TestReader:
@@ -108,10 +126,18 @@ class TestReader:
         assert not audit_bytes(target, b"\n".join(lines) + (b"\n" if tail else b"")).ok
 
     @FUZZ
-    @given(edits=st.lists(st.tuples(
-        st.sampled_from(["flip", "insert", "delete", "truncate"]),
-        st.floats(min_value=0, max_value=1), st.integers(min_value=0, max_value=255),
-        st.binary(min_size=1, max_size=8)), min_size=1, max_size=4))
+    @given(
+        edits=st.lists(
+            st.tuples(
+                st.sampled_from(["flip", "insert", "delete", "truncate"]),
+                st.floats(min_value=0, max_value=1),
+                st.integers(min_value=0, max_value=255),
+                st.binary(min_size=1, max_size=8),
+            ),
+            min_size=1,
+            max_size=4,
+        )
+    )
     def test_mutated_history(self, target: Path, original: bytes, edits) -> None:
         """A real history with bits flipped, bytes inserted or deleted, or cut short is reported, and
         passes only if it is still the original cut at a line boundary."""
@@ -123,7 +149,7 @@ class TestReader:
             elif op == "insert":
                 data[pos:pos] = chunk
             elif op == "delete":
-                del data[pos:pos + 1 + byte % 64]
+                del data[pos : pos + 1 + byte % 64]
             elif op == "truncate":
                 del data[pos:]
         report = audit_bytes(target, bytes(data))
@@ -131,8 +157,12 @@ class TestReader:
             assert line_prefix(bytes(data), original), report.findings
 
     @FUZZ
-    @given(depth=st.integers(min_value=1, max_value=100_000), shape=st.sampled_from(["list", "object"]))
-    def test_deeply_nested_json(self, target: Path, original: bytes, depth: int, shape: str) -> None:
+    @given(
+        depth=st.integers(min_value=1, max_value=100_000), shape=st.sampled_from(["list", "object"])
+    )
+    def test_deeply_nested_json(
+        self, target: Path, original: bytes, depth: int, shape: str
+    ) -> None:
         """A correctly hashed and chained event nested arbitrarily deep is reported, never a RecursionError."""
         if shape == "list":
             nested = b"[" * depth + b"]" * depth
@@ -144,8 +174,12 @@ class TestReader:
             assert "not-json" in [f.code for f in report.findings]
 
     @FUZZ
-    @given(bad=st.sampled_from([b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\x80", b"\xf8\x88\x80\x80\x80",
-                                b"\xe2\x82"]), text=st.text(max_size=10))
+    @given(
+        bad=st.sampled_from(
+            [b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\x80", b"\xf8\x88\x80\x80\x80", b"\xe2\x82"]
+        ),
+        text=st.text(max_size=10),
+    )
     def test_non_utf8(self, target: Path, original: bytes, bad: bytes, text: str) -> None:
         """A correctly hashed event holding bytes that are not UTF-8 gives a `not-utf8` error at its seq."""
         raw_text = json.dumps(text, ensure_ascii=False).encode()[:-1] + bad + b'"'
@@ -156,13 +190,17 @@ class TestReader:
 
     @FUZZ
     @given(choice=st.data(), value=JSON_VALUES)
-    def test_wrong_types_in_a_rewritten_history(self, target: Path, original: bytes, choice, value) -> None:
+    def test_wrong_types_in_a_rewritten_history(
+        self, target: Path, original: bytes, choice, value
+    ) -> None:
         """An event whose field holds any JSON value, re-hashed and re-chained, is reported, never raised."""
         lines = original.splitlines()
         index = choice.draw(st.integers(min_value=1, max_value=len(lines) - 1), label="line")
         record, _ = decode_line(lines[index])
         container, key = record, choice.draw(st.sampled_from([*record, "extra"]), label="key")
-        while isinstance(container.get(key), dict | list) and choice.draw(st.booleans(), label="deeper"):
+        while isinstance(container.get(key), dict | list) and choice.draw(
+            st.booleans(), label="deeper"
+        ):
             inner = container[key]
             if isinstance(inner, list):
                 if not inner:
@@ -178,7 +216,9 @@ class TestReader:
 def test_huge_line_over_the_cap(target: Path, original: bytes) -> None:
     """A line over the 16 MiB cap is reported as `too-long` at its seq and the reader carries on."""
     body = next_event_body(original, b'{"text":"' + b"x" * (MAX_LINE_BYTES + 10) + b'"}')
-    report = audit_bytes(target, original + with_hash(body) + original.splitlines(keepends=True)[-1])
+    report = audit_bytes(
+        target, original + with_hash(body) + original.splitlines(keepends=True)[-1]
+    )
     seq = original.count(b"\n")
     codes = [(f.code, f.seq) for f in report.findings]
     assert ("too-long", seq) in codes
@@ -251,9 +291,23 @@ def samples(original: bytes) -> dict[str, bytes]:
     }
 
 
-@pytest.mark.parametrize("name", ["random", "empty", "only-newlines", "flipped", "non-utf8", "nested",
-                                  "facts-not-an-object", "rule-id-not-a-string", "unknown-trigger"])
-def test_cli_audit_never_shows_a_traceback(workspace: Path, original: bytes, cli, name: str) -> None:
+@pytest.mark.parametrize(
+    "name",
+    [
+        "random",
+        "empty",
+        "only-newlines",
+        "flipped",
+        "non-utf8",
+        "nested",
+        "facts-not-an-object",
+        "rule-id-not-a-string",
+        "unknown-trigger",
+    ],
+)
+def test_cli_audit_never_shows_a_traceback(
+    workspace: Path, original: bytes, cli, name: str
+) -> None:
     """`lifecycle audit` on bad input exits 0 or 1 and prints no traceback."""
     path = workspace / "fuzz.history.jsonl"
     path.write_bytes(samples(original)[name])

@@ -16,7 +16,9 @@ from lifecycle import FileHistoryStore, audit_file
 from lifecycle._replay import replay
 
 PATH = GOLDEN / "core-closed.history.jsonl"
-CHECKPOINT = "checkpoint core-closed 32 9b416033e5ab1a6b6992346b724500f9b7bb7065faad0ab3ea3a57b0f8161367"
+CHECKPOINT = (
+    "checkpoint core-closed 32 9b416033e5ab1a6b6992346b724500f9b7bb7065faad0ab3ea3a57b0f8161367"
+)
 OVERRIDE = "The council decision is delayed; the envoy must be appointed before the summit."
 
 
@@ -74,8 +76,9 @@ def test_independent_verifier_rejects_a_flipped_byte(data: bytes) -> None:
 def test_embedded_playbook_digest_recomputes(data: bytes) -> None:
     """The embedded playbook's sha256 is that of its canonical JSON (sorted keys, compact, UTF-8)."""
     opened = json.loads(data.split(b"\n")[1])
-    canonical = json.dumps(opened["data"]["playbook"], sort_keys=True, separators=(",", ":"),
-                           ensure_ascii=False).encode("utf-8")
+    canonical = json.dumps(
+        opened["data"]["playbook"], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
     assert hashlib.sha256(canonical).hexdigest() == opened["data"]["playbook_sha256"]
 
 
@@ -85,8 +88,15 @@ def test_audit_finds_nothing_and_prints_the_exact_checkpoint(plugins) -> None:
     assert report.findings == []
     assert report.checkpoint is not None and report.checkpoint.line() == CHECKPOINT
     assert report.stage == "closed"
-    assert report.overrides == [{"seq": 15, "actor": "head", "roles": ["officer", "head-of-unit"],
-                                 "rules": ["mandate-before-appointment"], "reason": OVERRIDE}]
+    assert report.overrides == [
+        {
+            "seq": 15,
+            "actor": "head",
+            "roles": ["officer", "head-of-unit"],
+            "rules": ["mandate-before-appointment"],
+            "reason": OVERRIDE,
+        }
+    ]
 
 
 def test_replay_reaches_closed() -> None:
@@ -96,8 +106,16 @@ def test_replay_reaches_closed() -> None:
     assert engagement.stage == "closed" and engagement.final
     assert engagement.seq == 32 and engagement.head == CHECKPOINT.split()[-1]
     assert [e.stage for e in engagement.entries] == [
-        "support-request", "conflict-analysis", "selection-advice", "induction-briefing",
-        "thematic-briefings", "active-support", "debriefing", "lessons-learned", "closed"]
+        "support-request",
+        "conflict-analysis",
+        "selection-advice",
+        "induction-briefing",
+        "thematic-briefings",
+        "active-support",
+        "debriefing",
+        "lessons-learned",
+        "closed",
+    ]
     kinds = [r["type"] for r in records]
     assert kinds.count("refused") == 1 and records[13]["type"] == "refused"
     assert records[14]["data"]["override"]["rules"] == ["mandate-before-appointment"]

@@ -26,18 +26,31 @@ NOW = dt.datetime(2026, 1, 6, 9, 0, tzinfo=dt.UTC)
 
 def first_event() -> dict:
     """A first event's fields (seq and prev are the store's)."""
-    return {"at": CREATED, "actor": "officer", "type": "opened", "v": 1, "data": {"engagement": "e"}}
+    return {
+        "at": CREATED,
+        "actor": "officer",
+        "type": "opened",
+        "v": 1,
+        "data": {"engagement": "e"},
+    }
 
 
 def note(i: int) -> dict:
     """A note event's fields."""
-    return {"at": f"2026-01-05T09:00:{i:02d}.000000Z", "actor": "officer", "type": "note_added",
-            "v": 1, "data": {"text": f"note {i}"}}
+    return {
+        "at": f"2026-01-05T09:00:{i:02d}.000000Z",
+        "actor": "officer",
+        "type": "note_added",
+        "v": 1,
+        "data": {"text": f"note {i}"},
+    }
 
 
 def make_store(kind: str, tmp_path: Path):
     """A fresh, not yet created store of *kind* ('file' or 'memory')."""
-    return FileHistoryStore(tmp_path / "e.history.jsonl") if kind == "file" else MemoryHistoryStore()
+    return (
+        FileHistoryStore(tmp_path / "e.history.jsonl") if kind == "file" else MemoryHistoryStore()
+    )
 
 
 def raw(store) -> bytes:
@@ -67,7 +80,12 @@ class TestStores:
         lines = raw(store).split(b"\n")
         assert len(lines) == 3 and lines[2] == b""
         header, header_hash = decode_line(lines[0])
-        assert header == {"format": "lifecycle-history", "version": 1, "engagement": "e", "created": CREATED}
+        assert header == {
+            "format": "lifecycle-history",
+            "version": 1,
+            "engagement": "e",
+            "created": CREATED,
+        }
         assert list(json.loads(lines[0])) == ["format", "version", "engagement", "created", "hash"]
         event, digest = decode_line(lines[1])
         assert event["seq"] == 1 and event["prev"] == header_hash
@@ -96,7 +114,9 @@ class TestStores:
                 assert session.head_hash == stored["hash"]
         lines = raw(store).split(b"\n")[:-1]
         decoded = [decode_line(line) for line in lines]
-        for number, ((record, _), (_, prev_hash)) in enumerate(zip(decoded[1:], decoded, strict=False), 1):
+        for number, ((record, _), (_, prev_hash)) in enumerate(
+            zip(decoded[1:], decoded, strict=False), 1
+        ):
             assert record["seq"] == number
             assert record["prev"] == prev_hash
 
@@ -145,7 +165,9 @@ class TestStores:
             store.read()
 
     @STORES
-    def test_expected_seq_mismatch_conflicts_and_writes_nothing(self, kind: str, tmp_path: Path) -> None:
+    def test_expected_seq_mismatch_conflicts_and_writes_nothing(
+        self, kind: str, tmp_path: Path
+    ) -> None:
         """An append expecting a stale head seq raises ConcurrencyConflict and writes nothing."""
         store = make_store(kind, tmp_path)
         store.create("e", CREATED, first_event())

@@ -22,9 +22,20 @@ from lifecycle._lines import (
 )
 
 RECORDS = {
-    "note": {"seq": 3, "at": "2026-01-05T09:00:00.000000Z", "actor": "officer",
-             "type": "note_added", "v": 1, "data": {"text": "hello"}, "prev": "0" * 64},
-    "unicode": {"seq": 1, "actor": "Amb. Ngozi Okonjo-Iweala", "data": {"text": "Genève, 停火, ✓ \u2028"}},
+    "note": {
+        "seq": 3,
+        "at": "2026-01-05T09:00:00.000000Z",
+        "actor": "officer",
+        "type": "note_added",
+        "v": 1,
+        "data": {"text": "hello"},
+        "prev": "0" * 64,
+    },
+    "unicode": {
+        "seq": 1,
+        "actor": "Amb. Ngozi Okonjo-Iweala",
+        "data": {"text": "Genève, 停火, ✓ \u2028"},
+    },
     "nested": {"a": [1, [2, [3, {"b": None, "c": True, "d": False}]]], "e": {}, "f": []},
     "big-int": {"n": 2**70, "m": -(2**63)},
     "escapes": {"text": 'quote " backslash \\ newline \n tab \t nul \x00'},
@@ -86,14 +97,18 @@ class TestEncode:
         line = encode_line({"seq": 1, "at": "x", "actor": "y"})
         assert list(json.loads(line)) == ["seq", "at", "actor", "hash"]
 
-    @pytest.mark.parametrize("record", [
-        {"x": 1.0},
-        {"data": {"deep": {"x": 0.5}}},
-        {"data": [1, 2, [3.25]]},
-        {"data": (1, 2.5)},
-        {"x": float("nan")},
-        {"x": float("inf")},
-    ], ids=["top", "nested-dict", "nested-list", "tuple", "nan", "inf"])
+    @pytest.mark.parametrize(
+        "record",
+        [
+            {"x": 1.0},
+            {"data": {"deep": {"x": 0.5}}},
+            {"data": [1, 2, [3.25]]},
+            {"data": (1, 2.5)},
+            {"x": float("nan")},
+            {"x": float("inf")},
+        ],
+        ids=["top", "nested-dict", "nested-list", "tuple", "nan", "inf"],
+    )
     def test_floats_refused(self, record: dict) -> None:
         """Any float anywhere in a record is refused, so hashed content stays canonical."""
         with pytest.raises(ValueError, match="float"):
@@ -107,8 +122,12 @@ class TestEncode:
     def test_header_record(self) -> None:
         """The header names the format, its version, the engagement and when it was created."""
         header = header_record("eng-9", "2026-01-05T09:00:00.000000Z")
-        assert header == {"format": FORMAT, "version": FORMAT_VERSION, "engagement": "eng-9",
-                          "created": "2026-01-05T09:00:00.000000Z"}
+        assert header == {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "engagement": "eng-9",
+            "created": "2026-01-05T09:00:00.000000Z",
+        }
         assert encode_line(header).startswith(b'{"format":"lifecycle-history","version":1,')
 
     def test_timestamps_are_fixed_width_utc(self) -> None:
@@ -148,9 +167,16 @@ class TestDecodeProblems:
             decode_line(suffixed(b'{"text":"\xff\xfe"}'))
         assert info.value.code == "not-utf8"
 
-    @pytest.mark.parametrize("body", [
-        b'{"text":"unterminated}', b'{"a":1,,"b":2}', b"{nope}", b"{'a':1}",
-    ], ids=["unterminated-string", "double-comma", "bare-word", "single-quotes"])
+    @pytest.mark.parametrize(
+        "body",
+        [
+            b'{"text":"unterminated}',
+            b'{"a":1,,"b":2}',
+            b"{nope}",
+            b"{'a':1}",
+        ],
+        ids=["unterminated-string", "double-comma", "bare-word", "single-quotes"],
+    )
     def test_non_json(self, body: bytes) -> None:
         """A line with a correct hash suffix whose bytes are not JSON gives 'not-json'."""
         with pytest.raises(LineProblem) as info:
@@ -172,11 +198,18 @@ class TestDecodeProblems:
             decode_line(suffixed(body))
         assert info.value.code == "not-json"
 
-    @pytest.mark.parametrize("line", [
-        b"[1,2,3]", b'"text"', b"42", b"null",
-        b'[{"a":1},"hash":"' + b"0" * 64 + b'"}',
-        b'["x","hash":"' + b"0" * 64 + b'"}',
-    ], ids=["array", "string", "number", "null", "array-with-suffix", "list-with-suffix"])
+    @pytest.mark.parametrize(
+        "line",
+        [
+            b"[1,2,3]",
+            b'"text"',
+            b"42",
+            b"null",
+            b'[{"a":1},"hash":"' + b"0" * 64 + b'"}',
+            b'["x","hash":"' + b"0" * 64 + b'"}',
+        ],
+        ids=["array", "string", "number", "null", "array-with-suffix", "list-with-suffix"],
+    )
     def test_non_object(self, line: bytes) -> None:
         """A JSON value that is not an object is refused; it can never carry a valid hash suffix."""
         with pytest.raises(LineProblem) as info:

@@ -10,14 +10,24 @@ from lifecycle._playbooks import shipped_playbooks_dir
 from lifecycle.exceptions import RefusedError
 from lifecycle.testing import drive, make_engine
 
-PATH = ["accept-request", "complete-analysis", "appoint", "complete-induction", "start-support",
-        "end-support", "complete-debriefing", "close"]
+PATH = [
+    "accept-request",
+    "complete-analysis",
+    "appoint",
+    "complete-induction",
+    "start-support",
+    "end-support",
+    "complete-debriefing",
+    "close",
+]
 COMMON = {"envoy": "Amb. X", "mandate.source": "Decision 1/2026"}
 FACTS: dict[str, dict[str, str]] = {
     "core": {},
     "au": {"au.authorizing-decision": "psc"},
-    "commonwealth": {"commonwealth.government-agreement": "invitation",
-                     "commonwealth.envoy-concurrence": "true"},
+    "commonwealth": {
+        "commonwealth.government-agreement": "invitation",
+        "commonwealth.envoy-concurrence": "true",
+    },
     "eac": {"eac.un-au-consulted": "true"},
     "eccas": {"eccas.authorizing-body": "copax"},
     "ecowas": {"ecowas.authorizing-body": "mediation-and-security-council"},
@@ -63,13 +73,19 @@ def test_extends_core_and_cites_its_rules(tmp_path: Path, playbook: str):
     assert all(rule.basis for rule in resolved.playbook.rules)
 
 
-@pytest.mark.parametrize(("playbook", "fact", "trigger"), [
-    ("oas", "consent.government", "appoint"),
-    ("commonwealth", "commonwealth.government-agreement", "accept-request"),
-    ("au", "au.authorizing-decision", "appoint"),
-    ("eu", "organization.role", "accept-request"),
-], ids=["oas-consent", "commonwealth-invitation", "au-psc-decision", "eu-role"])
-def test_mandate_rule_blocks_without_its_fact(tmp_path: Path, playbook: str, fact: str, trigger: str):
+@pytest.mark.parametrize(
+    ("playbook", "fact", "trigger"),
+    [
+        ("oas", "consent.government", "appoint"),
+        ("commonwealth", "commonwealth.government-agreement", "accept-request"),
+        ("au", "au.authorizing-decision", "appoint"),
+        ("eu", "organization.role", "accept-request"),
+    ],
+    ids=["oas-consent", "commonwealth-invitation", "au-psc-decision", "eu-role"],
+)
+def test_mandate_rule_blocks_without_its_fact(
+    tmp_path: Path, playbook: str, fact: str, trigger: str
+):
     """The organization's mandate rule refuses the trigger until its fact is recorded."""
     engine = make_engine(tmp_path / "ws")
     facts = {k: v for k, v in {**COMMON, **FACTS[playbook]}.items() if k != fact}
@@ -86,8 +102,13 @@ def test_training_a_party_differs_between_un_and_eu(tmp_path: Path):
     drive(engine, "eu1", "eu", to_support, facts={**COMMON, "organization.role": "lead"})
     with pytest.raises(RefusedError, match="impartial-lead-no-training"):
         engine.record("eu1", "training-conflict-party", actor="officer")
-    drive(engine, "un1", "un", to_support,
-          facts={**COMMON, **FACTS["un"], "organization.role": "lead"})
+    drive(
+        engine,
+        "un1",
+        "un",
+        to_support,
+        facts={**COMMON, **FACTS["un"], "organization.role": "lead"},
+    )
     result = engine.record("un1", "training-conflict-party", actor="officer")
     assert result.event["type"] == "activity_recorded"
 
@@ -98,6 +119,11 @@ def test_eac_induction_deadline_is_due_after_appointment(tmp_path: Path):
     drive(engine, "e1", "eac", PATH[:3], facts={**COMMON, **FACTS["eac"]})
     items, _ = engine.due()
     item = next(i for i in items if i.id == "complete-induction")
-    appointed = next(e for e in engine.history("e1") if e["type"] == "advanced"
-                     and e["data"]["trigger"] == "appoint")
-    assert (item.due - engine.today()).days == 7 and appointed["at"][:10] == engine.today().isoformat()
+    appointed = next(
+        e
+        for e in engine.history("e1")
+        if e["type"] == "advanced" and e["data"]["trigger"] == "appoint"
+    )
+    assert (item.due - engine.today()).days == 7 and appointed["at"][
+        :10
+    ] == engine.today().isoformat()

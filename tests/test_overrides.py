@@ -34,14 +34,20 @@ def at_appoint(engine: Engine) -> Engine:
 
 
 class TestOverrideRefused:
-    @pytest.mark.parametrize(("reason", "condition"), [
-        ("", "no reason: no reason given"),
-        ("   ", "no reason: no reason given"),
-        ("ok fine", "no reason: the reason must be a real sentence"),
-        ("a b c d", "no reason: the reason must be a real sentence"),
-        ("Approved-by-head-of-unit", "no reason: the reason must be a real sentence"),
-    ], ids=["empty", "blank", "two-words", "short-words", "one-long-word"])
-    def test_bad_reason_is_refused(self, at_appoint: Engine, cli: Cli, reason: str, condition: str) -> None:
+    @pytest.mark.parametrize(
+        ("reason", "condition"),
+        [
+            ("", "no reason: no reason given"),
+            ("   ", "no reason: no reason given"),
+            ("ok fine", "no reason: the reason must be a real sentence"),
+            ("a b c d", "no reason: the reason must be a real sentence"),
+            ("Approved-by-head-of-unit", "no reason: the reason must be a real sentence"),
+        ],
+        ids=["empty", "blank", "two-words", "short-words", "one-long-word"],
+    )
+    def test_bad_reason_is_refused(
+        self, at_appoint: Engine, cli: Cli, reason: str, condition: str
+    ) -> None:
         """An override without a real reason (>= 3 words, >= 15 chars) exits 1 saying "no reason"."""
         code, _, err = cli("--actor", "head", "advance", "eng-1", "appoint", "--override", reason)
         assert code == 1
@@ -58,7 +64,9 @@ class TestOverrideRefused:
 
     def test_unlisted_actor_has_no_roles(self, at_appoint: Engine, cli: Cli) -> None:
         """An actor missing from lifecycle.toml holds no roles and is refused."""
-        code, _, err = cli("--actor", "visitor", "advance", "eng-1", "appoint", "--override", REASON)
+        code, _, err = cli(
+            "--actor", "visitor", "advance", "eng-1", "appoint", "--override", REASON
+        )
         assert code == 1 and "no role" in err and "no roles" in err
 
     def test_rule_without_override_roles_is_refused(self, at_appoint: Engine, cli: Cli) -> None:
@@ -71,7 +79,9 @@ class TestOverrideRefused:
     def test_checklist_gate_is_not_overridable(self, engine: Engine, cli: Cli) -> None:
         """The checklist gate cannot be overridden, whatever the role and reason."""
         engine.open("eng-1", "core", actor="officer")
-        code, _, err = cli("--actor", "head", "advance", "eng-1", "accept-request", "--override", REASON)
+        code, _, err = cli(
+            "--actor", "head", "advance", "eng-1", "accept-request", "--override", REASON
+        )
         assert code == 1
         assert "not overridable: rule 'checklist'" in err
 
@@ -102,7 +112,9 @@ class TestOverrideAccepted:
         assert "induction-briefing" in out
         assert at_appoint.engagement("eng-1").stage == "induction-briefing"
 
-    def test_history_shows_override_reason_roles_and_refusals(self, at_appoint: Engine, cli: Cli) -> None:
+    def test_history_shows_override_reason_roles_and_refusals(
+        self, at_appoint: Engine, cli: Cli
+    ) -> None:
         """history --json has the override with its reason and roles, after the refused tries."""
         cli("advance", "eng-1", "appoint")
         cli("advance", "eng-1", "appoint", "--override", REASON)
@@ -111,11 +123,16 @@ class TestOverrideAccepted:
         assert [e["type"] for e in events[-3:]] == ["refused", "refused", "advanced"]
         done = events[-1]
         assert (done["actor"], done["reason"]) == ("head", REASON)
-        assert done["data"]["override"] == {"rules": ["mandate-before-appointment"],
-                                            "roles": ["officer", "head-of-unit"]}
+        assert done["data"]["override"] == {
+            "rules": ["mandate-before-appointment"],
+            "roles": ["officer", "head-of-unit"],
+        }
         by_rule = {r["rule"]: r["outcome"] for r in done["data"]["rules"]}
-        assert by_rule == {"mandate-before-appointment": "overridden", "envoy-named": "pass",
-                           "checklist": "pass"}
+        assert by_rule == {
+            "mandate-before-appointment": "overridden",
+            "envoy-named": "pass",
+            "checklist": "pass",
+        }
 
     def test_override_not_needed_is_not_recorded(self, at_appoint: Engine, cli: Cli) -> None:
         """When nothing blocks, --override changes nothing: no override and no reason recorded."""
@@ -131,15 +148,23 @@ class TestOverrideAccepted:
             assert code == 0
             appoint = next(t for t in json.loads(out)["triggers"] if t["id"] == "appoint")
             assert [(b["rule"], b["overridable"]) for b in appoint["blocked_by"]] == [
-                ("mandate-before-appointment", expected)]
+                ("mandate-before-appointment", expected)
+            ]
 
     def test_activity_rule_override(self, engine: Engine, cli: Cli) -> None:
         """A blocking on_activity rule can be overridden on `record` by a listed role."""
         drive_core(engine, until="end-support")
         cli("set", "eng-1", "organization.role=lead")
         assert cli("record", "eng-1", "training-conflict-party")[0] == 1
-        code, _, err = cli("--actor", "head", "record", "eng-1", "training-conflict-party",
-                           "--override", "No third-party provider is available in country")
+        code, _, err = cli(
+            "--actor",
+            "head",
+            "record",
+            "eng-1",
+            "training-conflict-party",
+            "--override",
+            "No third-party provider is available in country",
+        )
         assert code == 0, err
         done = history(cli)[-1]
         assert done["type"] == "activity_recorded"
@@ -158,11 +183,16 @@ class TestForce:
         """head (head-of-unit, core's admin role) forces a move, recorded as `forced` with reason."""
         engine.open("eng-1", "core", actor="officer")
         reason = "The request was already analysed by the regional office"
-        code, _, err = cli("--actor", "head", "force", "eng-1", "--to", "selection-advice",
-                           "--reason", reason)
+        code, _, err = cli(
+            "--actor", "head", "force", "eng-1", "--to", "selection-advice", "--reason", reason
+        )
         assert code == 0, err
         done = history(cli)[-1]
-        assert (done["type"], done["reason"], done["data"]["to"]) == ("forced", reason, "selection-advice")
+        assert (done["type"], done["reason"], done["data"]["to"]) == (
+            "forced",
+            reason,
+            "selection-advice",
+        )
         assert done["data"]["roles"] == ["officer", "head-of-unit"]
         assert engine.engagement("eng-1").stage == "selection-advice"
 
@@ -179,13 +209,17 @@ class TestForce:
     def test_force_needs_a_real_reason(self, engine: Engine, cli: Cli) -> None:
         """Even head is refused a force with a too-short reason."""
         engine.open("eng-1", "core", actor="officer")
-        code, _, err = cli("--actor", "head", "force", "eng-1", "--to", "closed", "--reason", "ok fine")
+        code, _, err = cli(
+            "--actor", "head", "force", "eng-1", "--to", "closed", "--reason", "ok fine"
+        )
         assert code == 1 and "no reason" in err
 
     def test_force_to_unknown_stage_is_usage_error(self, engine: Engine, cli: Cli) -> None:
         """Forcing to a stage the playbook lacks exits 2 and records nothing."""
         engine.open("eng-1", "core", actor="officer")
-        code, _, err = cli("--actor", "head", "force", "eng-1", "--to", "nowhere", "--reason", REASON)
+        code, _, err = cli(
+            "--actor", "head", "force", "eng-1", "--to", "nowhere", "--reason", REASON
+        )
         assert code == 2 and "nowhere" in err
         assert len(history(cli)) == 1
 
@@ -226,4 +260,5 @@ class TestReplayRecheck:
         mismatches: list[Mismatch] = []
         replay(records, kinds=engine.rule_kinds, mismatches=mismatches)
         assert [(m.seq, m.rule, m.recorded, m.now) for m in mismatches] == [
-            (refused["seq"], "mandate-before-appointment", "pass", "block")]
+            (refused["seq"], "mandate-before-appointment", "pass", "block")
+        ]

@@ -15,7 +15,11 @@ ORGANIZATIONS = {"au", "commonwealth", "eac", "eccas", "eu", "igad", "oas", "oic
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIFECYCLE_", "PYTHON", "VIRTUAL_ENV"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("LIFECYCLE_", "PYTHON", "VIRTUAL_ENV"))
+    }
     return {**env, **extra}
 
 
@@ -24,16 +28,27 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A new venv with lifecycle installed from this tree, non-editable, by pip."""
     venv = tmp_path_factory.mktemp("fresh") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(ROOT)],
-                   check=True, capture_output=True, timeout=600, env=_clean_env())
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+        env=_clean_env(),
+    )
     return venv
 
 
 def test_non_editable_install_lists_the_shipped_playbooks(fresh_venv: Path, tmp_path: Path):
     """After `pip install .` in a fresh venv, `playbooks list --json` has core and the ten."""
-    result = subprocess.run([str(fresh_venv / "bin" / "lifecycle"), "playbooks", "list", "--json"],
-                            capture_output=True, text=True, cwd=tmp_path, timeout=120,
-                            env=_clean_env(), check=False)
+    result = subprocess.run(
+        [str(fresh_venv / "bin" / "lifecycle"), "playbooks", "list", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        env=_clean_env(),
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)["playbooks"]
     ids = {row["id"] for row in rows if row["ok"]}
@@ -43,44 +58,130 @@ def test_non_editable_install_lists_the_shipped_playbooks(fresh_venv: Path, tmp_
 
 def test_non_editable_install_runs_the_demo(fresh_venv: Path, tmp_path: Path):
     """The installed console script runs the demo to a clean audit verdict."""
-    result = subprocess.run([str(fresh_venv / "bin" / "lifecycle"), "demo"], capture_output=True,
-                            text=True, cwd=tmp_path, timeout=120, env=_clean_env(), check=False)
+    result = subprocess.run(
+        [str(fresh_venv / "bin" / "lifecycle"), "demo"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        env=_clean_env(),
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.rstrip().endswith("audit verdict: OK")
 
 
 def test_scaffolded_plugin_installs_and_its_tests_pass(tmp_path: Path):
     """`plugins new` writes a distribution that pip installs and whose generated tests pass."""
-    made = subprocess.run([sys.executable, "-m", "lifecycle", "plugins", "new", "acme-rules",
-                           "--org", "acme", "--dir", str(tmp_path)],
-                          capture_output=True, text=True, timeout=120, check=False)
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lifecycle",
+            "plugins",
+            "new",
+            "acme-rules",
+            "--org",
+            "acme",
+            "--dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert made.returncode == 0, made.stderr
     root = tmp_path / "lifecycle-acme-rules"
-    expected = {"pyproject.toml", "README.md", "src/lifecycle_acme_rules/__init__.py",
-                "src/lifecycle_acme_rules/playbooks/acme.toml", "tests/test_plugin.py"}
+    expected = {
+        "pyproject.toml",
+        "README.md",
+        "src/lifecycle_acme_rules/__init__.py",
+        "src/lifecycle_acme_rules/playbooks/acme.toml",
+        "tests/test_plugin.py",
+    }
     assert {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()} == expected
     site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--no-build-isolation", "--target", str(site), str(root)],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(root),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     env = _clean_env(PYTHONPATH=str(site))
-    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-                           cwd=root, env=env, capture_output=True, text=True, timeout=300, check=False)
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "3 passed" in tests.stdout
-    listing = subprocess.run([sys.executable, "-m", "lifecycle", "plugins", "--json"], env=env,
-                             capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False)
+    listing = subprocess.run(
+        [sys.executable, "-m", "lifecycle", "plugins", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
     acme = next(p for p in json.loads(listing.stdout)["plugins"] if p["name"] == "acme-rules")
     assert acme["status"] == "loaded" and acme["rule_kinds"] == ["acme-rules.min-words"]
 
 
 def test_scaffold_refuses_bad_names_and_overwrites(tmp_path: Path):
     """A bad plugin name is a usage error (exit 2), and an existing folder is never overwritten."""
-    bad = subprocess.run([sys.executable, "-m", "lifecycle", "plugins", "new", "Bad_Name",
-                          "--org", "x", "--dir", str(tmp_path)], capture_output=True, text=True,
-                         timeout=60, check=False)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lifecycle",
+            "plugins",
+            "new",
+            "Bad_Name",
+            "--org",
+            "x",
+            "--dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert bad.returncode == 2 and "Plugin name 'Bad_Name'" in bad.stderr
     (tmp_path / "lifecycle-dup").mkdir()
-    dup = subprocess.run([sys.executable, "-m", "lifecycle", "plugins", "new", "dup", "--org", "x",
-                          "--dir", str(tmp_path)], capture_output=True, text=True, timeout=60, check=False)
+    dup = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lifecycle",
+            "plugins",
+            "new",
+            "dup",
+            "--org",
+            "x",
+            "--dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert dup.returncode == 2 and "exists already" in dup.stderr

@@ -51,7 +51,11 @@ class TestLoadCore:
         pb = load_playbook(SHIPPED / "core.toml")
         rule = next(r for r in pb.rules if r.id == "gender-briefing-offered")
         assert rule.params == {"activity": "gender-inclusion-briefing", "min": 1}
-        assert (rule.kind, rule.severity, rule.on) == ("activity-recorded", "warn", ("end-support",))
+        assert (rule.kind, rule.severity, rule.on) == (
+            "activity-recorded",
+            "warn",
+            ("end-support",),
+        )
 
     def test_extending_shipped_playbook_finds_core_without_search(self) -> None:
         """load_playbook always searches the shipped playbooks, so eac finds core by itself."""
@@ -78,8 +82,9 @@ class TestExtends:
         assert [t.id for t in pb.triggers][-3:] == ["detour", "return", "pause"]
         assert [r.id for r in pb.rules] == ["alpha-first", "gamma-first"]
 
-    @pytest.mark.parametrize("removed", ["beta", "beta-first", "start-two"],
-                             ids=["fact", "rule", "checklist-item"])
+    @pytest.mark.parametrize(
+        "removed", ["beta", "beta-first", "start-two"], ids=["fact", "rule", "checklist-item"]
+    )
     def test_remove_drops_inherited_entries(self, removed: str) -> None:
         """`remove` drops an inherited fact, rule or checklist item by id."""
         pb = _resolve("ext-child")
@@ -93,8 +98,10 @@ class TestExtends:
         pb = _resolve("ext-child")
         start = pb.stage("start")
         assert start is not None
-        assert list(start.checklist) == [ChecklistItem("start-one", "Start one"),
-                                         ChecklistItem("start-added", "Added to an inherited stage", False)]
+        assert list(start.checklist) == [
+            ChecklistItem("start-one", "Start one"),
+            ChecklistItem("start-added", "Added to an inherited stage", False),
+        ]
         assert pb.checklist == ()
 
     def test_child_star_expands_over_non_final_stages_but_target(self) -> None:
@@ -107,12 +114,18 @@ class TestExtends:
         pb = _resolve("ext-child")
         assert set(_trigger(pb, "drop").from_) == {"start", "middle", "extra"}
 
-    @pytest.mark.parametrize(("playbook_id", "roles"), [
-        ("ext-child", ("base-admin",)),
-        ("ext-admins", ("child-admin",)),
-        ("eac", ("head-of-unit",)),
-    ], ids=["inherited", "replaced", "shipped-inherits-core"])
-    def test_admin_roles_inherited_unless_given(self, playbook_id: str, roles: tuple[str, ...]) -> None:
+    @pytest.mark.parametrize(
+        ("playbook_id", "roles"),
+        [
+            ("ext-child", ("base-admin",)),
+            ("ext-admins", ("child-admin",)),
+            ("eac", ("head-of-unit",)),
+        ],
+        ids=["inherited", "replaced", "shipped-inherits-core"],
+    )
+    def test_admin_roles_inherited_unless_given(
+        self, playbook_id: str, roles: tuple[str, ...]
+    ) -> None:
         """admin_roles come from the parent unless the child names its own."""
         assert _resolve(playbook_id).admin_roles == roles
 
@@ -124,12 +137,17 @@ class TestExtends:
     def test_remove_of_unknown_id_is_an_error_naming_the_file(self, tmp_path: Path) -> None:
         """Removing an id nothing inherited has names the child file and `$.remove[i]`."""
         child = tmp_path / "bad-remove.toml"
-        child.write_text('schema = 1\nid = "bad-remove"\nversion = "1"\ntitle = "x"\n'
-                         'extends = "ext-base"\nremove = ["alpha-first", "nope"]\n', encoding="utf-8")
+        child.write_text(
+            'schema = 1\nid = "bad-remove"\nversion = "1"\ntitle = "x"\n'
+            'extends = "ext-base"\nremove = ["alpha-first", "nope"]\n',
+            encoding="utf-8",
+        )
         with pytest.raises(PlaybookError) as info:
             Catalog.from_paths([FIXTURES, child]).resolve("bad-remove")
-        assert any(f"{child}: $.remove[1]: nothing inherited has id 'nope'" in p
-                   for p in info.value.problems)
+        assert any(
+            f"{child}: $.remove[1]: nothing inherited has id 'nope'" in p
+            for p in info.value.problems
+        )
 
 
 class TestDigest:
@@ -143,27 +161,40 @@ class TestDigest:
     def test_digest_ignores_comments_and_layout(self, tmp_path: Path) -> None:
         """Comments do not change the canonical form, so the sha256 stays."""
         copy = tmp_path / "core.toml"
-        copy.write_text("# a comment\n" + (SHIPPED / "core.toml").read_text(encoding="utf-8"),
-                        encoding="utf-8")
-        assert playbook_digest(load_playbook(copy)) == playbook_digest(load_playbook(SHIPPED / "core.toml"))
+        copy.write_text(
+            "# a comment\n" + (SHIPPED / "core.toml").read_text(encoding="utf-8"), encoding="utf-8"
+        )
+        assert playbook_digest(load_playbook(copy)) == playbook_digest(
+            load_playbook(SHIPPED / "core.toml")
+        )
 
     def test_digest_changes_when_content_changes(self, tmp_path: Path) -> None:
         """Changing one title changes the sha256."""
         copy = tmp_path / "core.toml"
         text = (SHIPPED / "core.toml").read_text(encoding="utf-8")
-        copy.write_text(text.replace('title = "Closed"', 'title = "Closed for good"'), encoding="utf-8")
-        assert playbook_digest(load_playbook(copy)) != playbook_digest(load_playbook(SHIPPED / "core.toml"))
+        copy.write_text(
+            text.replace('title = "Closed"', 'title = "Closed for good"'), encoding="utf-8"
+        )
+        assert playbook_digest(load_playbook(copy)) != playbook_digest(
+            load_playbook(SHIPPED / "core.toml")
+        )
 
 
 class TestDumpRoundTrip:
-    @pytest.mark.parametrize(("playbook_id", "parent"), [
-        ("core", None),
-        ("rules-fixture", None),
-        ("eac", SHIPPED / "core.toml"),
-        ("un", SHIPPED / "core.toml"),
-        ("ext-child", FIXTURES / "ext-base.toml"),
-    ], ids=["core", "rules-fixture", "eac", "un-removes", "ext-child-removes"])
-    def test_load_of_dump_is_equal(self, playbook_id: str, parent: Path | None, tmp_path: Path) -> None:
+    @pytest.mark.parametrize(
+        ("playbook_id", "parent"),
+        [
+            ("core", None),
+            ("rules-fixture", None),
+            ("eac", SHIPPED / "core.toml"),
+            ("un", SHIPPED / "core.toml"),
+            ("ext-child", FIXTURES / "ext-base.toml"),
+        ],
+        ids=["core", "rules-fixture", "eac", "un-removes", "ext-child-removes"],
+    )
+    def test_load_of_dump_is_equal(
+        self, playbook_id: str, parent: Path | None, tmp_path: Path
+    ) -> None:
         """load_playbook(dump_playbook(p)) gives back a playbook equal to the resolved p."""
         pb = _resolve(playbook_id)
         search = tmp_path / "search"
@@ -201,28 +232,56 @@ class TestDumpRoundTrip:
 _IDS = st.from_regex(r"[a-z][a-z0-9-]{0,6}", fullmatch=True)
 _TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
 _PARAM = st.one_of(_TEXT, st.integers(-5, 500), st.booleans(), st.lists(_TEXT, max_size=3))
-_FACTS = st.builds(Fact, _IDS, _TEXT, type=st.sampled_from(["text", "date", "bool", "choice"]),
-                   choices=st.lists(_TEXT, max_size=3).map(tuple))
+_FACTS = st.builds(
+    Fact,
+    _IDS,
+    _TEXT,
+    type=st.sampled_from(["text", "date", "bool", "choice"]),
+    choices=st.lists(_TEXT, max_size=3).map(tuple),
+)
 _ITEMS = st.builds(ChecklistItem, _IDS, _TEXT, required=st.booleans())
-_STAGES = st.builds(Stage, _IDS, _TEXT, initial=st.booleans(), final=st.booleans(),
-                    steps=st.lists(_TEXT, max_size=2).map(tuple),
-                    checklist=st.lists(_ITEMS, max_size=2).map(tuple))
-_TRIGGERS = st.builds(Trigger, _IDS, st.lists(_IDS, max_size=3).map(tuple), _IDS,
-                      title=_TEXT, gate=st.booleans())
-_ACTIVITIES = st.builds(Activity, _IDS, _TEXT, during=st.lists(_IDS, max_size=2).map(tuple),
-                        every_days=st.none() | st.integers(1, 400))
+_STAGES = st.builds(
+    Stage,
+    _IDS,
+    _TEXT,
+    initial=st.booleans(),
+    final=st.booleans(),
+    steps=st.lists(_TEXT, max_size=2).map(tuple),
+    checklist=st.lists(_ITEMS, max_size=2).map(tuple),
+)
+_TRIGGERS = st.builds(
+    Trigger, _IDS, st.lists(_IDS, max_size=3).map(tuple), _IDS, title=_TEXT, gate=st.booleans()
+)
+_ACTIVITIES = st.builds(
+    Activity,
+    _IDS,
+    _TEXT,
+    during=st.lists(_IDS, max_size=2).map(tuple),
+    every_days=st.none() | st.integers(1, 400),
+)
 _RULES = st.builds(
-    Rule, _IDS, st.sampled_from(["fact-required", "within-days", "x.custom"]),
-    on=st.lists(_IDS, max_size=2).map(tuple), on_activity=st.lists(_IDS, max_size=2).map(tuple),
-    severity=st.sampled_from(["block", "warn"]), message=_TEXT,
+    Rule,
+    _IDS,
+    st.sampled_from(["fact-required", "within-days", "x.custom"]),
+    on=st.lists(_IDS, max_size=2).map(tuple),
+    on_activity=st.lists(_IDS, max_size=2).map(tuple),
+    severity=st.sampled_from(["block", "warn"]),
+    message=_TEXT,
     override_roles=st.lists(_IDS, max_size=2).map(tuple),
-    params=st.dictionaries(st.sampled_from(["fact", "values", "days", "after", "stage", "min"]),
-                           _PARAM, max_size=3),
+    params=st.dictionaries(
+        st.sampled_from(["fact", "values", "days", "after", "stage", "min"]), _PARAM, max_size=3
+    ),
 )
 _PLAYBOOKS = st.builds(
-    Playbook, _IDS, _TEXT, _TEXT, organization=_TEXT, extends=st.none() | _IDS,
+    Playbook,
+    _IDS,
+    _TEXT,
+    _TEXT,
+    organization=_TEXT,
+    extends=st.none() | _IDS,
     admin_roles=st.none() | st.lists(_IDS, max_size=2).map(tuple),
-    facts=st.lists(_FACTS, max_size=2).map(tuple), stages=st.lists(_STAGES, max_size=3).map(tuple),
+    facts=st.lists(_FACTS, max_size=2).map(tuple),
+    stages=st.lists(_STAGES, max_size=3).map(tuple),
     triggers=st.lists(_TRIGGERS, max_size=2).map(tuple),
     activities=st.lists(_ACTIVITIES, max_size=2).map(tuple),
     rules=st.lists(_RULES, max_size=2).map(tuple),
@@ -266,7 +325,9 @@ class TestConflicts:
         assert catalog.conflicts == {}
         assert catalog.resolve("rules-fixture").playbook.id == "rules-fixture"
 
-    def test_same_file_through_another_path_spelling_is_not_a_conflict(self, tmp_path: Path) -> None:
+    def test_same_file_through_another_path_spelling_is_not_a_conflict(
+        self, tmp_path: Path
+    ) -> None:
         """A file reached as a relative and an absolute path (or a symlink) counts once."""
         folder = tmp_path / "pbs"
         folder.mkdir()
@@ -280,6 +341,7 @@ class TestConflicts:
         for me, parent in (("cyc-a", "cyc-b"), ("cyc-b", "cyc-a")):
             (tmp_path / f"{me}.toml").write_text(
                 f'schema = 1\nid = "{me}"\nversion = "1"\ntitle = "x"\nextends = "{parent}"\n',
-                encoding="utf-8")
+                encoding="utf-8",
+            )
         with pytest.raises(PlaybookError, match="cycle"):
             Catalog.from_paths([tmp_path]).resolve("cyc-a")

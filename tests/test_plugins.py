@@ -57,7 +57,7 @@ BROKEN = {
     "importfail": "raise ImportError('this plugin cannot be imported')\n",
     "unknownhook": "from lifecycle import hookimpl\n\n@hookimpl\ndef no_such_hook():\n    pass\n",
     "badsig": "from lifecycle import hookimpl\n\n@hookimpl\ndef register_playbooks(surplus):\n"
-              "    return []\n",
+    "    return []\n",
 }
 
 
@@ -67,7 +67,8 @@ def _distribution(root: Path, name: str, module: str, files: dict[str, str]) -> 
     package.mkdir(parents=True)
     for relative, text in files.items():
         (package / relative).write_text(text, encoding="utf-8")
-    (folder / "pyproject.toml").write_text(textwrap.dedent(f"""\
+    (folder / "pyproject.toml").write_text(
+        textwrap.dedent(f"""\
         [build-system]
         requires = ["hatchling"]
         build-backend = "hatchling.build"
@@ -81,7 +82,9 @@ def _distribution(root: Path, name: str, module: str, files: dict[str, str]) -> 
 
         [tool.hatch.build.targets.wheel]
         packages = ["{module}"]
-        """), encoding="utf-8")
+        """),
+        encoding="utf-8",
+    )
     return folder
 
 
@@ -89,22 +92,48 @@ def _distribution(root: Path, name: str, module: str, files: dict[str, str]) -> 
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding four plugin distributions installed with pip: one good, three broken."""
     root = tmp_path_factory.mktemp("dists")
-    dists = [_distribution(root, "good", "lifecycle_good",
-                           {"__init__.py": GOOD, "goodorg.toml": PLAYBOOK})]
+    dists = [
+        _distribution(
+            root, "good", "lifecycle_good", {"__init__.py": GOOD, "goodorg.toml": PLAYBOOK}
+        )
+    ]
     for name, code in BROKEN.items():
         dists.append(_distribution(root, name, f"lifecycle_{name}", {"__init__.py": code}))
     target = root / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--no-build-isolation", "--target", str(target), *map(str, dists)],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            *map(str, dists),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     return target
 
 
-def _lifecycle(site: Path, *args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _lifecycle(
+    site: Path, *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("LIFECYCLE_")}
     environ.update({"PYTHONPATH": str(site), "LIFECYCLE_ACTOR": "officer", **(env or {})})
-    return subprocess.run([sys.executable, "-m", "lifecycle", "--workspace", str(cwd / "ws"), *args],
-                          cwd=cwd, env=environ, capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "lifecycle", "--workspace", str(cwd / "ws"), *args],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 class TestInstalledPlugins:
@@ -114,7 +143,11 @@ class TestInstalledPlugins:
         assert result.returncode == 0, result.stderr
         reports = {p["name"]: p for p in json.loads(result.stdout)["plugins"]}
         good = reports["good"]
-        assert (good["status"], good["distribution"], good["version"]) == ("loaded", "lifecycle-good", "1.2.3")
+        assert (good["status"], good["distribution"], good["version"]) == (
+            "loaded",
+            "lifecycle-good",
+            "1.2.3",
+        )
         assert good["playbooks"] == ["goodorg"] and good["rule_kinds"] == ["good.upper"]
         assert good["hooks"] == ["register_playbooks", "register_rule_kinds"]
         assert reports["importfail"]["status"] == "failed"
@@ -139,8 +172,19 @@ class TestInstalledPlugins:
 
     def test_plugin_playbook_and_rule_kind_work(self, site: Path, tmp_path: Path):
         """The plugin's playbook opens and its Python rule kind blocks, then passes."""
-        assert _lifecycle(site, "new", "g1", "--playbook", "goodorg", "--set",
-                          "goodorg.code=abc", cwd=tmp_path).returncode == 0
+        assert (
+            _lifecycle(
+                site,
+                "new",
+                "g1",
+                "--playbook",
+                "goodorg",
+                "--set",
+                "goodorg.code=abc",
+                cwd=tmp_path,
+            ).returncode
+            == 0
+        )
         for item in ("request-recorded", "entry-point-identified"):
             _lifecycle(site, "check", "g1", item, cwd=tmp_path)
         refused = _lifecycle(site, "advance", "g1", "accept-request", cwd=tmp_path)
@@ -150,15 +194,23 @@ class TestInstalledPlugins:
 
     def test_disable_and_load_switches(self, site: Path, tmp_path: Path):
         """LIFECYCLE_DISABLE_PLUGINS blocks a plugin; LIFECYCLE_LOAD_PLUGINS loads only those named."""
-        off = _lifecycle(site, "plugins", "--json", cwd=tmp_path, env={"LIFECYCLE_DISABLE_PLUGINS": "good"})
-        assert {p["name"]: p["status"] for p in json.loads(off.stdout)["plugins"]}["good"] == "disabled"
-        only = _lifecycle(site, "plugins", "--json", cwd=tmp_path, env={"LIFECYCLE_LOAD_PLUGINS": "good"})
+        off = _lifecycle(
+            site, "plugins", "--json", cwd=tmp_path, env={"LIFECYCLE_DISABLE_PLUGINS": "good"}
+        )
+        assert {p["name"]: p["status"] for p in json.loads(off.stdout)["plugins"]}[
+            "good"
+        ] == "disabled"
+        only = _lifecycle(
+            site, "plugins", "--json", cwd=tmp_path, env={"LIFECYCLE_LOAD_PLUGINS": "good"}
+        )
         statuses = {p["name"]: p["status"] for p in json.loads(only.stdout)["plugins"]}
         assert statuses["good"] == "loaded" and statuses["importfail"] == "not loaded"
 
     def test_trace_switch_traces_hook_calls(self, site: Path, tmp_path: Path):
         """LIFECYCLE_TRACE_PLUGINS=1 writes each hook call to stderr."""
-        result = _lifecycle(site, "playbooks", "list", cwd=tmp_path, env={"LIFECYCLE_TRACE_PLUGINS": "1"})
+        result = _lifecycle(
+            site, "playbooks", "list", cwd=tmp_path, env={"LIFECYCLE_TRACE_PLUGINS": "1"}
+        )
         assert "register_playbooks -> good" in result.stderr
 
 
@@ -183,7 +235,8 @@ class TestFailClosed:
         (tmp_path / "pb" / "boomorg.toml").write_text(
             'schema = 1\nid = "boomorg"\nversion = "1"\ntitle = "B"\nextends = "core"\n'
             '[[rules]]\nid = "r"\non = ["accept-request"]\nkind = "raising.boom"\nfact = "envoy"\n',
-            encoding="utf-8")
+            encoding="utf-8",
+        )
         engine = make_engine(tmp_path / "ws", plugins=[Raising()], playbook_dirs=[tmp_path / "pb"])
         with pytest.raises(RefusedError, match="registry unreachable") as caught:
             drive(engine, "e1", "boomorg", ["accept-request"])
@@ -212,7 +265,9 @@ class TestFailClosed:
             def register_playbooks(self):
                 """Register core again, from another file."""
                 copy = tmp_path / "copy.toml"
-                copy.write_text((Path(__file__).parent.parent / "playbooks" / "core.toml").read_text())
+                copy.write_text(
+                    (Path(__file__).parent.parent / "playbooks" / "core.toml").read_text()
+                )
                 return [copy]
 
         host = make_plugin_manager(load_entrypoints=False, extra_plugins=[Twice()], environ={})

@@ -28,7 +28,12 @@ def test_no_public_name_left_out():
 
 def test_public_modules_import():
     """The public modules import on their own."""
-    for name in ("lifecycle.exceptions", "lifecycle.hookspecs", "lifecycle.testing", "lifecycle.cli"):
+    for name in (
+        "lifecycle.exceptions",
+        "lifecycle.hookspecs",
+        "lifecycle.testing",
+        "lifecycle.cli",
+    ):
         assert importlib.import_module(name)
 
 

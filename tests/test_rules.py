@@ -12,16 +12,19 @@ import pytest
 from conftest import FIXTURES
 
 Cli = Callable[..., tuple[int, str, str]]
-TODAY = dt.datetime.now(dt.UTC).date()
+def today() -> dt.date:
+    """Today in UTC, read when used (a module constant goes stale across midnight)."""
+    return dt.datetime.now(dt.UTC).date()
 
 
 def ago(days: int) -> str:
-    return (TODAY - dt.timedelta(days=days)).isoformat()
+    return (today() - dt.timedelta(days=days)).isoformat()
 
 
 @pytest.fixture
 def lc(cli: Cli) -> Cli:
     """The CLI with the fixture playbooks, on an engagement `r1` opened under rules-fixture."""
+
     def run(*args: str) -> tuple[int, str, str]:
         return cli("--playbooks", str(FIXTURES), *args)
 
@@ -70,10 +73,17 @@ class TestFactRules:
         lc("set", "r1", "mandate=Council decision 7")
         assert_passes(lc, "go-required", "needs-mandate")
 
-    @pytest.mark.parametrize(("value", "detail"), [
-        (None, "fact 'role' is not set"), ("support", "fact 'role' is 'support', not one of 'lead'"),
-    ], ids=["unset", "other-value"])
-    def test_fact_required_with_values_blocks(self, lc: Cli, value: str | None, detail: str) -> None:
+    @pytest.mark.parametrize(
+        ("value", "detail"),
+        [
+            (None, "fact 'role' is not set"),
+            ("support", "fact 'role' is 'support', not one of 'lead'"),
+        ],
+        ids=["unset", "other-value"],
+    )
+    def test_fact_required_with_values_blocks(
+        self, lc: Cli, value: str | None, detail: str
+    ) -> None:
         """fact-required with values blocks when the fact is unset or not one of them."""
         if value:
             lc("set", "r1", f"role={value}")
@@ -144,8 +154,12 @@ class TestActivityRecorded:
     def test_since_stage_never_entered_counts_zero(self, lc: Cli) -> None:
         """With `since` a stage never entered, earlier recordings do not count."""
         lc("record", "r1", "briefing")
-        assert_blocked(lc, "go-since", "briefing-since-side",
-                       "recorded 0 time(s) since stage 'side' was last entered, 1 needed")
+        assert_blocked(
+            lc,
+            "go-since",
+            "briefing-since-side",
+            "recorded 0 time(s) since stage 'side' was last entered, 1 needed",
+        )
 
     def test_since_counts_only_after_last_entry(self, lc: Cli) -> None:
         """A recording after entering the since stage counts; one before the last entry does not."""
@@ -174,7 +188,7 @@ class TestWithinDays:
     def test_blocks_after_the_days(self, lc: Cli) -> None:
         """The guarded trigger is blocked the day after the deadline, naming the due date."""
         lc("record", "r1", "kickoff", "--on", ago(11))
-        due = (TODAY - dt.timedelta(days=1)).isoformat()
+        due = (today() - dt.timedelta(days=1)).isoformat()
         assert_blocked(lc, "go-within", "soon-after-kickoff", f"due by {due}")
 
     def test_counts_from_the_latest_after(self, lc: Cli) -> None:
@@ -223,9 +237,13 @@ class TestSeverityAndRecording:
         """Each recorded rule names its kind and severity, with the message when it failed."""
         lc("advance", "r1", "go-required")
         (rule,) = last_event(lc)["data"]["rules"]
-        assert rule == {"rule": "needs-mandate", "kind": "fact-required", "severity": "block",
-                        "outcome": "block",
-                        "message": "Record the mandate. (fact 'mandate' is not set)"}
+        assert rule == {
+            "rule": "needs-mandate",
+            "kind": "fact-required",
+            "severity": "block",
+            "outcome": "block",
+            "message": "Record the mandate. (fact 'mandate' is not set)",
+        }
 
     def test_gated_trigger_records_the_checklist_gate(self, lc: Cli) -> None:
         """A trigger with the gate records rule "checklist" among its outcomes."""
@@ -245,11 +263,14 @@ class TestRecordActivities:
         assert "recorded during hub, not 'side'" in err
         event = last_event(lc)
         assert (event["type"], event["data"]["action"], event["data"]["activity"]) == (
-            "refused", "record", "kickoff")
+            "refused",
+            "record",
+            "kickoff",
+        )
 
     def test_future_date_is_refused(self, lc: Cli) -> None:
         """`record --on` tomorrow fails with one line and records nothing."""
-        tomorrow = (TODAY + dt.timedelta(days=1)).isoformat()
+        tomorrow = (today() + dt.timedelta(days=1)).isoformat()
         code, _, err = lc("record", "r1", "briefing", "--on", tomorrow)
         assert code != 0
         assert "future" in err and len(err.strip().splitlines()) == 1

@@ -27,7 +27,9 @@ def opened_template() -> bytes:
     if not _TEMPLATE:
         folder = Path(tempfile.mkdtemp(prefix="stateful-template-"))
         try:
-            engine = Engine(folder, plugins=PLUGINS, clock=lambda: dt.datetime(2026, 1, 5, tzinfo=dt.UTC))
+            engine = Engine(
+                folder, plugins=PLUGINS, clock=lambda: dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+            )
             engine.open(ENG, "core", actor="officer", title="Model")
             _TEMPLATE.append(engine.workspace.path_of(ENG).read_bytes())
         finally:
@@ -68,7 +70,13 @@ class HistoryMachine(RuleBasedStateMachine):
     @rule(text=st.text(min_size=1, max_size=30).filter(str.strip), with_expected=st.booleans())
     def append_through_store(self, text: str, with_expected: bool) -> None:
         """Append a note through a store session (optionally with the right expected seq)."""
-        fields = {"at": self.at(), "actor": "model", "type": "note_added", "v": 1, "data": {"text": text}}
+        fields = {
+            "at": self.at(),
+            "actor": "model",
+            "type": "note_added",
+            "v": 1,
+            "data": {"text": text},
+        }
         expected = len(self.acknowledged) if with_expected else None
         if self.torn:
             with pytest.raises(TornTailError):
@@ -96,7 +104,13 @@ class HistoryMachine(RuleBasedStateMachine):
     def stale_append(self, stale: int) -> None:
         """An append expecting an older head conflicts and changes nothing."""
         before = self.path.read_bytes()
-        fields = {"at": self.at(), "actor": "model", "type": "note_added", "v": 1, "data": {"text": "stale"}}
+        fields = {
+            "at": self.at(),
+            "actor": "model",
+            "type": "note_added",
+            "v": 1,
+            "data": {"text": "stale"},
+        }
         with pytest.raises(ConcurrencyConflict):
             with self.store.session() as session:
                 session.append(fields, expected_seq=len(self.acknowledged) - 1 - stale)
@@ -157,7 +171,9 @@ class HistoryMachine(RuleBasedStateMachine):
 
 
 HistoryMachine.TestCase.settings = settings(
-    max_examples=100, stateful_step_count=25, deadline=None,
+    max_examples=100,
+    stateful_step_count=25,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestHistoryMachine = HistoryMachine.TestCase

@@ -17,8 +17,10 @@ ENG = "eng-t"
 OVERRIDE_REASON = "The council decision is pending but the envoy must start now."
 STAGE_ITEMS = [
     (["request-recorded", "entry-point-identified"], "accept-request"),
-    (["conflict-analysis-done", "stakeholder-map", "media-mapping", "previous-efforts-reviewed"],
-     "complete-analysis"),
+    (
+        ["conflict-analysis-done", "stakeholder-map", "media-mapping", "previous-efforts-reviewed"],
+        "complete-analysis",
+    ),
 ]
 
 
@@ -46,7 +48,9 @@ def split(data: bytes) -> list[bytes]:
     return data.splitlines(keepends=True)
 
 
-def rechain(lines: list[bytes], start: int, edit: Callable[[dict], None] | None = None) -> list[bytes]:
+def rechain(
+    lines: list[bytes], start: int, edit: Callable[[dict], None] | None = None
+) -> list[bytes]:
     """Lines with line *start* re-encoded after *edit*, and every later line re-chained (hash and prev)."""
     out = list(lines[:start])
     _, prev = decode_line(lines[start - 1].rstrip(b"\n"))
@@ -74,11 +78,19 @@ class Prober:
 
     def audit(self, data: bytes, against: dict[str, Checkpoint] | None = None):
         self.path.write_bytes(data)
-        return audit_file(self.path, kinds=self.engine.rule_kinds, today=self.engine.today(),
-                          against=against)
+        return audit_file(
+            self.path, kinds=self.engine.rule_kinds, today=self.engine.today(), against=against
+        )
 
-    def probe(self, name: str, data: bytes, seqs: set[int], *,
-              against: dict[str, Checkpoint] | None = None, codes: set[str] | None = None) -> bool:
+    def probe(
+        self,
+        name: str,
+        data: bytes,
+        seqs: set[int],
+        *,
+        against: dict[str, Checkpoint] | None = None,
+        codes: set[str] | None = None,
+    ) -> bool:
         """Count one probe; it is caught when an error finding names one of *seqs* (or has one of *codes*)."""
         report = self.audit(data, against)
         errors = [f for f in report.findings if f.severity == "error"]
@@ -136,13 +148,17 @@ def test_deleting_each_line_is_caught(target, prober: Prober, cli) -> None:
     lines = split(data)
     kept = Checkpoint(ENG, 20, decode_line(lines[-1].rstrip(b"\n"))[1])
     for seq in range(len(lines)):
-        tampered = b"".join(lines[:seq] + lines[seq + 1:])
+        tampered = b"".join(lines[:seq] + lines[seq + 1 :])
         if seq == len(lines) - 1:
             assert prober.audit(tampered).ok  # a shorter chain is still a valid chain
-            assert prober.probe("delete last", tampered, set(), against={ENG: kept}, codes={"truncated"})
+            assert prober.probe(
+                "delete last", tampered, set(), against={ENG: kept}, codes={"truncated"}
+            )
         else:
             prober.probe(f"delete line {seq + 1}", tampered, {seq, seq + 1})
-        code, _, _ = cli("audit", "--against", str(write_checkpoint(prober.path, kept)), str(prober.path))
+        code, _, _ = cli(
+            "audit", "--against", str(write_checkpoint(prober.path, kept)), str(prober.path)
+        )
         assert code == 1
     prober.report("deleted lines")
 
@@ -162,25 +178,27 @@ def test_duplicating_and_swapping_lines_is_caught(target, prober: Prober, cli, f
     count = len(lines) if family == "duplicate" else len(lines) - 1
     for seq in range(count):
         if family == "duplicate":
-            tampered = [*lines[:seq + 1], lines[seq], *lines[seq + 1:]]
+            tampered = [*lines[: seq + 1], lines[seq], *lines[seq + 1 :]]
         else:
-            tampered = [*lines[:seq], lines[seq + 1], lines[seq], *lines[seq + 2:]]
+            tampered = [*lines[:seq], lines[seq + 1], lines[seq], *lines[seq + 2 :]]
         prober.probe(f"{family} line {seq + 1}", b"".join(tampered), {seq, seq + 1})
         code, _, _ = cli("audit", str(prober.path))
         assert code == 1
     prober.report(f"{family}d lines" if family == "duplicate" else "swapped pairs")
 
 
-def test_lines_spliced_from_another_engagement_are_caught(target, prober: Prober, engine: Engine, cli) -> None:
+def test_lines_spliced_from_another_engagement_are_caught(
+    target, prober: Prober, engine: Engine, cli
+) -> None:
     """A line from another engagement, replacing a line or inserted after it, breaks the chain there."""
     _, data = target
     lines = split(data)
     other = split(build(engine, "eng-other").read_bytes())
     for seq in range(1, len(lines)):
-        replaced = [*lines[:seq], other[seq], *lines[seq + 1:]]
+        replaced = [*lines[:seq], other[seq], *lines[seq + 1 :]]
         prober.probe(f"replace {seq}", b"".join(replaced), {seq, seq + 1})
         assert cli("audit", str(prober.path))[0] == 1
-        inserted = [*lines[:seq + 1], other[seq], *lines[seq + 1:]]
+        inserted = [*lines[: seq + 1], other[seq], *lines[seq + 1 :]]
         prober.probe(f"insert after {seq}", b"".join(inserted), {seq + 1, seq + 2})
         assert cli("audit", str(prober.path))[0] == 1
     prober.report("spliced from another engagement")
@@ -202,13 +220,15 @@ def test_editing_seq_prev_or_hash_alone_is_caught(target, prober: Prober, cli) -
     for seq in range(1, len(lines)):
         record, digest = decode_line(lines[seq].rstrip(b"\n"))
         record["hash"] = digest
-        probes = {f"raw {key}": edit_raw(lines[seq], key, record) for key in ("seq", "prev", "hash")}
+        probes = {
+            f"raw {key}": edit_raw(lines[seq], key, record) for key in ("seq", "prev", "hash")
+        }
         del record["hash"]
         for key in ("seq", "prev"):
             changed = dict(record, **{key: record[key] + 100 if key == "seq" else "f" * 64})
             probes[f"rehashed {key}"] = encode_line(changed)
         for name, line in probes.items():
-            tampered = b"".join([*lines[:seq], line, *lines[seq + 1:]])
+            tampered = b"".join([*lines[:seq], line, *lines[seq + 1 :]])
             prober.probe(f"{name} at seq {seq}", tampered, {seq, seq + 1})
             assert cli("audit", str(prober.path))[0] == 1
     header = json.loads(lines[0])
@@ -218,7 +238,9 @@ def test_editing_seq_prev_or_hash_alone_is_caught(target, prober: Prober, cli) -
     prober.report("seq/prev/hash edits")
 
 
-def test_truncation_inside_last_lines_is_only_a_torn_tail(target, engine: Engine, prober: Prober, cli) -> None:
+def test_truncation_inside_last_lines_is_only_a_torn_tail(
+    target, engine: Engine, prober: Prober, cli
+) -> None:
     """Cutting inside any of the last three lines gives only `torn-tail` (clean at a line boundary) and
     the engine refuses to append until repaired."""
     path, data = target
@@ -248,7 +270,9 @@ def test_truncation_inside_last_lines_is_only_a_torn_tail(target, engine: Engine
 
 
 @pytest.mark.parametrize("form", ["text", "json"])
-def test_audit_against_checkpoints(engine: Engine, workspace: Path, tmp_path: Path, cli, form: str) -> None:
+def test_audit_against_checkpoints(
+    engine: Engine, workspace: Path, tmp_path: Path, cli, form: str
+) -> None:
     """`audit --against` saved output flags a dropped last event and a rewritten, re-chained tail."""
     for eid in ("eng-a", "eng-b", "eng-c"):
         engine.open(eid, "core", actor="officer")
@@ -263,14 +287,20 @@ def test_audit_against_checkpoints(engine: Engine, workspace: Path, tmp_path: Pa
     a, b = engine.workspace.path_of("eng-a"), engine.workspace.path_of("eng-b")
     a.write_bytes(b"".join(split(a.read_bytes())[:-1]))
     lines = split(b.read_bytes())
-    b.write_bytes(b"".join(rechain(lines, len(lines) - 2, lambda r: r["data"].update(text="rewritten"))))
+    b.write_bytes(
+        b"".join(rechain(lines, len(lines) - 2, lambda r: r["data"].update(text="rewritten")))
+    )
     engine.note("eng-c", "eng-c extends its checkpoint", actor="officer")
 
     assert cli("audit", str(workspace))[0] == 0  # both still valid chains on their own
     code, out, _ = cli("audit", "--against", str(saved), "--json", str(workspace))
     assert code == 1
-    found = {Path(f["path"]).name.split(".")[0]: [x["code"] for x in f["findings"] if x["severity"] == "error"]
-             for f in json.loads(out)["files"]}
+    found = {
+        Path(f["path"]).name.split(".")[0]: [
+            x["code"] for x in f["findings"] if x["severity"] == "error"
+        ]
+        for f in json.loads(out)["files"]
+    }
     assert found == {"eng-a": ["truncated"], "eng-b": ["checkpoint-mismatch"], "eng-c": []}
     code, out, _ = cli("audit", "--against", str(saved), str(workspace))
     assert code == 1
@@ -281,11 +311,21 @@ def test_override_is_reported(target, engine: Engine, cli) -> None:
     """An overridden block shows in the report's overrides and in the text output."""
     path, _ = target
     report = audit_file(path, kinds=engine.rule_kinds, today=engine.today())
-    assert report.overrides == [{"seq": 15, "actor": "head", "roles": ["officer", "head-of-unit"],
-                                 "rules": ["mandate-before-appointment"], "reason": OVERRIDE_REASON}]
+    assert report.overrides == [
+        {
+            "seq": 15,
+            "actor": "head",
+            "roles": ["officer", "head-of-unit"],
+            "rules": ["mandate-before-appointment"],
+            "reason": OVERRIDE_REASON,
+        }
+    ]
     code, out, _ = cli("audit", str(path))
     assert code == 0
-    assert f"override seq 15 mandate-before-appointment by head (officer, head-of-unit): {OVERRIDE_REASON}" in out
+    assert (
+        f"override seq 15 mandate-before-appointment by head (officer, head-of-unit): {OVERRIDE_REASON}"
+        in out
+    )
 
 
 def test_removing_an_override_is_block_without_override(target, engine: Engine, cli) -> None:
@@ -303,6 +343,8 @@ def test_removing_an_override_is_block_without_override(target, engine: Engine, 
     path.write_bytes(b"".join(rechain(split(data), 15, erase)))
     report = audit_file(path, kinds=engine.rule_kinds, today=engine.today())
     assert report.overrides == []
-    assert [(f.code, f.seq) for f in report.findings if f.severity == "error"] == [("block-without-override", 15)]
+    assert [(f.code, f.seq) for f in report.findings if f.severity == "error"] == [
+        ("block-without-override", 15)
+    ]
     code, out, _ = cli("audit", str(path))
     assert code == 1 and "block-without-override" in out

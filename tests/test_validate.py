@@ -116,7 +116,9 @@ class TestGoodFiles:
         assert len(digest) == 12 and int(digest, 16) >= 0
         assert "(core@1.0.0, " in out
 
-    def test_checking_a_copy_of_an_installed_playbook_checks_the_copy(self, cli: Cli, tmp_path: Path) -> None:
+    def test_checking_a_copy_of_an_installed_playbook_checks_the_copy(
+        self, cli: Cli, tmp_path: Path
+    ) -> None:
         """A file given to check shadows the installed playbook of the same id."""
         copy = tmp_path / "core.toml"
         text = (ROOT / "playbooks" / "core.toml").read_text(encoding="utf-8")

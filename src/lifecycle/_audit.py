@@ -252,8 +252,12 @@ class _Reader:
             ok = False
         at = record.get("at")
         if not isinstance(at, str) or not AT_FORMAT.match(at):
-            self._add("time", seq, f"line {number}: {at!r} is not a UTC timestamp of the form "
-                      "YYYY-MM-DDTHH:MM:SS.ffffffZ")
+            self._add(
+                "time",
+                seq,
+                f"line {number}: {at!r} is not a UTC timestamp of the form "
+                "YYYY-MM-DDTHH:MM:SS.ffffffZ",
+            )
             ok = False
         elif at < self.last_at:
             self._add("time", seq, f"line {number}: timestamp {at!r} goes backwards")

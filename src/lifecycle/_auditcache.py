@@ -57,9 +57,14 @@ class AuditCache:
         try:
             data = json.loads((self.folder / key[:2] / f"{key}.json").read_bytes())
             report = FileReport(
-                path=str(path), engagement=data["engagement"], events=data["events"],
-                head=data["head"], stage=data["stage"], overrides=data["overrides"],
-                due=data["due"], findings=[Finding(**f) for f in data["findings"]],
+                path=str(path),
+                engagement=data["engagement"],
+                events=data["events"],
+                head=data["head"],
+                stage=data["stage"],
+                overrides=data["overrides"],
+                due=data["due"],
+                findings=[Finding(**f) for f in data["findings"]],
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -69,8 +74,12 @@ class AuditCache:
     def put(self, key: str, report: FileReport) -> None:
         """Store *report* (without its date-dependent findings); a failure only loses the cache."""
         data: dict[str, Any] = {
-            "engagement": report.engagement, "events": report.events, "head": report.head,
-            "stage": report.stage, "overrides": report.overrides, "due": report.due,
+            "engagement": report.engagement,
+            "events": report.events,
+            "head": report.head,
+            "stage": report.stage,
+            "overrides": report.overrides,
+            "due": report.due,
             "findings": [_finding(f) for f in report.findings if f.code not in _DATED],
         }
         folder = self.folder / key[:2]
@@ -86,7 +95,13 @@ class AuditCache:
 
 def _finding(f: Finding) -> dict[str, Any]:
     # Any: a JSON object.
-    return {"code": f.code, "severity": f.severity, "seq": f.seq, "message": f.message, "line": f.line}
+    return {
+        "code": f.code,
+        "severity": f.severity,
+        "seq": f.seq,
+        "message": f.message,
+        "line": f.line,
+    }
 
 
 def audit_cached(

@@ -25,7 +25,13 @@ Record = dict[str, Any]  # Any: a JSON object as stored.
 _DECISIONS = frozenset({"advanced", "activity_recorded", "refused", "forced"})
 # What bad data in a verified line can raise while it is replayed.
 _BAD_DATA = (
-    LifecycleError, TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError
+    LifecycleError,
+    TypeError,
+    ValueError,
+    KeyError,
+    AttributeError,
+    IndexError,
+    RecursionError,
 )
 
 
@@ -237,7 +243,9 @@ class Conformance:
         try:
             return self._completeness()
         except _BAD_DATA as exc:
-            return [_error("replay", None, f"cannot check completeness: {type(exc).__name__}: {exc}")]
+            return [
+                _error("replay", None, f"cannot check completeness: {type(exc).__name__}: {exc}")
+            ]
 
     def _completeness(self) -> list[Finding]:
         eng = self.engagement

@@ -81,7 +81,9 @@ def _evaluate_one(
     try:
         verdict = kind.evaluate(rule, engagement, action)
     except Exception as exc:
-        return _failed(rule, plugin, f"rule kind {rule.kind!r} of plugin {plugin!r} failed: {exc!r}")
+        return _failed(
+            rule, plugin, f"rule kind {rule.kind!r} of plugin {plugin!r} failed: {exc!r}"
+        )
     if verdict is PASS or verdict is True:
         return Outcome(rule.id, rule.kind, rule.severity, True, "", rule.override_roles, plugin)
     if isinstance(verdict, bool):

@@ -197,9 +197,7 @@ class Engine:
         }
         event = store.create(engagement_id, at, fields)
         engagement = replay([event])
-        return Result(
-            event, engagement, plugin_errors=self.plugins.notify(engagement, event)
-        )
+        return Result(event, engagement, plugin_errors=self.plugins.notify(engagement, event))
 
     def set_facts(
         self, engagement_id: str, assignments: Mapping[str, str] | list[str], *, actor: str

@@ -86,7 +86,9 @@ class Session:
         self.records.append(stored)
         self.head_seq, self.head_hash = record["seq"], digest
         if self.anchor is not None:
-            self.anchor = Anchor(self.head_seq, digest, self.anchor.end, self.anchor.end + len(line))
+            self.anchor = Anchor(
+                self.head_seq, digest, self.anchor.end, self.anchor.end + len(line)
+            )
         return stored
 
 

@@ -153,7 +153,9 @@ def _advanced(engagement: Engagement, data: Record, record: Record) -> None:
     source, trigger = engagement.stage, str(data["trigger"])
     if data.get("from") != source:
         raise ValueError(f"recorded from {data.get('from')!r} but the engagement is in {source!r}")
-    dest = compile_machine(engagement.playbook, engagement.playbook_sha256).fire(engagement, trigger)
+    dest = compile_machine(engagement.playbook, engagement.playbook_sha256).fire(
+        engagement, trigger
+    )
     if dest != data.get("to"):
         raise ValueError(f"trigger leads to {dest!r}, recorded {data.get('to')!r}")
     seq, on = record["seq"], _date(record)

@@ -36,8 +36,12 @@ def snapshot_path(history: Path) -> Path:
 def save_snapshot(history: Path, engagement: Engagement, anchor: Anchor) -> None:
     """Write the snapshot atomically (temp file, fsync, rename); a failure only loses the cache."""
     path = snapshot_path(history)
-    data = {"format": FORMAT, "version": VERSION, "anchor": [anchor.seq, anchor.head, anchor.start,
-            anchor.end], "state": _dump(engagement)}
+    data = {
+        "format": FORMAT,
+        "version": VERSION,
+        "anchor": [anchor.seq, anchor.head, anchor.start, anchor.end],
+        "state": _dump(engagement),
+    }
     try:
         path.parent.mkdir(exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
@@ -72,13 +76,21 @@ def load_snapshot(history: Path) -> tuple[Engagement, Anchor] | None:
 def _dump(e: Engagement) -> dict[str, Any]:
     # Any: a JSON object.
     return {
-        "id": e.id, "title": e.title, "playbook": unstructure_playbook(e.playbook),
-        "playbook_sha256": e.playbook_sha256, "stage": e.stage, "opened_on": e.opened_on.isoformat(),
-        "facts": e.facts, "done": e.done,
+        "id": e.id,
+        "title": e.title,
+        "playbook": unstructure_playbook(e.playbook),
+        "playbook_sha256": e.playbook_sha256,
+        "stage": e.stage,
+        "opened_on": e.opened_on.isoformat(),
+        "facts": e.facts,
+        "done": e.done,
         "entries": [[x.stage, x.seq, x.on.isoformat()] for x in e.entries],
         "activities": [[a.activity, a.on.isoformat(), a.seq, a.stage] for a in e.activities],
         "fired": [[f.trigger, f.on.isoformat(), f.seq, f.source, f.dest] for f in e.fired],
-        "notes": e.notes, "seq": e.seq, "head": e.head, "last_at": e.last_at,
+        "notes": e.notes,
+        "seq": e.seq,
+        "head": e.head,
+        "last_at": e.last_at,
     }
 
 
@@ -89,10 +101,19 @@ def _load(d: dict[str, Any]) -> Engagement | None:
         return None
     day = dt.date.fromisoformat
     return Engagement(
-        id=d["id"], title=d["title"], playbook=playbook, playbook_sha256=d["playbook_sha256"],
-        stage=d["stage"], opened_on=day(d["opened_on"]), facts=dict(d["facts"]), done=dict(d["done"]),
+        id=d["id"],
+        title=d["title"],
+        playbook=playbook,
+        playbook_sha256=d["playbook_sha256"],
+        stage=d["stage"],
+        opened_on=day(d["opened_on"]),
+        facts=dict(d["facts"]),
+        done=dict(d["done"]),
         entries=[Entry(s, q, day(o)) for s, q, o in d["entries"]],
         activities=[ActivityRecord(a, day(o), q, s) for a, o, q, s in d["activities"]],
         fired=[Fired(t, day(o), q, s, x) for t, o, q, s, x in d["fired"]],
-        notes=d["notes"], seq=d["seq"], head=d["head"], last_at=d["last_at"],
+        notes=d["notes"],
+        seq=d["seq"],
+        head=d["head"],
+        last_at=d["last_at"],
     )

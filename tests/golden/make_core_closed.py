@@ -38,16 +38,29 @@ def main() -> None:
     try:
         (folder / "lifecycle.toml").write_text(
             '[actors."officer"]\nroles = ["officer"]\n\n'
-            '[actors."head"]\nroles = ["officer", "head-of-unit"]\n', encoding="utf-8")
-        engine = Engine(folder, plugins=make_plugin_manager(load_entrypoints=False, environ={}),
-                        clock=Clock())
+            '[actors."head"]\nroles = ["officer", "head-of-unit"]\n',
+            encoding="utf-8",
+        )
+        engine = Engine(
+            folder, plugins=make_plugin_manager(load_entrypoints=False, environ={}), clock=Clock()
+        )
         e, who = ENGAGEMENT, "officer"
-        engine.open(e, "core", actor=who, title="Golden engagement",
-                    facts=["conflict=Golden Valley", "organization.role=support"])
+        engine.open(
+            e,
+            "core",
+            actor=who,
+            title="Golden engagement",
+            facts=["conflict=Golden Valley", "organization.role=support"],
+        )
         for item in ["request-recorded", "entry-point-identified"]:
             engine.check(e, item, actor=who)
         engine.advance(e, "accept-request", actor=who)
-        for item in ["conflict-analysis-done", "stakeholder-map", "media-mapping", "previous-efforts-reviewed"]:
+        for item in [
+            "conflict-analysis-done",
+            "stakeholder-map",
+            "media-mapping",
+            "previous-efforts-reviewed",
+        ]:
             engine.check(e, item, actor=who)
         engine.advance(e, "complete-analysis", actor=who)
         for item in ["candidate-profile", "women-candidates", "impartiality-check"]:

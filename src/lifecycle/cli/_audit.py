@@ -33,7 +33,9 @@ def _cache(plugins: Any, use: bool) -> AuditCache | None:
     # Any: the Plugins host.
     if not use:
         return None
-    versions = [f"{r.name}={r.distribution}:{r.version}" for r in plugins.reports if r.status == "loaded"]
+    versions = [
+        f"{r.name}={r.distribution}:{r.version}" for r in plugins.reports if r.status == "loaded"
+    ]
     return AuditCache(default_cache_dir(), sorted(versions))
 
 
@@ -43,12 +45,20 @@ def _worker_audit(work: _Work) -> FileReport:
 
     path, today, against, use_cache = work
     plugins = load_plugins()
-    return audit_cached(Path(path), kinds=plugins.rule_kinds(), today=today, against=against,
-                        cache=_cache(plugins, use_cache))
+    return audit_cached(
+        Path(path),
+        kinds=plugins.rule_kinds(),
+        today=today,
+        against=against,
+        cache=_cache(plugins, use_cache),
+    )
 
 
 def _reports(
-    files: Sequence[Path], jobs: int, today: dt.date, against: Mapping[str, Checkpoint],
+    files: Sequence[Path],
+    jobs: int,
+    today: dt.date,
+    against: Mapping[str, Checkpoint],
     use_cache: bool,
 ) -> Iterator[FileReport]:
     if jobs <= 1 or len(files) < 2:

@@ -31,8 +31,14 @@ def _echo_json(data: object) -> None:
 
 
 def _dir_option(help_text: str) -> Callable[[_F], _F]:
-    return click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
-                        default=Path("."), show_default=True, help=help_text)
+    return click.option(
+        "--dir",
+        "folder",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("."),
+        show_default=True,
+        help=help_text,
+    )
 
 
 @click.group("playbooks")
