@@ -90,7 +90,7 @@ class Conformance:
             kind = record.get("type")
             if kind in _DECISIONS:
                 self.findings.extend(self._decisions(record, seq))
-                if kind == "advanced":
+                if kind in ("advanced", "forced"):
                     self._note_closing(record)
             apply(self.engagement, record)
         except ReplayError as exc:
