@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CORE_PATH, drive_core
 
 from lifecycle import Engine, Param, RuleKind, Verdict, audit_file, hookimpl, make_plugin_manager
 from lifecycle._lines import decode_line, encode_line
+
+from conftest import CORE_PATH, drive_core
 
 TO_SUPPORT = [step for step in CORE_PATH if step[0] != "end-support"][:5]
 

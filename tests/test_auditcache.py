@@ -6,8 +6,9 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from conftest import drive_core
 from lifecycle._auditcache import AuditCache, audit_cached
+
+from conftest import drive_core
 
 
 def _cache(tmp_path: Path, *versions: str) -> AuditCache:

@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import run_cli
 from lifecycle import Engine, FileHistoryStore
+
+from conftest import run_cli
 
 NOTER = r"""
 import sys

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from conftest import CORE_PATH, FIXTURES, drive_core
 from lifecycle import Engine
+
+from conftest import CORE_PATH, FIXTURES, drive_core
 
 Cli = Callable[..., tuple[int, str, str]]
 def today() -> dt.date:

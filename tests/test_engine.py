@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 import lifecycle
-from conftest import CORE_PATH, FIXTURES, drive_core
 from lifecycle import Engine, make_plugin_manager
+
+from conftest import CORE_PATH, FIXTURES, drive_core
 
 Cli = Callable[..., tuple[int, str, str]]
 HEX64 = re.compile(r"^  checkpoint eng-1 (\d+) ([0-9a-f]{64})$", re.MULTILINE)

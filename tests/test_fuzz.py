@@ -13,9 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import drive_core
 from lifecycle import Engine, FileReport, audit_file, make_plugin_manager
 from lifecycle._lines import MAX_LINE_BYTES, decode_line, encode_line
+
+from conftest import drive_core
 
 FUZZ = settings(
     deadline=None,

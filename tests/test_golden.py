@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GOLDEN
 from lifecycle import FileHistoryStore, audit_file
 from lifecycle._replay import replay
+
+from conftest import GOLDEN
 
 PATH = GOLDEN / "core-closed.history.jsonl"
 CHECKPOINT = (

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from conftest import CORE_PATH, drive_core
 from lifecycle import Engine
 from lifecycle._replay import Mismatch, replay
+
+from conftest import CORE_PATH, drive_core
 
 Cli = Callable[..., tuple[int, str, str]]
 REASON = "The council confirmed the mandate orally today"

@@ -10,13 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import FIXTURES
 from lifecycle import Playbook, dump_playbook, load_playbook
 from lifecycle._catalog import Catalog
 from lifecycle._convert import structure_playbook, unstructure_playbook
 from lifecycle._model import Activity, ChecklistItem, Fact, Rule, Stage, Trigger
 from lifecycle._playbooks import playbook_digest, shipped_playbooks_dir
 from lifecycle.exceptions import PlaybookError
+
+from conftest import FIXTURES
 
 SHIPPED = shipped_playbooks_dir()
 DUPES = FIXTURES / "dupes"
