@@ -31,6 +31,7 @@ from ._state import Action, Engagement
 from ._status import status_of
 from ._workspace import Workspace, parse_assignments, parse_fact_value
 from .exceptions import (
+    ConcurrencyConflict,
     CorruptHistoryError,
     InvalidInputError,
     LifecycleError,
@@ -200,36 +201,53 @@ class Engine:
         return Result(event, engagement, plugin_errors=self.plugins.notify(engagement, event))
 
     def set_facts(
-        self, engagement_id: str, assignments: Mapping[str, str] | list[str], *, actor: str
+        self,
+        engagement_id: str,
+        assignments: Mapping[str, str] | list[str],
+        *,
+        actor: str,
+        expected_seq: int | None = None,
     ) -> Result:
         """Set (or, with an empty value, unset) facts; one event for all of them."""
         pairs = parse_assignments(assignments)
         if not pairs:
             raise InvalidInputError("Give at least one KEY=VALUE.")
-        with self._open(engagement_id, actor) as ctx:
+        with self._open(engagement_id, actor, expected_seq) as ctx:
             values = self._fact_values(ctx.engagement.playbook.facts, pairs)
             return self._append(ctx, "fact_set", {"facts": values})
 
-    def check(self, engagement_id: str, item: str, *, actor: str, note: str = "") -> Result:
+    def check(
+        self,
+        engagement_id: str,
+        item: str,
+        *,
+        actor: str,
+        note: str = "",
+        expected_seq: int | None = None,
+    ) -> Result:
         """Tick checklist *item*, of the current stage or of a stage visited before."""
-        with self._open(engagement_id, actor) as ctx:
+        with self._open(engagement_id, actor, expected_seq) as ctx:
             stage = self._item_stage(ctx.engagement, item)
             data = {"item": item, "stage": stage, **({"note": note} if note else {})}
             return self._append(ctx, "item_checked", data)
 
-    def uncheck(self, engagement_id: str, item: str, *, actor: str) -> Result:
+    def uncheck(
+        self, engagement_id: str, item: str, *, actor: str, expected_seq: int | None = None
+    ) -> Result:
         """Untick checklist *item*."""
-        with self._open(engagement_id, actor) as ctx:
+        with self._open(engagement_id, actor, expected_seq) as ctx:
             stage = self._item_stage(ctx.engagement, item)
             if not ctx.engagement.is_done(item):
                 raise RefusedError(f"Checklist item {item!r} is not checked.")
             return self._append(ctx, "item_unchecked", {"item": item, "stage": stage})
 
-    def note(self, engagement_id: str, text: str, *, actor: str) -> Result:
-        """Add a note to the history."""
+    def note(
+        self, engagement_id: str, text: str, *, actor: str, expected_seq: int | None = None
+    ) -> Result:
+        """Add a note to the history (allowed in final stages too)."""
         if not text.strip():
             raise InvalidInputError("A note needs text.")
-        with self._command(self.store_of(engagement_id), actor) as ctx:
+        with self._command(self.store_of(engagement_id), actor, expected_seq) as ctx:
             return self._append(ctx, "note_added", {"text": text})
 
     def record(
@@ -241,13 +259,14 @@ class Engine:
         on: dt.date | None = None,
         note: str = "",
         override: str | None = None,
+        expected_seq: int | None = None,
     ) -> Result:
         """Record that *activity* took place *on* a date (today by default, never in the future).
 
         Raises:
             RefusedError: The activity is not allowed now (the refusal is recorded first).
         """
-        with self._open(engagement_id, actor) as ctx:
+        with self._open(engagement_id, actor, expected_seq) as ctx:
             eng = ctx.engagement
             spec = next((a for a in eng.playbook.activities if a.id == activity), None)
             if spec is None:
@@ -268,15 +287,22 @@ class Engine:
             return self._decide(ctx, "record", "activity_recorded", data, outcomes, override)
 
     def advance(
-        self, engagement_id: str, trigger: str, *, actor: str, override: str | None = None
+        self,
+        engagement_id: str,
+        trigger: str,
+        *,
+        actor: str,
+        override: str | None = None,
+        expected_seq: int | None = None,
     ) -> Result:
         """Fire *trigger*: check its rules and the checklist gate, record, and move.
 
         Raises:
             NotFoundError: The playbook has no such trigger.
             RefusedError: The move is not allowed now (the refusal is recorded first).
+            ConcurrencyConflict: *expected_seq* is given and another event came first.
         """
-        with self._open(engagement_id, actor) as ctx:
+        with self._open(engagement_id, actor, expected_seq) as ctx:
             eng = ctx.engagement
             machine = compile_machine(eng.playbook, eng.playbook_sha256)
             dest = machine.target(trigger, eng.stage)
@@ -289,9 +315,17 @@ class Engine:
                 self._refuse(ctx, "advance", data, outcomes, [why], override)
             return self._decide(ctx, "advance", "advanced", data, outcomes, override)
 
-    def force(self, engagement_id: str, stage: str, *, actor: str, reason: str) -> Result:
+    def force(
+        self,
+        engagement_id: str,
+        stage: str,
+        *,
+        actor: str,
+        reason: str,
+        expected_seq: int | None = None,
+    ) -> Result:
         """Move to *stage* regardless of triggers and rules: for ``admin_roles`` only, with a reason."""
-        with self._open(engagement_id, actor, allow_final=True) as ctx:
+        with self._open(engagement_id, actor, expected_seq, allow_final=True) as ctx:
             eng = ctx.engagement
             if eng.playbook.stage(stage) is None:
                 raise NotFoundError("stage", stage, f"(playbook {eng.playbook.id!r})")
@@ -322,8 +356,15 @@ class Engine:
     # ------------------------------------------------------------------ internals
 
     @contextlib.contextmanager
-    def _open(self, engagement_id: str, actor: str, *, allow_final: bool = False) -> Iterator[_Ctx]:
-        with self._command(self.store_of(engagement_id), actor) as ctx:
+    def _open(
+        self,
+        engagement_id: str,
+        actor: str,
+        expected_seq: int | None = None,
+        *,
+        allow_final: bool = False,
+    ) -> Iterator[_Ctx]:
+        with self._command(self.store_of(engagement_id), actor, expected_seq) as ctx:
             if ctx.engagement.final and not allow_final:
                 raise RefusedError(
                     f"Engagement {engagement_id!r} is in final stage {ctx.engagement.stage!r}; "
@@ -332,13 +373,22 @@ class Engine:
             yield ctx
 
     @contextlib.contextmanager
-    def _command(self, store: FileHistoryStore, actor: str) -> Iterator[_Ctx]:
+    def _command(
+        self, store: FileHistoryStore, actor: str, expected_seq: int | None = None
+    ) -> Iterator[_Ctx]:
+        """Lock, continue from the last known state, yield; plugins hear of events afterwards.
+
+        *expected_seq* is for callers that decided on a state read earlier: if the history has
+        moved on since (another writer), nothing is evaluated or written (ConcurrencyConflict).
+        """
         if not actor.strip():
             raise InvalidInputError("An actor name is needed (--actor or LIFECYCLE_ACTOR).")
         cached = self._cached(store.path)
         appended: list[Result] = []
         try:
             with store.session(after=cached[1] if cached else None) as session:
+                if expected_seq is not None and expected_seq != session.head_seq:
+                    raise ConcurrencyConflict(store.label, expected_seq, session.head_seq)
                 engagement = _continued(store.label, cached, session.records)
                 yield _Ctx(session, engagement, self._now(engagement.last_at), actor, appended)
                 if session.anchor is not None:
