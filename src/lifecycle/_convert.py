@@ -57,7 +57,7 @@ def _structure_tuple(value: object, kind: Any) -> tuple[object, ...]:
     for index, item in enumerate(value):
         try:
             items.append(_CONVERTER.structure(item, item_type))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - collected, re-raised as a group with paths
             note = IterableValidationNote(f"Structuring item @ index {index}", index, item_type)
             exc.__notes__ = [*getattr(exc, "__notes__", []), note]
             errors.append(exc)

@@ -80,7 +80,7 @@ def _evaluate_one(
         return _failed(rule, "", f"rule kind {rule.kind!r} is not installed; cannot check it")
     try:
         verdict = kind.evaluate(rule, engagement, action)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - plugin code: any error blocks, naming the plugin
         return _failed(
             rule, plugin, f"rule kind {rule.kind!r} of plugin {plugin!r} failed: {exc!r}"
         )

@@ -26,7 +26,7 @@ from ._machine import compile_machine
 from ._plugins import Plugins, make_plugin_manager
 from ._replay import EVENT_VERSIONS, ReplayError, apply, replay
 from ._rules import RuleKind
-from ._snapshot import MIN_EVENTS, load_snapshot, save_snapshot
+from ._snapshot import MIN_EVENTS, load_snapshot, remove_snapshot, save_snapshot
 from ._state import Action, Engagement
 from ._status import status_of
 from ._workspace import Workspace, parse_assignments, parse_fact_value
@@ -89,6 +89,7 @@ class Engine:
         # The state after the last command on each history, with the anchor that proves it is
         # current: the next command verifies the anchor and reads only what came after it.
         self._live: dict[Path, tuple[Engagement, Anchor]] = {}
+        self._snapshot_at: dict[Path, int] = {}  # the seq of the snapshot on disk, per history
 
     @property
     def catalog(self) -> Catalog:
@@ -113,9 +114,8 @@ class Engine:
         store = FileHistoryStore(self.workspace.existing(engagement_id))
         cached = self._cached(store.path)
         records, anchor = store.read_after(cached[1] if cached else None)
-        engagement = _continued(store.label, cached, records)
-        _refresh_snapshot(store.path, cached, engagement, anchor)
-        self._live[store.path] = (engagement, anchor)
+        engagement, used = _continued(store.label, cached, records)
+        self._remember(store.path, engagement, anchor, used)
         return _copy(engagement)
 
     def _cached(self, path: Path) -> tuple[Engagement, Anchor] | None:
@@ -123,7 +123,24 @@ class Engine:
         live = self._live.get(path)
         if live is not None:
             return _copy(live[0]), live[1]
-        return load_snapshot(path)
+        snapshot = load_snapshot(path)
+        self._snapshot_at[path] = snapshot[1].seq if snapshot else 0
+        return snapshot
+
+    def _remember(self, path: Path, engagement: Engagement, anchor: Anchor, used: bool) -> None:
+        """Keep the state for the next command; save a snapshot when the last is far behind.
+
+        When the cached state was not used (its anchor line changed), the snapshot on disk is
+        stale: it is rewritten, or removed when the history is too short to need one.
+        """
+        last = self._snapshot_at.get(path, 0) if used else 0
+        if engagement.seq == anchor.seq and _snapshot_due(last, anchor):
+            save_snapshot(path, engagement, anchor)
+            self._snapshot_at[path] = anchor.seq
+        elif not used and self._snapshot_at.get(path):
+            remove_snapshot(path)
+            self._snapshot_at[path] = 0
+        self._live[path] = (engagement, anchor)
 
     def history(self, engagement_id: str) -> list[Record]:
         """The verified events of *engagement_id*, oldest first."""
@@ -389,11 +406,10 @@ class Engine:
             with store.session(after=cached[1] if cached else None) as session:
                 if expected_seq is not None and expected_seq != session.head_seq:
                     raise ConcurrencyConflict(store.label, expected_seq, session.head_seq)
-                engagement = _continued(store.label, cached, session.records)
+                engagement, used = _continued(store.label, cached, session.records)
                 yield _Ctx(session, engagement, self._now(engagement.last_at), actor, appended)
                 if session.anchor is not None:
-                    _refresh_snapshot(store.path, cached, engagement, session.anchor)
-                    self._live[store.path] = (engagement, session.anchor)
+                    self._remember(store.path, engagement, session.anchor, used)
         finally:
             # Plugins hear of events only after the lock is released: a hook may read the
             # history (or run a command) without deadlocking, and can never hold writers up.
@@ -511,15 +527,16 @@ def _opened_data(
 
 def _continued(
     label: str, cached: tuple[Engagement, Anchor] | None, records: list[Record]
-) -> Engagement:
-    """The engagement: the snapshot's state with *records* applied, or a full replay of them."""
+) -> tuple[Engagement, bool]:
+    """The engagement, and whether *cached* was used: the cached state with *records* applied,
+    or (no cache, or it was stale and the file was read whole) a full replay of *records*."""
     try:
         if cached is None or (records and records[0].get("seq") == 1):
-            return replay(records)  # no snapshot, or it was stale and the file was read whole
+            return replay(records), False
         engagement = cached[0]
         for record in records:
             apply(engagement, record)
-        return engagement
+        return engagement, True
     except ReplayError as exc:
         raise CorruptHistoryError(label, f"cannot replay: {exc}", exc.seq) from None
 
@@ -536,13 +553,9 @@ def _copy(engagement: Engagement) -> Engagement:
     )
 
 
-def _refresh_snapshot(
-    path: Path, cached: tuple[Engagement, Anchor] | None, engagement: Engagement, anchor: Anchor
-) -> None:
-    """Save a snapshot when the history is long and the last one is far behind."""
-    behind = anchor.seq - (cached[1].seq if cached else 0)
-    if anchor.seq >= MIN_EVENTS and behind >= MIN_EVENTS and engagement.seq == anchor.seq:
-        save_snapshot(path, engagement, anchor)
+def _snapshot_due(last: int, anchor: Anchor) -> bool:
+    """Whether to save a snapshot: the history is long and the last snapshot is far behind."""
+    return anchor.seq >= MIN_EVENTS and anchor.seq - last >= MIN_EVENTS
 
 
 def _date(at: str) -> dt.date:

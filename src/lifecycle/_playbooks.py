@@ -80,7 +80,7 @@ def load_document(data: Mapping[str, Any], label: str, path: Path | None = None)
     # Any: parsed TOML.
     try:
         playbook = structure_playbook(data)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - cattrs raises a group of any kind; reworded below
         return Document(label, None, tuple(f"{label}: {p}" for p in structure_problems(exc)), path)
     problems = [f"{label}: {p}" for p in _document_problems(playbook)]
     return Document(label, playbook, tuple(problems), path)

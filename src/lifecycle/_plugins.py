@@ -88,7 +88,7 @@ class Plugins:
                 result = impl.function(**{k: kwargs[k] for k in impl.argnames if k in kwargs})
                 if hook.startswith("register_") and result is not None:
                     result = list(result)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - plugin code: record the failure, go on
                 report.fail(exc)
                 continue
             yield report, result
@@ -143,7 +143,7 @@ class Plugins:
             self._trace(f"lifecycle_event -> {impl.plugin_name}")
             try:
                 impl.function(**{k: kwargs[k] for k in impl.argnames if k in kwargs})
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - plugin code: report, never undo the event
                 errors.append(
                     f"plugin {impl.plugin_name!r}: lifecycle_event failed: "
                     f"{type(exc).__name__}: {exc}"
@@ -249,7 +249,7 @@ def _load(
         return report
     try:
         plugin = ep.load()
-    except BaseException as exc:
+    except BaseException as exc:  # a plugin import may raise anything, even SystemExit
         if isinstance(exc, KeyboardInterrupt):
             raise
         report.fail(exc)
@@ -264,12 +264,12 @@ def _register(manager: pluggy.PluginManager, plugin: object, name: str | None) -
     if isinstance(plugin, str):
         try:
             plugin = importlib.import_module(plugin)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a plugin module may raise anything on import; recorded
             report.fail(exc)
             return report
     try:
         registered = manager.register(plugin, name=name)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - pluggy's validation error, a duplicate name, or the plugin's own
         report.fail(exc)
         return report
     report.name = registered or report.name

@@ -67,7 +67,7 @@ def start(record: Record) -> Engagement:
     data = _data(record)
     try:
         playbook = structure_playbook(data["playbook"])
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any structuring error: a bad embedded playbook
         raise ReplayError(seq, f"embedded playbook is invalid ({type(exc).__name__})") from None
     digest = playbook_digest(playbook)
     if digest != data.get("playbook_sha256"):

@@ -20,7 +20,7 @@ from ._history import SUFFIX, Anchor
 from ._playbooks import playbook_digest
 from ._state import ActivityRecord, Engagement, Entry, Fired
 
-__all__ = ["MIN_EVENTS", "load_snapshot", "save_snapshot", "snapshot_path"]
+__all__ = ["MIN_EVENTS", "load_snapshot", "remove_snapshot", "save_snapshot", "snapshot_path"]
 
 FORMAT: Final = "lifecycle-snapshot"
 VERSION: Final = 1
@@ -51,11 +51,19 @@ def save_snapshot(history: Path, engagement: Engagement, anchor: Anchor) -> None
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temp, path)
-        except BaseException:
+        except BaseException:  # cleanup, then re-raised
             Path(temp).unlink(missing_ok=True)
             raise
     except OSError:
         return  # a read-only workspace (an auditor's copy) simply has no cache
+
+
+def remove_snapshot(history: Path) -> None:
+    """Remove a stale snapshot (a failure only leaves a cache that will be ignored)."""
+    try:
+        snapshot_path(history).unlink(missing_ok=True)
+    except OSError:
+        return
 
 
 def load_snapshot(history: Path) -> tuple[Engagement, Anchor] | None:
@@ -65,12 +73,18 @@ def load_snapshot(history: Path) -> tuple[Engagement, Anchor] | None:
         if data.get("format") != FORMAT or data.get("version") != VERSION:
             return None
         seq, head, start, end = data["anchor"]
+        anchor = Anchor(int(seq), str(head), int(start), int(end))
         engagement = _load(data["state"])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except Exception:  # noqa: BLE001 - a cache that cannot be read, whatever the reason, is ignored
         return None
-    if engagement is None or engagement.seq != seq or engagement.head != head:
+    sane = 0 <= anchor.start < anchor.end and anchor.seq >= 1
+    if (
+        not sane
+        or engagement is None
+        or (engagement.seq, engagement.head) != (anchor.seq, anchor.head)
+    ):
         return None
-    return engagement, Anchor(int(seq), str(head), int(start), int(end))
+    return engagement, anchor
 
 
 def _dump(e: Engagement) -> dict[str, Any]:

@@ -156,7 +156,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     except LifecycleError as exc:
         click.echo(f"lifecycle: error: {exc}", err=True)
         return exit_code(exc)
-    except Exception as exc:
+    except Exception as exc:  # the last line of defence: never a traceback
         if os.environ.get("LIFECYCLE_DEBUG"):
             raise
         click.echo(

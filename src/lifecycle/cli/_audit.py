@@ -175,17 +175,23 @@ def repair(file: Path) -> None:
 
 
 @click.command("demo")
-def demo() -> None:
+@click.option(
+    "--workspace",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run it here instead of a fresh temporary folder (the global --workspace works too).",
+)
+def demo(folder: Path | None) -> None:
     """Drive a sample engagement end to end under `core`, then audit it."""
     from ._demo import run_demo
 
     env = _env()
     ctx = click.get_current_context()
-    explicit = ctx.parent is not None and ctx.parent.get_parameter_source("workspace") not in (
+    chosen = ctx.parent is not None and ctx.parent.get_parameter_source("workspace") not in (
         click.core.ParameterSource.DEFAULT,
         None,
     )
-    code = run_demo(env, click.echo, workspace=env.workspace if explicit else None)
+    code = run_demo(env, click.echo, workspace=folder or (env.workspace if chosen else None))
     ctx.exit(code)
 
 

@@ -51,36 +51,25 @@ def playbooks() -> None:
 def playbooks_list(as_json: bool) -> None:
     """Every playbook known: shipped, from plugins, and from --playbooks folders."""
     catalog = _env().engine.catalog
-    rows = []
+    rows = [_row(None, d.label, d.playbook) for d in catalog.broken]
     for pid in catalog.ids():
         document = catalog.documents[pid]
-        row = {
-            "id": pid,
-            "version": "",
-            "organization": "",
-            "title": "",
-            "extends": None,
-            "source": document.label,
-            "sha256": None,
-            "ok": True,
-            "error": None,
-        }
+        row = _row(pid, document.label, document.playbook)
         try:
             resolved = catalog.resolve(pid)
-            pb = resolved.playbook
             row.update(
-                version=pb.version,
-                organization=pb.organization,
-                title=pb.title,
-                extends=pb.extends,
+                version=resolved.playbook.version,
+                organization=resolved.playbook.organization,
+                title=resolved.playbook.title,
                 sha256=resolved.sha256,
+                ok=True,
+                error=None,
             )
         except LifecycleError as exc:
-            row.update(ok=False, error=str(exc))
+            row.update(error=str(exc))
         rows.append(row)
-    rows += [
-        {"id": None, "source": d.label, "ok": False, "error": d.problems[0]} for d in catalog.broken
-    ]
+    for row, document in zip(rows, catalog.broken, strict=False):
+        row["error"] = document.problems[0] if document.problems else "invalid playbook"
     if as_json:
         _echo_json({"playbooks": rows})
         return
@@ -91,6 +80,22 @@ def playbooks_list(as_json: bool) -> None:
             )
         else:
             click.echo(f"{row['id'] or '?':<14} INVALID  {row['error']}")
+
+
+def _row(pid: str | None, source: str, playbook: Any) -> dict[str, Any]:
+    """A `playbooks list` row: every documented key, filled from what the document says."""
+    # Any: a Playbook or None; a JSON object.
+    return {
+        "id": pid,
+        "version": getattr(playbook, "version", ""),
+        "organization": getattr(playbook, "organization", ""),
+        "title": getattr(playbook, "title", ""),
+        "extends": getattr(playbook, "extends", None),
+        "source": source,
+        "sha256": None,
+        "ok": False,
+        "error": None,
+    }
 
 
 @playbooks.command("show")
