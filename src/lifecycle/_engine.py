@@ -20,19 +20,18 @@ from ._catalog import Catalog, Resolved
 from ._convert import unstructure_playbook
 from ._decide import Outcome, check_override, evaluate, gate, reason_problem
 from ._due import DueItem, due_items
-from ._history import Anchor, FileHistoryStore, HistoryStore, Session
+from ._history import FileHistoryStore, HistoryStore, Session
 from ._lines import format_at
 from ._machine import compile_machine
 from ._plugins import Plugins, make_plugin_manager
-from ._replay import EVENT_VERSIONS, ReplayError, apply, replay
+from ._replay import EVENT_VERSIONS, apply, replay
 from ._rules import RuleKind
-from ._snapshot import MIN_EVENTS, load_snapshot, remove_snapshot, save_snapshot
 from ._state import Action, Engagement
+from ._statecache import StateCache, continued, copy_engagement
 from ._status import status_of
 from ._workspace import Workspace, parse_assignments, parse_fact_value
 from .exceptions import (
     ConcurrencyConflict,
-    CorruptHistoryError,
     InvalidInputError,
     LifecycleError,
     NotFoundError,
@@ -88,8 +87,7 @@ class Engine:
         self._catalog: Catalog | None = None
         # The state after the last command on each history, with the anchor that proves it is
         # current: the next command verifies the anchor and reads only what came after it.
-        self._live: dict[Path, tuple[Engagement, Anchor]] = {}
-        self._snapshot_at: dict[Path, int] = {}  # the seq of the snapshot on disk, per history
+        self._states = StateCache()
 
     @property
     def catalog(self) -> Catalog:
@@ -112,35 +110,11 @@ class Engine:
     def engagement(self, engagement_id: str) -> Engagement:
         """The engagement as it stands: a replay of its history."""
         store = FileHistoryStore(self.workspace.existing(engagement_id))
-        cached = self._cached(store.path)
+        cached = self._states.cached(store.path)
         records, anchor = store.read_after(cached[1] if cached else None)
-        engagement, used = _continued(store.label, cached, records)
-        self._remember(store.path, engagement, anchor, used)
-        return _copy(engagement)
-
-    def _cached(self, path: Path) -> tuple[Engagement, Anchor] | None:
-        """A state to continue from: this engine's last one, else the snapshot on disk."""
-        live = self._live.get(path)
-        if live is not None:
-            return _copy(live[0]), live[1]
-        snapshot = load_snapshot(path)
-        self._snapshot_at[path] = snapshot[1].seq if snapshot else 0
-        return snapshot
-
-    def _remember(self, path: Path, engagement: Engagement, anchor: Anchor, used: bool) -> None:
-        """Keep the state for the next command; save a snapshot when the last is far behind.
-
-        When the cached state was not used (its anchor line changed), the snapshot on disk is
-        stale: it is rewritten, or removed when the history is too short to need one.
-        """
-        last = self._snapshot_at.get(path, 0) if used else 0
-        if engagement.seq == anchor.seq and _snapshot_due(last, anchor):
-            save_snapshot(path, engagement, anchor)
-            self._snapshot_at[path] = anchor.seq
-        elif not used and self._snapshot_at.get(path):
-            remove_snapshot(path)
-            self._snapshot_at[path] = 0
-        self._live[path] = (engagement, anchor)
+        engagement, used = continued(store.label, cached, records)
+        self._states.remember(store.path, engagement, anchor, used)
+        return copy_engagement(engagement)
 
     def history(self, engagement_id: str) -> list[Record]:
         """The verified events of *engagement_id*, oldest first."""
@@ -400,16 +374,16 @@ class Engine:
         """
         if not actor.strip():
             raise InvalidInputError("An actor name is needed (--actor or LIFECYCLE_ACTOR).")
-        cached = self._cached(store.path)
+        cached = self._states.cached(store.path)
         appended: list[Result] = []
         try:
             with store.session(after=cached[1] if cached else None) as session:
                 if expected_seq is not None and expected_seq != session.head_seq:
                     raise ConcurrencyConflict(store.label, expected_seq, session.head_seq)
-                engagement, used = _continued(store.label, cached, session.records)
+                engagement, used = continued(store.label, cached, session.records)
                 yield _Ctx(session, engagement, self._now(engagement.last_at), actor, appended)
                 if session.anchor is not None:
-                    self._remember(store.path, engagement, session.anchor, used)
+                    self._states.remember(store.path, engagement, session.anchor, used)
         finally:
             # Plugins hear of events only after the lock is released: a hook may read the
             # history (or run a command) without deadlocking, and can never hold writers up.
@@ -523,39 +497,6 @@ def _opened_data(
         "playbook_sha256": resolved.sha256,
         "facts": dict(facts),
     }
-
-
-def _continued(
-    label: str, cached: tuple[Engagement, Anchor] | None, records: list[Record]
-) -> tuple[Engagement, bool]:
-    """The engagement, and whether *cached* was used: the cached state with *records* applied,
-    or (no cache, or it was stale and the file was read whole) a full replay of *records*."""
-    try:
-        if cached is None or (records and records[0].get("seq") == 1):
-            return replay(records), False
-        engagement = cached[0]
-        for record in records:
-            apply(engagement, record)
-        return engagement, True
-    except ReplayError as exc:
-        raise CorruptHistoryError(label, f"cannot replay: {exc}", exc.seq) from None
-
-
-def _copy(engagement: Engagement) -> Engagement:
-    """A copy whose mutable parts are its own (a Result's engagement never changes later)."""
-    return attrs.evolve(
-        engagement,
-        facts=dict(engagement.facts),
-        done=dict(engagement.done),
-        entries=list(engagement.entries),
-        activities=list(engagement.activities),
-        fired=list(engagement.fired),
-    )
-
-
-def _snapshot_due(last: int, anchor: Anchor) -> bool:
-    """Whether to save a snapshot: the history is long and the last snapshot is far behind."""
-    return anchor.seq >= MIN_EVENTS and anchor.seq - last >= MIN_EVENTS
 
 
 def _date(at: str) -> dt.date:

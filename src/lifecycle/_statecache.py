@@ -1,0 +1,88 @@
+"""Where the engine's state of each engagement comes from: its own last state, or a snapshot.
+
+Both are accelerators (DESIGN principle 1). Each is used only with its anchor, the byte range and
+hash of the last line it covers; the store checks that line is unchanged before the lines after
+it are verified and applied. Otherwise the history is replayed whole.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ._history import Anchor
+from ._replay import ReplayError, apply, replay
+from ._snapshot import MIN_EVENTS, load_snapshot, remove_snapshot, save_snapshot
+from ._state import Engagement
+from .exceptions import CorruptHistoryError
+
+__all__ = ["StateCache", "continued", "copy_engagement"]
+
+Record = dict[str, Any]  # Any: a JSON object as stored.
+
+
+class StateCache:
+    """The engine's memory of each history: its last state and anchor, and its snapshot's seq."""
+
+    def __init__(self) -> None:
+        self._live: dict[Path, tuple[Engagement, Anchor]] = {}
+        self._snapshot_at: dict[Path, int] = {}  # the seq of the snapshot on disk, per history
+
+    def cached(self, path: Path) -> tuple[Engagement, Anchor] | None:
+        """A state to continue from: this engine's last one, else the snapshot on disk."""
+        live = self._live.get(path)
+        if live is not None:
+            return copy_engagement(live[0]), live[1]
+        snapshot = load_snapshot(path)
+        self._snapshot_at[path] = snapshot[1].seq if snapshot else 0
+        return snapshot
+
+    def remember(self, path: Path, engagement: Engagement, anchor: Anchor, used: bool) -> None:
+        """Keep the state for the next command; save a snapshot when the last is far behind.
+
+        When the cached state was not used (its anchor line changed), the snapshot on disk is
+        stale: it is rewritten, or removed when the history is too short to need one.
+        """
+        last = self._snapshot_at.get(path, 0) if used else 0
+        if engagement.seq == anchor.seq and _snapshot_due(last, anchor):
+            save_snapshot(path, engagement, anchor)
+            self._snapshot_at[path] = anchor.seq
+        elif not used and self._snapshot_at.get(path):
+            remove_snapshot(path)
+            self._snapshot_at[path] = 0
+        self._live[path] = (engagement, anchor)
+
+
+def continued(
+    label: str, cached: tuple[Engagement, Anchor] | None, records: list[Record]
+) -> tuple[Engagement, bool]:
+    """The engagement, and whether *cached* was used: the cached state with *records* applied,
+    or (no cache, or it was stale and the file was read whole) a full replay of *records*."""
+    try:
+        if cached is None or (records and records[0].get("seq") == 1):
+            return replay(records), False
+        engagement = cached[0]
+        for record in records:
+            apply(engagement, record)
+        return engagement, True
+    except ReplayError as exc:
+        raise CorruptHistoryError(label, f"cannot replay: {exc}", exc.seq) from None
+
+
+def copy_engagement(engagement: Engagement) -> Engagement:
+    """A copy whose mutable parts are its own (a Result's engagement never changes later)."""
+    return attrs.evolve(
+        engagement,
+        facts=dict(engagement.facts),
+        done=dict(engagement.done),
+        entries=list(engagement.entries),
+        activities=list(engagement.activities),
+        fired=list(engagement.fired),
+    )
+
+
+def _snapshot_due(last: int, anchor: Anchor) -> bool:
+    """Whether to save a snapshot: the history is long and the last snapshot is far behind."""
+    return anchor.seq >= MIN_EVENTS and anchor.seq - last >= MIN_EVENTS
