@@ -129,7 +129,9 @@ class Plugins:
                     report.fail(
                         f"register_playbooks returned {type(item).__name__}, not a playbook or path"
                     )
-                report.playbooks.extend(sorted(set(catalog.documents) - before))
+                report.playbooks.extend(
+                    p for p in sorted(set(catalog.documents) - before) if p not in report.playbooks
+                )
         for folder in playbook_dirs:
             catalog.add_path(folder)
         return catalog
