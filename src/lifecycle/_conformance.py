@@ -32,6 +32,7 @@ _BAD_DATA = (
     AttributeError,
     IndexError,
     RecursionError,
+    OverflowError,
 )
 
 

@@ -27,7 +27,7 @@ from ._plugins import Plugins, make_plugin_manager
 from ._replay import EVENT_VERSIONS, apply, replay
 from ._rules import RuleKind
 from ._state import Action, Engagement
-from ._statecache import StateCache, continued, copy_engagement
+from ._statecache import StateCache, continued
 from ._status import status_of
 from ._workspace import Workspace, parse_assignments, parse_fact_value
 from .exceptions import (
@@ -112,9 +112,9 @@ class Engine:
         store = FileHistoryStore(self.workspace.existing(engagement_id))
         cached = self._states.cached(store.path)
         records, anchor = store.read_after(cached[1] if cached else None)
-        engagement, used = continued(store.label, cached, records)
+        engagement, used = continued(store.label, cached, records, anchor)
         self._states.remember(store.path, engagement, anchor, used)
-        return copy_engagement(engagement)
+        return engagement
 
     def history(self, engagement_id: str) -> list[Record]:
         """The verified events of *engagement_id*, oldest first."""
@@ -380,7 +380,7 @@ class Engine:
             with store.session(after=cached[1] if cached else None) as session:
                 if expected_seq is not None and expected_seq != session.head_seq:
                     raise ConcurrencyConflict(store.label, expected_seq, session.head_seq)
-                engagement, used = continued(store.label, cached, session.records)
+                engagement, used = continued(store.label, cached, session.records, session.anchor)
                 yield _Ctx(session, engagement, self._now(engagement.last_at), actor, appended)
                 if session.anchor is not None:
                     self._states.remember(store.path, engagement, session.anchor, used)

@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -179,11 +180,14 @@ class FileHistoryStore:
         lines, record = _first_lines(engagement, created, first)
         # Write a temporary file whole, then link it into place: a crash leaves no history or a
         # whole one, never an empty or half-written file; link() fails if the name is taken.
-        temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            # A name of its own (O_EXCL): two creators never share the temporary file.
+            fd, name = tempfile.mkstemp(
+                dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+            )
         except OSError as exc:
             raise HistoryError(self.path, f"cannot create: {exc.strerror}") from None
+        temp = Path(name)
         try:
             try:
                 _write_durably(self.path, fd, lines)

@@ -20,6 +20,7 @@ from ._machine import compile_machine
 from ._playbooks import playbook_digest
 from ._rules import RuleKind
 from ._state import Action, ActivityRecord, Engagement, Entry, Fired
+from ._validate import Origins, validate_resolved
 from .exceptions import LifecycleError
 
 __all__ = ["EVENT_VERSIONS", "Mismatch", "ReplayError", "apply", "replay", "start"]
@@ -72,6 +73,9 @@ def start(record: Record) -> Engagement:
     digest = playbook_digest(playbook)
     if digest != data.get("playbook_sha256"):
         raise ReplayError(seq, "embedded playbook does not match its recorded sha256")
+    problems = list(validate_resolved(playbook, Origins(top="opened"), any_kind=True))
+    if problems:
+        raise ReplayError(seq, f"embedded playbook is invalid: {problems[0]}")
     on = _date(record)
     initial = playbook.initial_stage().id
     facts = data.get("facts") or {}

@@ -39,6 +39,7 @@ class Verdict:
     detail: str = ""
 
 
+MAX_DAYS = 36_500  # a century: any longer cadence or deadline is a typo (and overflows dates)
 PASS = Verdict(True)  # shared: a Verdict is immutable, and passing is the common case
 
 Evaluate = Callable[[Rule, Engagement, Action], "Verdict | bool"]
@@ -159,8 +160,8 @@ def _check_min(rule: Rule, playbook: Playbook) -> Iterator[str]:
 
 def _check_days(rule: Rule, playbook: Playbook) -> Iterator[str]:
     value = _param(rule, "days")
-    if isinstance(value, int) and value < 0:
-        yield f"days: must not be negative, got {value}"
+    if isinstance(value, int) and not 0 <= value <= MAX_DAYS:
+        yield f"days: must be from 0 to {MAX_DAYS}, got {value}"
 
 
 _FACT = Param("str", ref="fact")

@@ -11,12 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Final
 
 from ._convert import structure_playbook, unstructure_playbook
 from ._history import SUFFIX, Anchor
+from ._lines import MAX_LINE_BYTES
 from ._playbooks import playbook_digest
 from ._state import ActivityRecord, Engagement, Entry, Fired
 
@@ -26,6 +28,7 @@ FORMAT: Final = "lifecycle-snapshot"
 VERSION: Final = 1
 MIN_EVENTS: Final = 100  # below this a full replay is as fast as reading a snapshot
 FOLDER: Final = ".lifecycle"
+HEX64: Final = re.compile(r"[0-9a-f]{64}")
 
 
 def snapshot_path(history: Path) -> Path:
@@ -77,7 +80,11 @@ def load_snapshot(history: Path) -> tuple[Engagement, Anchor] | None:
         engagement = _load(data["state"])
     except Exception:  # noqa: BLE001 - a cache that cannot be read, whatever the reason, is ignored
         return None
-    sane = 0 <= anchor.start < anchor.end and anchor.seq >= 1
+    sane = (
+        0 <= anchor.start < anchor.end <= anchor.start + MAX_LINE_BYTES + 1
+        and anchor.seq >= 1
+        and HEX64.fullmatch(anchor.head) is not None
+    )
     if (
         not sane
         or engagement is None

@@ -34,7 +34,7 @@ class StateCache:
         """A state to continue from: this engine's last one, else the snapshot on disk."""
         live = self._live.get(path)
         if live is not None:
-            return copy_engagement(live[0]), live[1]
+            return copy_engagement(live[0]), live[1]  # the command works on its own copy
         snapshot = load_snapshot(path)
         self._snapshot_at[path] = snapshot[1].seq if snapshot else 0
         return snapshot
@@ -52,16 +52,28 @@ class StateCache:
         elif not used and self._snapshot_at.get(path):
             remove_snapshot(path)
             self._snapshot_at[path] = 0
-        self._live[path] = (engagement, anchor)
+        # A copy: the caller's engagement (a Result's, a plugin's) may be changed by its holder.
+        self._live[path] = (copy_engagement(engagement), anchor)
 
 
 def continued(
-    label: str, cached: tuple[Engagement, Anchor] | None, records: list[Record]
+    label: str,
+    cached: tuple[Engagement, Anchor] | None,
+    records: list[Record],
+    read_to: Anchor | None,
 ) -> tuple[Engagement, bool]:
     """The engagement, and whether *cached* was used: the cached state with *records* applied,
-    or (no cache, or it was stale and the file was read whole) a full replay of *records*."""
+    or (no cache, or it was stale and the file was read whole) a full replay of *records*.
+
+    *read_to* is where the read ended: when the cached anchor held, it is that anchor or later;
+    any other end means the file was read whole (then an empty read is an empty history).
+    """
     try:
-        if cached is None or (records and records[0].get("seq") == 1):
+        resumed = cached is not None and (
+            (records and records[0].get("seq") == cached[1].seq + 1)
+            or (not records and read_to is not None and read_to.head == cached[1].head)
+        )
+        if cached is None or not resumed:
             return replay(records), False
         engagement = cached[0]
         for record in records:

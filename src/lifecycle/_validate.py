@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ._model import Playbook, Rule
-from ._rules import CORE_RULE_KINDS, Param, RuleKind
+from ._rules import CORE_RULE_KINDS, MAX_DAYS, Param, RuleKind
 
 if TYPE_CHECKING:
     from ._playbooks import Document
@@ -63,9 +63,17 @@ class Origins:
 
 
 def validate_resolved(
-    pb: Playbook, origins: Origins, rule_kinds: Mapping[str, object] | None = None
+    pb: Playbook,
+    origins: Origins,
+    rule_kinds: Mapping[str, object] | None = None,
+    *,
+    any_kind: bool = False,
 ) -> Iterator[str]:
-    """Yield every problem of the resolved playbook *pb*, each naming file and key path."""
+    """Yield every problem of the resolved playbook *pb*, each naming file and key path.
+
+    With *any_kind*, rules of kinds not in *rule_kinds* pass unchecked (a playbook embedded in a
+    history may use a plugin's kinds that this installation lacks).
+    """
     kinds = rule_kinds if rule_kinds is not None else {k.name: k for k in CORE_RULE_KINDS}
     yield from _stage_problems(pb, origins)
     yield from _trigger_problems(pb, origins)
@@ -73,6 +81,8 @@ def validate_resolved(
     yield from _fact_problems(pb, origins)
     yield from _activity_problems(pb, origins)
     for rule in pb.rules:
+        if any_kind and rule.kind not in kinds:
+            continue
         yield from _rule_problems(pb, rule, kinds, origins)
     yield from _item_problems(pb, origins)
 
@@ -142,8 +152,9 @@ def _activity_problems(pb: Playbook, origins: Origins) -> Iterator[str]:
             if stage not in stages:
                 where = origins.at("activities", activity.id, f"during[{index}]")
                 yield f"{where}: unknown stage {stage!r}"
-        if activity.every_days is not None and activity.every_days < 1:
-            yield f"{origins.at('activities', activity.id, 'every_days')}: must be at least 1"
+        if activity.every_days is not None and not 1 <= activity.every_days <= MAX_DAYS:
+            where = origins.at("activities", activity.id, "every_days")
+            yield f"{where}: must be from 1 to {MAX_DAYS}"
 
 
 def _rule_problems(
