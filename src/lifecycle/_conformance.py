@@ -14,6 +14,7 @@ import attrs
 
 from ._decide import GATE, reason_problem
 from ._due import due_items
+from ._eventcheck import event_problems, fact_problems
 from ._replay import Mismatch, ReplayError, apply, recheck, start
 from ._rules import RuleKind
 from ._state import Engagement
@@ -87,7 +88,12 @@ class Conformance:
         try:
             if self.engagement is None:
                 self.engagement = start(record)
+                facts = {f.id: f for f in self.engagement.playbook.facts}
+                for problem in fact_problems(facts, _dict(record.get("data")).get("facts") or {}):
+                    self.findings.append(_error("not-allowed", seq, f"opened with {problem}"))
                 return
+            for problem in event_problems(self.engagement, record):
+                self.findings.append(_error("not-allowed", seq, problem))
             kind = record.get("type")
             if kind in _DECISIONS:
                 self.findings.extend(self._decisions(record, seq))
@@ -128,11 +134,7 @@ class Conformance:
             rule = _rule_kind(self.engagement, m.rule)
             if m.rule in plugin_rules and (rule is None or rule not in self.kinds):
                 continue  # reported once below as not re-checked
-            if (
-                m.recorded in ("pass", "absent")
-                and m.now == "block"
-                and record.get("type") != "refused"
-            ):
+            if m.now == "overridden":  # it blocks here: only an override could let the action pass
                 yield _error(
                     "block-without-override",
                     seq,
@@ -145,6 +147,14 @@ class Conformance:
                     seq,
                     f"rule {m.rule!r} was recorded as {m.recorded!r}; re-evaluated it is {m.now!r}",
                 )
+        for rule in sorted(
+            str(r.get("rule")) for r in _rules(record) if r.get("unchecked") is True
+        ):
+            yield _warning(
+                "rule-unchecked-when-recorded",
+                seq,
+                f"rule {rule!r} could not be evaluated when recorded (it failed closed); not compared",
+            )
         for rule in sorted(str(r) for r in plugin_rules):
             kind = _rule_kind(self.engagement, rule)
             if kind is None or kind not in self.kinds:
@@ -160,13 +170,6 @@ class Conformance:
         data = _dict(record.get("data"))
         rules = _rules(record)
         overridden = [r for r in rules if r.get("outcome") == "overridden"]
-        blocked = [r for r in rules if r.get("outcome") == "block"]
-        for rule in blocked:
-            yield _error(
-                "block-without-override",
-                seq,
-                f"rule {rule.get('rule')!r} blocked but the {record.get('type')} was recorded",
-            )
         if not overridden:
             return
         override = _dict(data.get("override"))

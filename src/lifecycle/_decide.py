@@ -30,6 +30,9 @@ class Outcome:
     override_roles: tuple[str, ...] = ()
     plugin: str = ""
     overridden: bool = False
+    unchecked: bool = (
+        False  # the rule could not be evaluated (kind missing or failing): failed closed
+    )
 
     @property
     def outcome(self) -> str:
@@ -57,6 +60,8 @@ class Outcome:
         }
         if self.plugin:
             data["plugin"] = self.plugin
+        if self.unchecked:
+            data["unchecked"] = True
         return data
 
 
@@ -100,7 +105,9 @@ def _evaluate_one(
 
 def _failed(rule: Rule, plugin: str, message: str) -> Outcome:
     """A rule that could not be evaluated blocks, whatever its severity (guards fail closed)."""
-    return Outcome(rule.id, rule.kind, "block", False, message, rule.override_roles, plugin)
+    return Outcome(
+        rule.id, rule.kind, "block", False, message, rule.override_roles, plugin, unchecked=True
+    )
 
 
 def gate(engagement: Engagement, trigger_id: str) -> Outcome | None:

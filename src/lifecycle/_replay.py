@@ -247,13 +247,23 @@ def recheck(
     if action.kind == "trigger":
         fresh += [g for g in [gate(engagement, action.id)] if g is not None]
     out: list[Mismatch] = []
+    refused = record.get("type") == "refused"
     for outcome in fresh:
         was = recorded.pop(outcome.rule, None)
-        was_word = str(was.get("outcome")) if was else "absent"
-        passed_then = was_word == "pass"
-        declarative = outcome.plugin == "" or outcome.rule == GATE
-        if was is None or passed_then != outcome.passed:
-            out.append(Mismatch(seq, outcome.rule, was_word, outcome.outcome, declarative))
+        if was is not None and was.get("unchecked") is True:
+            continue  # the rule could not be evaluated when recorded (failed closed): nothing to compare
+        word = str(was.get("outcome")) if was else "absent"
+        expected = outcome.outcome
+        # The exact word: a failing block rule is "overridden" in a recorded action, "block" in
+        # a refusal; kind and severity must be the playbook's too.
+        allowed = "overridden" if expected == "block" and not refused else expected
+        same = was is not None and (was.get("kind"), was.get("severity")) == (
+            outcome.kind,
+            outcome.severity,
+        )
+        if word != allowed or not same:
+            declarative = outcome.plugin == "" or outcome.rule == GATE
+            out.append(Mismatch(seq, outcome.rule, word, allowed, declarative))
     out.extend(
         Mismatch(seq, str(rule), str(r.get("outcome")), "absent") for rule, r in recorded.items()
     )

@@ -1,0 +1,107 @@
+"""What the engine itself enforces outside rules, re-checked on a recorded history by the audit.
+
+The engine refuses to tick an item of a stage not yet reached, to record an activity outside
+its stages or on a future date, to set an unknown fact or a value of the wrong type, and to act
+in a final stage. A history that holds such events was not written by the engine as it stands:
+each is an audit finding.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+
+from ._model import Fact
+from ._state import Engagement
+
+__all__ = ["event_problems", "fact_problems"]
+
+Record = dict[str, Any]  # Any: a JSON object as stored.
+_IN_FINAL: Final = frozenset({"note_added", "refused", "forced", "repaired"})
+
+
+def event_problems(engagement: Engagement, record: Record) -> list[str]:
+    """Every engine condition *record* breaks, applied to *engagement* as it stood before it."""
+    kind, data = record.get("type"), record.get("data")
+    if not isinstance(data, dict):
+        return []  # replay reports a missing data object
+    problems = []
+    if engagement.final and kind not in _IN_FINAL:
+        problems.append(
+            f"{kind} recorded after the engagement reached final stage {engagement.stage!r}"
+        )
+    check = _CHECKS.get(str(kind))
+    if check is not None:
+        problems.extend(check(engagement, data, record))
+    return problems
+
+
+def fact_problems(facts: Mapping[str, Fact], values: object) -> Iterator[str]:
+    """Problems of stored fact *values* (an object of fact id to value) against the playbook."""
+    if not isinstance(values, dict):
+        yield "facts is not an object"
+        return
+    for key, value in values.items():
+        fact = facts.get(key)
+        if fact is None:
+            yield f"unknown fact {key!r}"
+        elif value is not None and not _valid(fact, value):
+            yield f"fact {key!r} ({fact.type}) cannot be {value!r}"
+
+
+def _valid(fact: Fact, value: object) -> bool:
+    if fact.type == "bool":
+        return isinstance(value, bool)
+    if not isinstance(value, str):
+        return False
+    if fact.type == "choice":
+        return value in fact.choices
+    if fact.type == "date":
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            return False
+    return True
+
+
+def _facts(engagement: Engagement, data: Record, record: Record) -> Iterator[str]:
+    yield from fact_problems({f.id: f for f in engagement.playbook.facts}, data.get("facts"))
+
+
+def _item(engagement: Engagement, data: Record, record: Record) -> Iterator[str]:
+    item = data.get("item")
+    found = engagement.playbook.item(item) if isinstance(item, str) else None
+    if found is None:
+        yield f"unknown checklist item {item!r}"
+        return
+    stage = found[0].id
+    if data.get("stage") != stage:
+        yield f"item {item!r} belongs to stage {stage!r}, recorded {data.get('stage')!r}"
+    if not engagement.visited(stage):
+        yield f"item {item!r} of stage {stage!r}, which the engagement had not reached"
+    if record.get("type") == "item_unchecked" and not engagement.is_done(str(item)):
+        yield f"item {item!r} unchecked while not checked"
+
+
+def _activity(engagement: Engagement, data: Record, record: Record) -> Iterator[str]:
+    name = data.get("activity")
+    spec = next((a for a in engagement.playbook.activities if a.id == name), None)
+    if spec is None:
+        yield f"unknown activity {name!r}"
+        return
+    if engagement.stage not in spec.during:
+        yield f"activity {name!r} recorded in stage {engagement.stage!r}, outside {list(spec.during)}"
+    if data.get("stage") != engagement.stage:
+        yield f"activity recorded as in stage {data.get('stage')!r}; the engagement was in {engagement.stage!r}"
+    on, at = data.get("on"), record.get("at")
+    if isinstance(on, str) and isinstance(at, str) and on > at[:10]:
+        yield f"activity dated {on}, after it was recorded ({at[:10]})"
+
+
+_CHECKS: Final = {
+    "fact_set": _facts,
+    "item_checked": _item,
+    "item_unchecked": _item,
+    "activity_recorded": _activity,
+}
