@@ -237,3 +237,83 @@ def test_progress_bar_on_a_terminal_only(engine: Engine):
     assert process.wait(timeout=60) == 0
     os.close(leader)
     assert b"auditing" in seen
+
+
+class TestAgainstCannotBeDodged:
+    def test_renamed_engagement_still_meets_its_checkpoint(
+        self, engine: Engine, cli, tmp_path: Path
+    ):
+        """A file whose engagement id was edited (and re-chained) is still matched by file name."""
+        drive_core(engine)
+        code, out, _ = cli("audit", str(engine.workspace.root))
+        checkpoints = tmp_path / "checkpoints.txt"
+        checkpoints.write_text(out, encoding="utf-8")
+        path = engine.workspace.path_of("eng-1")
+        lines = path.read_bytes().splitlines()
+        header = decode_line(lines[0])[0]
+        header["engagement"] = "eng-1-copy"
+        path.write_bytes(encode_line(header) + b"\n".join(lines[1:20]) + b"\n")
+        _rewrite(path, lambda record: True)
+        code, out, _ = cli(
+            "audit", "--no-cache", "--against", str(checkpoints), str(engine.workspace.root)
+        )
+        assert code == 1
+        assert "truncated" in out and "file-name" in out and "engagement-mismatch" in out
+
+    def test_checkpoint_without_a_file_is_missing(self, engine: Engine, cli, tmp_path: Path):
+        """A checkpoint no audited file answers is reported as missing, and the audit fails."""
+        drive_core(engine, until="appoint")
+        code, out, _ = cli("audit", str(engine.workspace.root))
+        checkpoints = tmp_path / "checkpoints.txt"
+        checkpoints.write_text(out, encoding="utf-8")
+        empty = tmp_path / "empty"
+        empty.mkdir()
+        code, out, _ = cli("audit", "--json", "--against", str(checkpoints), str(empty))
+        report = json.loads(out)
+        assert code == 1 and not report["ok"]
+        assert [f["code"] for f in report["files"][0]["findings"]] == ["missing"]
+        assert report["files"][0]["engagement"] == "eng-1"
+
+
+def test_engine_conditions_are_rechecked(engine: Engine):
+    """Events the engine would refuse (an item of a stage not reached, an unknown fact) are errors."""
+    drive_core(engine, until="complete-analysis")
+
+    def forge(record: dict[str, Any]) -> bool:
+        if record["type"] == "item_checked" and record["data"]["item"] == "request-recorded":
+            record["data"] = {"item": "briefing-pack", "stage": "induction-briefing"}
+        if record["type"] == "fact_set":
+            record["data"] = {"facts": {"no-such-fact": 1}}
+        return True
+
+    engine.set_facts("eng-1", ["envoy=Amb. X"], actor="officer")
+    _rewrite(engine.workspace.path_of("eng-1"), forge)
+    report = audit_file(
+        engine.workspace.path_of("eng-1"), kinds=engine.rule_kinds, today=engine.today()
+    )
+    messages = [f.message for f in report.findings if f.code == "not-allowed"]
+    assert any("had not reached" in m for m in messages)
+    assert any("unknown fact 'no-such-fact'" in m for m in messages)
+
+
+def test_warn_word_cannot_hide_a_block(engine: Engine):
+    """A failing block rule recorded as `warn` (override removed, re-chained) is still caught."""
+    drive_core(engine, until="appoint")
+    for item in CORE_PATH[2][1]:
+        engine.check("eng-1", item, actor="officer")
+    engine.set_facts("eng-1", ["envoy=Amb. X"], actor="officer")
+    engine.advance(
+        "eng-1", "appoint", actor="head", override="The council decided orally; text next week"
+    )
+
+    def forge(record: dict[str, Any]) -> bool:
+        if record["type"] == "advanced" and "override" in record["data"]:
+            del record["data"]["override"]
+            record.pop("reason", None)
+            for rule in record["data"]["rules"]:
+                if rule["outcome"] == "overridden":
+                    rule["outcome"] = "warn"
+        return True
+
+    _rewrite(engine.workspace.path_of("eng-1"), forge)
+    assert _codes(engine)["block-without-override"] == "error"

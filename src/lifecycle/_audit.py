@@ -22,8 +22,16 @@ from ._history import SUFFIX
 from ._lines import AT_FORMAT, FORMAT, FORMAT_VERSION, MAX_LINE_BYTES, LineProblem, decode_line
 from ._replay import EVENT_VERSIONS
 from ._rules import RuleKind
+from ._workspace import ENGAGEMENT_ID
 
-__all__ = ["Checkpoint", "FileReport", "audit_file", "find_histories", "read_checkpoints"]
+__all__ = [
+    "Checkpoint",
+    "FileReport",
+    "audit_file",
+    "find_histories",
+    "missing_reports",
+    "read_checkpoints",
+]
 
 _CHECKPOINT = re.compile(r"^checkpoint\s+(\S+)\s+(\d+)\s+([0-9a-f]{64})\s*$")
 
@@ -62,7 +70,9 @@ class FileReport:
     @property
     def checkpoint(self) -> Checkpoint | None:
         """The checkpoint of the verified prefix, when the header could be read."""
-        return Checkpoint(self.engagement, self.events, self.head) if self.engagement else None
+        if not self.engagement or not self.path:
+            return None  # no header read, or no file at all
+        return Checkpoint(self.engagement, self.events, self.head)
 
     def as_json(self) -> dict[str, Any]:
         """The report as ``audit --json`` prints it (docs/cli.md)."""
@@ -79,6 +89,36 @@ class FileReport:
             "findings": [f.as_json() for f in self.findings],
             "overrides": self.overrides,
         }
+
+
+def _opened_engagement(record: dict[str, Any]) -> object:
+    data = record.get("data")
+    return data.get("engagement") if isinstance(data, dict) else None
+
+
+def missing_reports(
+    reports: Iterable[FileReport], against: Mapping[str, Checkpoint]
+) -> list[FileReport]:
+    """A failed report for each checkpoint that no audited file answers: a whole file gone."""
+    seen = {r.engagement for r in reports} | {
+        Path(r.path).name.removesuffix(SUFFIX) for r in reports if r.path
+    }
+    return [
+        FileReport(
+            path="",
+            engagement=cp.engagement,
+            findings=[
+                Finding(
+                    "missing",
+                    "error",
+                    None,
+                    f"no history file answers {cp.line()!r} among the files audited",
+                )
+            ],
+        )
+        for name, cp in sorted(against.items())
+        if name not in seen
+    ]
 
 
 def find_histories(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
@@ -178,18 +218,27 @@ class _Reader:
             self._add("header-format", 0, f"not a {FORMAT} v{FORMAT_VERSION} header")
         engagement = header.get("engagement")
         self.report.engagement = engagement if isinstance(engagement, str) else None
+        if not isinstance(engagement, str) or not ENGAGEMENT_ID.match(engagement):
+            self._add("header-engagement", 0, f"header: {engagement!r} is not an engagement id")
+        self.prev = digest
+        self.report.head = digest
+        self._match_checkpoint()
+
+    def _match_checkpoint(self) -> None:
+        """Find this file's checkpoint by its engagement id, or by its file name: renaming the
+        engagement inside a file must not hide it from its checkpoint."""
         name = Path(self.report.path).name
-        if self.report.engagement and name != f"{self.report.engagement}{SUFFIX}":
+        stem = name.removesuffix(SUFFIX)
+        engagement = self.report.engagement
+        self.checkpoint = self.against.get(engagement or "") or self.against.get(stem)
+        if engagement is not None and stem != engagement:
+            # A copy under another name is worth a look; with checkpoints to prove, it is an error.
             self._add(
                 "file-name",
                 0,
-                f"file name {name!r} does not match engagement {self.report.engagement!r}",
-                "warning",
+                f"file name {name!r} does not match engagement {engagement!r}",
+                "error" if self.against else "warning",
             )
-        self.prev = digest
-        self.report.head = digest
-        if self.report.engagement:
-            self.checkpoint = self.against.get(self.report.engagement)
 
     def _event(self, raw: bytes, number: int) -> dict[str, Any] | None:
         seq = number - 1
@@ -205,6 +254,13 @@ class _Reader:
         if not ok:
             return None
         self.report.events, self.report.head = seq, digest
+        if seq == 1 and _opened_engagement(record) != self.report.engagement:
+            self._add(
+                "engagement-mismatch",
+                seq,
+                f"the opened event names engagement {_opened_engagement(record)!r}, "
+                f"the header {self.report.engagement!r}",
+            )
         if self.checkpoint and seq == self.checkpoint.events:
             self.checkpoint_seen = True
             if digest != self.checkpoint.head:

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from .._audit import Checkpoint, FileReport, find_histories, read_checkpoints
+from .._audit import Checkpoint, FileReport, find_histories, missing_reports, read_checkpoints
 from .._auditcache import AuditCache, audit_cached, default_cache_dir
 from .._repair import repair_file
 from ..exceptions import InvalidInputError
@@ -127,6 +127,11 @@ def audit(
             results.append(report)
             if not as_json:
                 click.echo(_text(report))
+    absent = missing_reports(results, checkpoints)
+    if not as_json and not show_progress:
+        for report in absent:
+            click.echo(_text(report))
+    results += absent
     ok = all(r.ok for r in results)
     if as_json:
         click.echo(json.dumps({"ok": ok, "files": [r.as_json() for r in results]}, indent=2))
@@ -144,7 +149,7 @@ def _text(report: FileReport) -> str:
     warnings = sum(f.severity == "warning" for f in report.findings)
     errors = len(report.findings) - warnings
     lines = [
-        f"{verdict:<6} {report.path}  engagement {report.engagement or '?'}, "
+        f"{verdict:<6} {report.path or '(no file)'}  engagement {report.engagement or '?'}, "
         f"{report.events} events, stage {report.stage or '?'}"
         f"  ({errors} error(s), {warnings} warning(s))"
     ]
