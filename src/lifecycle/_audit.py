@@ -194,6 +194,8 @@ class _Reader:
                 )
         if number == 0:
             self._add("empty", None, "the file is empty (no header)")
+        elif number == 1 and self.report.engagement is not None:
+            self._add("empty", 0, "the history has a header but no events (no opened event)")
         self.report.findings.extend(conformance.findings)
         self.report.findings.extend(conformance.finish())
         self.report.overrides = conformance.overrides
