@@ -14,7 +14,7 @@ import attrs
 
 from ._decide import GATE, reason_problem
 from ._due import due_items
-from ._eventcheck import event_problems, fact_problems
+from ._eventcheck import event_problems, fact_problems, kind_checked
 from ._replay import Mismatch, ReplayError, apply, recheck, start
 from ._rules import RuleKind
 from ._state import Engagement
@@ -88,12 +88,13 @@ class Conformance:
         try:
             if self.engagement is None:
                 self.engagement = start(record)
-                facts = {f.id: f for f in self.engagement.playbook.facts}
-                for problem in fact_problems(facts, _dict(record.get("data")).get("facts") or {}):
+                opened_facts = _dict(record.get("data")).get("facts") or {}
+                for problem in fact_problems(self.engagement.playbook, opened_facts):
                     self.findings.append(_error("not-allowed", seq, f"opened with {problem}"))
                 return
-            for problem in event_problems(self.engagement, record):
-                self.findings.append(_error("not-allowed", seq, problem))
+            if kind_checked(record.get("type")):
+                for problem in event_problems(self.engagement, record):
+                    self.findings.append(_error("not-allowed", seq, problem))
             kind = record.get("type")
             if kind in _DECISIONS:
                 self.findings.extend(self._decisions(record, seq))

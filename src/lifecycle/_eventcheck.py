@@ -12,10 +12,10 @@ import datetime as dt
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
-from ._model import Fact
+from ._model import Fact, Playbook
 from ._state import Engagement
 
-__all__ = ["event_problems", "fact_problems"]
+__all__ = ["event_problems", "fact_problems", "kind_checked"]
 
 Record = dict[str, Any]  # Any: a JSON object as stored.
 _IN_FINAL: Final = frozenset({"note_added", "refused", "forced", "repaired"})
@@ -27,7 +27,7 @@ def event_problems(engagement: Engagement, record: Record) -> list[str]:
     if not isinstance(data, dict):
         return []  # replay reports a missing data object
     problems = []
-    if engagement.final and kind not in _IN_FINAL:
+    if kind not in _IN_FINAL and engagement.final:
         problems.append(
             f"{kind} recorded after the engagement reached final stage {engagement.stage!r}"
         )
@@ -37,13 +37,20 @@ def event_problems(engagement: Engagement, record: Record) -> list[str]:
     return problems
 
 
-def fact_problems(facts: Mapping[str, Fact], values: object) -> Iterator[str]:
+def kind_checked(kind: object) -> bool:
+    """Whether events of *kind* have engine conditions to re-check (notes and refusals have none,
+    and a transition out of a final stage is already impossible in the compiled machine)."""
+    return kind in _CHECKS
+
+
+def fact_problems(facts: Mapping[str, Fact] | Playbook, values: object) -> Iterator[str]:
     """Problems of stored fact *values* (an object of fact id to value) against the playbook."""
     if not isinstance(values, dict):
         yield "facts is not an object"
         return
+    lookup = facts.fact if isinstance(facts, Playbook) else facts.get
     for key, value in values.items():
-        fact = facts.get(key)
+        fact = lookup(key)
         if fact is None:
             yield f"unknown fact {key!r}"
         elif value is not None and not _valid(fact, value):
@@ -66,7 +73,7 @@ def _valid(fact: Fact, value: object) -> bool:
 
 
 def _facts(engagement: Engagement, data: Record, record: Record) -> Iterator[str]:
-    yield from fact_problems({f.id: f for f in engagement.playbook.facts}, data.get("facts"))
+    yield from fact_problems(engagement.playbook, data.get("facts"))
 
 
 def _item(engagement: Engagement, data: Record, record: Record) -> Iterator[str]:
@@ -86,7 +93,7 @@ def _item(engagement: Engagement, data: Record, record: Record) -> Iterator[str]
 
 def _activity(engagement: Engagement, data: Record, record: Record) -> Iterator[str]:
     name = data.get("activity")
-    spec = next((a for a in engagement.playbook.activities if a.id == name), None)
+    spec = engagement.playbook.activity(name) if isinstance(name, str) else None
     if spec is None:
         yield f"unknown activity {name!r}"
         return

@@ -146,6 +146,14 @@ class Playbook:
         """Return the trigger with *trigger_id*, or None."""
         return self._trigger_index.get(trigger_id)
 
+    def fact(self, fact_id: str) -> Fact | None:
+        """Return the fact with *fact_id*, or None."""
+        return self._fact_index.get(fact_id)
+
+    def activity(self, activity_id: str) -> Activity | None:
+        """Return the activity with *activity_id*, or None."""
+        return self._activity_index.get(activity_id)
+
     def rules_for(self, kind: str, name: str) -> tuple[Rule, ...]:
         """The rules attached to trigger (*kind* ``"trigger"``) or activity *name*, in order."""
         return self._rule_index.get((kind, name), ())
@@ -154,6 +162,14 @@ class Playbook:
     @functools.cached_property
     def _stage_index(self) -> dict[str, Stage]:
         return {s.id: s for s in self.stages}
+
+    @functools.cached_property
+    def _fact_index(self) -> dict[str, Fact]:
+        return {f.id: f for f in self.facts}
+
+    @functools.cached_property
+    def _activity_index(self) -> dict[str, Activity]:
+        return {a.id: a for a in self.activities}
 
     @functools.cached_property
     def _trigger_index(self) -> dict[str, Trigger]:
