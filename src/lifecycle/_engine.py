@@ -29,7 +29,7 @@ from ._rules import RuleKind
 from ._state import Action, Engagement
 from ._statecache import StateCache, continued
 from ._status import status_of
-from ._workspace import Workspace, parse_assignments, parse_fact_value
+from ._workspace import Workspace, fact_values, parse_assignments
 from .exceptions import (
     ConcurrencyConflict,
     InvalidInputError,
@@ -168,7 +168,7 @@ class Engine:
     ) -> Result:
         """Open a new engagement under *playbook_id*; the first event embeds the playbook."""
         resolved = self.catalog.resolve(playbook_id)
-        values = self._fact_values(
+        values = fact_values(
             resolved.playbook.facts,
             parse_assignments(facts if isinstance(facts, Mapping) else list(facts)),
         )
@@ -204,7 +204,7 @@ class Engine:
         if not pairs:
             raise InvalidInputError("Give at least one KEY=VALUE.")
         with self._open(engagement_id, actor, expected_seq) as ctx:
-            values = self._fact_values(ctx.engagement.playbook.facts, pairs)
+            values = fact_values(ctx.engagement.playbook.facts, pairs)
             return self._append(ctx, "fact_set", {"facts": values})
 
     def check(
@@ -463,16 +463,6 @@ class Engine:
         result = Result(event, ctx.engagement)
         ctx.appended.append(result)
         return result
-
-    def _fact_values(self, facts: Sequence[Any], pairs: Mapping[str, str]) -> dict[str, object]:
-        by_id = {f.id: f for f in facts}
-        values: dict[str, object] = {}
-        for key, text in pairs.items():
-            fact = by_id.get(key)
-            if fact is None:
-                raise NotFoundError("fact", key, f"(known: {', '.join(sorted(by_id)) or 'none'})")
-            values[key] = parse_fact_value(fact, text)
-        return values
 
     def _item_stage(self, engagement: Engagement, item: str) -> str:
         found = engagement.playbook.item(item)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -15,7 +15,7 @@ from ._history import SUFFIX
 from ._model import Fact
 from .exceptions import ConfigError, InvalidInputError, NotFoundError
 
-__all__ = ["Workspace", "parse_fact_value"]
+__all__ = ["Workspace", "fact_values", "parse_assignments", "parse_fact_value"]
 
 ENGAGEMENT_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 CONFIG_NAME: Final = "lifecycle.toml"
@@ -113,6 +113,23 @@ def parse_fact_value(fact: Fact, text: str) -> object:
             f"Fact {fact.id!r} is one of {', '.join(fact.choices)}; not {text!r}."
         )
     return text
+
+
+def fact_values(facts: Sequence[Fact], pairs: Mapping[str, str]) -> dict[str, object]:
+    """Typed values for the ``KEY=VALUE`` texts in *pairs*, checked against *facts*.
+
+    Raises:
+        NotFoundError: A key names no fact.
+        InvalidInputError: A value is not of its fact's type.
+    """
+    by_id = {f.id: f for f in facts}
+    values: dict[str, object] = {}
+    for key, text in pairs.items():
+        fact = by_id.get(key)
+        if fact is None:
+            raise NotFoundError("fact", key, f"(known: {', '.join(sorted(by_id)) or 'none'})")
+        values[key] = parse_fact_value(fact, text)
+    return values
 
 
 def parse_assignments(pairs: Mapping[str, str] | list[str]) -> dict[str, str]:
