@@ -7,6 +7,7 @@ hook) is recorded in that plugin's :class:`PluginReport` and the plugin is left 
 
 from __future__ import annotations
 
+import copy
 import importlib
 import importlib.metadata as metadata
 import os
@@ -23,6 +24,7 @@ from ._catalog import Catalog
 from ._model import Playbook
 from ._playbooks import document_from_playbook
 from ._rules import RuleKind
+from ._statecache import copy_engagement
 
 __all__ = ["DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "PluginReport", "Plugins", "make_plugin_manager"]
 
@@ -139,9 +141,16 @@ class Plugins:
     def notify(self, engagement: Any, event: Mapping[str, Any]) -> list[str]:
         """Tell every plugin about an appended event; return their errors (the event stays)."""
         # Any: the engagement state and a JSON record.
-        errors = []
-        kwargs = {"engagement": engagement, "event": dict(event)}
-        for impl in reversed(self.manager.hook.lifecycle_event.get_hookimpls()):
+        errors: list[str] = []
+        impls = self.manager.hook.lifecycle_event.get_hookimpls()
+        if not impls:
+            return errors
+        # Each plugin call gets its own copies: a hook that changes them changes nothing else.
+        for impl in reversed(impls):
+            kwargs = {
+                "engagement": copy_engagement(engagement),
+                "event": copy.deepcopy(dict(event)),
+            }
             self._trace(f"lifecycle_event -> {impl.plugin_name}")
             try:
                 impl.function(**{k: kwargs[k] for k in impl.argnames if k in kwargs})
