@@ -41,11 +41,6 @@ class CompiledMachine:
             model_attribute="stage",  # the Engagement attribute the machine reads and sets
         )
 
-    def triggers_from(self, stage: str) -> list[str]:
-        """The ids of the triggers that can fire from *stage*, in playbook order."""
-        allowed = set(self._machine.get_triggers(stage))
-        return [t.id for t in self.playbook.triggers if t.id in allowed]
-
     def target(self, trigger: str, stage: str) -> str | None:
         """Where *trigger* leads from *stage*, or None when it cannot fire there.
 
