@@ -136,3 +136,25 @@ def fixed_clock() -> Iterator[Callable[[], dt.datetime]]:
             self.now += dt.timedelta(**delta)
 
     yield Clock()
+
+
+def pip_install_target(target: Path, *distributions: Path) -> None:
+    """pip-install distribution folders into *target* (no deps, no build isolation): a real
+    install, kept out of the test venv; run with PYTHONPATH=target to see it."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            *map(str, distributions),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )

@@ -184,7 +184,9 @@ class TestPlaybooksGraph:
     def test_md_expands_star_sources(self, cli):
         """The `suspend` row lists every non-final stage of core.toml except `suspended`."""
         core = tomllib.loads((shipped_playbooks_dir() / "core.toml").read_text(encoding="utf-8"))
-        expected = [s["id"] for s in core["stages"] if not s.get("final") and s["id"] != "suspended"]
+        expected = [
+            s["id"] for s in core["stages"] if not s.get("final") and s["id"] != "suspended"
+        ]
         _, out, _ = cli("playbooks", "graph", "core", "--format", "md")
         row = next(line for line in out.splitlines() if line.startswith("| `suspend`"))
         assert row.split("|")[2].strip() == ", ".join(expected)

@@ -137,7 +137,7 @@ def test_clean_run_makes_one_write_and_one_fsync_per_append(
     assert not check_after_crash(engine, opened, acked, 1)
 
 
-@pytest.mark.parametrize(
+CRASH_MODES = pytest.mark.parametrize(
     ("target", "mode"),
     [
         ("write", "before"),
@@ -154,6 +154,9 @@ def test_clean_run_makes_one_write_and_one_fsync_per_append(
         "die-after-fsync",
     ],
 )
+
+
+@CRASH_MODES
 def test_crash_at_every_call(
     child: Path, workspace: Path, opened: Path, engine: Engine, target: str, mode: str
 ) -> None:
@@ -205,23 +208,7 @@ def test_io_error_is_not_acknowledged_nor_retried(
         assert not check_after_crash(engine, opened, acked, 1)
 
 
-@pytest.mark.parametrize(
-    ("target", "mode"),
-    [
-        ("write", "before"),
-        ("write", "partial"),
-        ("write", "after"),
-        ("fsync", "before"),
-        ("fsync", "after"),
-    ],
-    ids=[
-        "die-instead-of-write",
-        "partial-write-then-die",
-        "die-after-write",
-        "die-instead-of-fsync",
-        "die-after-fsync",
-    ],
-)
+@CRASH_MODES
 def test_crash_while_opening_leaves_no_engagement_or_a_whole_one(
     child: Path, workspace: Path, engine: Engine, target: str, mode: str
 ) -> None:

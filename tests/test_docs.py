@@ -106,7 +106,9 @@ def test_readme_python_example_runs():
     """The README's Python example runs as written (doctest)."""
     import doctest
 
-    result = doctest.testfile(str(ROOT / "README.md"), module_relative=False, optionflags=doctest.ELLIPSIS)
+    result = doctest.testfile(
+        str(ROOT / "README.md"), module_relative=False, optionflags=doctest.ELLIPSIS
+    )
     assert result.attempted >= 3 and result.failed == 0
 
 

@@ -15,6 +15,8 @@ from lifecycle import Engine
 from conftest import CORE_PATH, FIXTURES, drive_core
 
 Cli = Callable[..., tuple[int, str, str]]
+
+
 def today() -> dt.date:
     """Today in UTC, read when used (a module constant goes stale across midnight)."""
     return dt.datetime.now(dt.UTC).date()

@@ -26,11 +26,21 @@ class TestExpectedSeq:
         size = engine.workspace.path_of("eng-1").stat().st_size
         calls = {
             "note": lambda: engine.note("eng-1", "Mine.", actor="officer", expected_seq=stale),
-            "advance": lambda: engine.advance("eng-1", "suspend", actor="officer", expected_seq=stale),
-            "set_facts": lambda: engine.set_facts("eng-1", ["envoy=Amb. Y"], actor="officer", expected_seq=stale),
-            "check": lambda: engine.check("eng-1", "candidate-profile", actor="officer", expected_seq=stale),
+            "advance": lambda: engine.advance(
+                "eng-1", "suspend", actor="officer", expected_seq=stale
+            ),
+            "set_facts": lambda: engine.set_facts(
+                "eng-1", ["envoy=Amb. Y"], actor="officer", expected_seq=stale
+            ),
+            "check": lambda: engine.check(
+                "eng-1", "candidate-profile", actor="officer", expected_seq=stale
+            ),
             "force": lambda: engine.force(
-                "eng-1", "closed", actor="head", reason="Closing as agreed with the parties", expected_seq=stale
+                "eng-1",
+                "closed",
+                actor="head",
+                reason="Closing as agreed with the parties",
+                expected_seq=stale,
             ),
         }
         with pytest.raises(ConcurrencyConflict) as caught:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import pip_install_target
+
 ROOT = Path(__file__).parent.parent
 ORGANIZATIONS = {"au", "commonwealth", "eac", "eccas", "eu", "igad", "oas", "oic", "osce", "un"}
 
@@ -21,6 +23,18 @@ def _clean_env(**extra: str) -> dict[str, str]:
         if not k.startswith(("LIFECYCLE_", "PYTHON", "VIRTUAL_ENV"))
     }
     return {**env, **extra}
+
+
+def _lifecycle(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m lifecycle ARGS` in a real subprocess, in a clean environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "lifecycle", *args],
+        env=env or _clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -102,23 +116,7 @@ def test_scaffolded_plugin_installs_and_its_tests_pass(tmp_path: Path):
     }
     assert {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()} == expected
     site = tmp_path / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(site),
-            str(root),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    pip_install_target(site, root)
     env = _clean_env(PYTHONPATH=str(site))
     tests = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
@@ -131,57 +129,15 @@ def test_scaffolded_plugin_installs_and_its_tests_pass(tmp_path: Path):
     )
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "3 passed" in tests.stdout
-    listing = subprocess.run(
-        [sys.executable, "-m", "lifecycle", "plugins", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
+    listing = _lifecycle("plugins", "--json", env=env)
     acme = next(p for p in json.loads(listing.stdout)["plugins"] if p["name"] == "acme-rules")
     assert acme["status"] == "loaded" and acme["rule_kinds"] == ["acme-rules.min-words"]
 
 
 def test_scaffold_refuses_bad_names_and_overwrites(tmp_path: Path):
     """A bad plugin name is a usage error (exit 2), and an existing folder is never overwritten."""
-    bad = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lifecycle",
-            "plugins",
-            "new",
-            "Bad_Name",
-            "--org",
-            "x",
-            "--dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    bad = _lifecycle("plugins", "new", "Bad_Name", "--org", "x", "--dir", str(tmp_path))
     assert bad.returncode == 2 and "Plugin name 'Bad_Name'" in bad.stderr
     (tmp_path / "lifecycle-dup").mkdir()
-    dup = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lifecycle",
-            "plugins",
-            "new",
-            "dup",
-            "--org",
-            "x",
-            "--dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    dup = _lifecycle("plugins", "new", "dup", "--org", "x", "--dir", str(tmp_path))
     assert dup.returncode == 2 and "exists already" in dup.stderr

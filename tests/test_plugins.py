@@ -15,6 +15,8 @@ from lifecycle import Verdict, hookimpl, make_plugin_manager
 from lifecycle.exceptions import RefusedError
 from lifecycle.testing import drive, make_engine
 
+from conftest import pip_install_target
+
 PLAYBOOK = """\
 schema = 1
 id = "goodorg"
@@ -100,23 +102,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name, code in BROKEN.items():
         dists.append(_distribution(root, name, f"lifecycle_{name}", {"__init__.py": code}))
     target = root / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            *map(str, dists),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    pip_install_target(target, *dists)
     return target
 
 

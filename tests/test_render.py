@@ -160,7 +160,9 @@ class TestStatus:
         assert "suspend -> suspended: allowed" in lines
         assert not [line for line in lines if line.startswith(("close ->", "resume ->"))]
         blocks = {line.split(":")[0]: line for line in lines if line.startswith("x ")}
-        assert "(no role: rule 'mandate-before-appointment'" in blocks["x mandate-before-appointment"]
+        assert (
+            "(no role: rule 'mandate-before-appointment'" in blocks["x mandate-before-appointment"]
+        )
         assert "(not overridable:" in blocks["x envoy-named"]
         assert "women-candidates, impartiality-check" in blocks["x checklist"]
 

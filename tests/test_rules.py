@@ -12,6 +12,8 @@ import pytest
 from conftest import FIXTURES
 
 Cli = Callable[..., tuple[int, str, str]]
+
+
 def today() -> dt.date:
     """Today in UTC, read when used (a module constant goes stale across midnight)."""
     return dt.datetime.now(dt.UTC).date()
