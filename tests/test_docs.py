@@ -70,7 +70,11 @@ def test_every_option_is_documented_in_its_commands_section(command: str):
     """Each option of each command (global options included) is named in that command's section."""
     section = _section(command)
     for option in _options(_command(command)):
-        named = [opt for opt in option.opts if re.search(rf"(?<![\w-]){re.escape(opt)}(?![\w-])", section)]
+        named = [
+            opt
+            for opt in option.opts
+            if re.search(rf"(?<![\w-]){re.escape(opt)}(?![\w-])", section)
+        ]
         assert named, f"{command}: {option.opts} not in its section of docs/cli.md"
 
 

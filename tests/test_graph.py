@@ -65,7 +65,9 @@ def awkward(tmp_path: Path) -> Path:
 
 
 def _graph(cli, folder: Path, fmt: str) -> list[str]:
-    code, out, err = cli("--playbooks", str(folder), "playbooks", "graph", "awkward", "--format", fmt)
+    code, out, err = cli(
+        "--playbooks", str(folder), "playbooks", "graph", "awkward", "--format", fmt
+    )
     assert code == 0, err
     return out.splitlines()
 

@@ -10,7 +10,6 @@ from lifecycle import Engine, audit_file
 from lifecycle._playbooks import shipped_playbooks_dir
 from lifecycle.exceptions import RefusedError
 from lifecycle.testing import drive, make_engine
-
 from test_tamper import rechain, split
 
 PATH = [
@@ -195,16 +194,14 @@ def test_au_chairperson_own_initiative_is_a_choice_not_an_override(tmp_path: Pat
 
 
 class TestEacHandover:
-    HANDOVER = ["begin-handover", "complete-handover"]
-
     def _to_handover(self, tmp_path: Path, clock) -> Engine:
         """An EAC engagement appointed on day 0 and handed over on day 198."""
         engine = make_engine(tmp_path / "ws", clock=clock)
         drive(engine, "e1", "eac", PATH[:5], facts={**COMMON, **FACTS["eac"]})
         clock.advance(days=196)
-        drive(engine, "e1", "eac", self.HANDOVER[:1])
+        drive(engine, "e1", "eac", ["begin-handover"])
         clock.advance(days=2)
-        drive(engine, "e1", "eac", self.HANDOVER[1:])
+        drive(engine, "e1", "eac", ["complete-handover"])
         return engine
 
     def test_incoming_envoy_inducted_two_days_after_handover_is_not_late(
@@ -301,7 +298,9 @@ class TestCoreTrainingRule:
 
     def test_civil_society_and_rumours_items_exist(self, tmp_path: Path):
         """Core's analysis stage has items for civil society inclusion and rumours in the media strategy."""
-        stage = make_engine(tmp_path / "ws").catalog.resolve("core").playbook.stage("conflict-analysis")
+        stage = (
+            make_engine(tmp_path / "ws").catalog.resolve("core").playbook.stage("conflict-analysis")
+        )
         assert stage is not None
         assert {"civil-society-inclusion", "media-rumours"} <= {i.id for i in stage.checklist}
 
@@ -327,5 +326,7 @@ class TestOsce:
     def test_co_chair_format_drives_to_closed(self, tmp_path: Path):
         """A mediator in a co-chair format is a recorded OSCE mediator role."""
         engine = make_engine(tmp_path / "ws")
-        final = drive(engine, "e1", "osce", PATH, facts={**COMMON, "osce.mediator-role": "co-chair"})
+        final = drive(
+            engine, "e1", "osce", PATH, facts={**COMMON, "osce.mediator-role": "co-chair"}
+        )
         assert final.stage == "closed"

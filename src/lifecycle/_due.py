@@ -94,7 +94,7 @@ def _deadline(engagement: Engagement, rule: Rule, today: dt.date) -> list[DueIte
     latest = latest_occurrence(engagement, names(rule.params.get("after")))
     if not isinstance(days, int) or latest is None:
         return []
-    after, start = latest  # the latest of the rule's `after` events: a handover after an appointment
+    after, start = latest  # the latest `after` event: a handover after an appointment
     due = start + dt.timedelta(days=days)
     out = []
     targets = [("trigger", t) for t in rule.on] + [("activity", a) for a in rule.on_activity]
