@@ -27,7 +27,7 @@ CORE_KINDS = (
 
 
 def _node(stage: str) -> str:
-    return stage.replace("-", "_")
+    return "s_" + stage.replace("-", "_")
 
 
 def _edges(engine: Engine, pid: str) -> list[tuple[str, str, str]]:
@@ -144,13 +144,13 @@ class TestPlaybooksGraph:
         assert code == 0
         lines = [line.strip() for line in out.splitlines()]
         assert lines[0] == "stateDiagram-v2"
-        assert "[*] --> support_request" in lines
+        assert "[*] --> s_support_request" in lines
         edges = _edges(engine, pid)
         for trigger, source, dest in edges:
             assert f"{_node(source)} --> {_node(dest)}: {trigger}" in lines
         assert len([line for line in lines if ": " in line and "-->" in line]) == len(edges)
-        assert "support_request --> conflict_analysis: accept-request" in lines
-        assert "suspended --> withdrawn: withdraw" in lines  # from = ["*"], expanded
+        assert "s_support_request --> s_conflict_analysis: accept-request" in lines
+        assert "s_suspended --> s_withdrawn: withdraw" in lines  # from = ["*"], expanded
 
     @pytest.mark.parametrize("pid", ["core", "au"], ids=["core", "au"])
     def test_dot_labels_each_edge(self, cli, engine: Engine, pid: str):

@@ -199,6 +199,14 @@ class TestWithinDays:
         lc("record", "r1", "kickoff", "--on", ago(40))
         assert_passes(lc, "go-within", "soon-after-kickoff")
 
+    def test_counts_from_the_latest_after_before_the_action(self, lc: Cli) -> None:
+        """A kickoff dated after the guarded activity does not hide lateness against the one before."""
+        lc("record", "r1", "kickoff", "--on", ago(20))
+        lc("record", "r1", "kickoff", "--on", ago(1))
+        code, _, err = lc("record", "r1", "report", "--on", ago(14))
+        assert code == 1 and "report-soon" in err and "1 day(s) late" in err
+        assert outcomes(last_event(lc)) == {"report-soon": "block"}
+
     def test_guards_an_activity_by_its_own_date(self, lc: Cli) -> None:
         """On an activity, within-days compares the activity's --on date with the kickoff."""
         lc("record", "r1", "kickoff", "--on", ago(20))

@@ -29,6 +29,8 @@ CASES = [
     ("unknown-activity", "$.rules[0].on_activity[0]: unknown activity 'retret'"),
     ("unknown-activity-param", "$.rules[0].activity: unknown activity 'retret'"),
     ("unknown-after", "$.rules[0].after: unknown trigger or activity 'nothing'"),
+    ("after-list-unknown", "$.rules[0].after: unknown trigger or activity 'nothing'"),
+    ("after-list-empty", "$.rules[0].after: expected str or a non-empty list of str, got list"),
     ("no-initial", "$.stages: exactly one stage must be initial (found none)"),
     ("two-initial", "$.stages: exactly one stage must be initial (found 'start', 'briefing')"),
     ("unreachable", "$.stages[3]: stage 'orphan' is unreachable from 'start'"),

@@ -2,8 +2,9 @@
 
 Two sources: an activity's cadence (``every_days``) while the engagement is in one of the stages
 the activity is recorded ``during``; and ``within-days`` rules, once their ``after`` has happened
-and until the guarded trigger or activity follows it. Dates count from occurrence dates (an
-activity's ``on``), not from when it was recorded.
+and until the guarded trigger or activity follows it, counting from the latest of the rule's
+``after`` events (a handover restarts an induction deadline an appointment set). Dates count from
+occurrence dates (an activity's ``on``), not from when it was recorded.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Literal
 import attrs
 
 from ._model import Rule
+from ._rules import latest_occurrence, names
 from ._state import Engagement
 
 __all__ = ["DueItem", "due_items"]
@@ -88,12 +90,11 @@ def _deadlines(engagement: Engagement, today: dt.date) -> list[DueItem]:
 
 
 def _deadline(engagement: Engagement, rule: Rule, today: dt.date) -> list[DueItem]:
-    days, after = rule.params.get("days"), rule.params.get("after")
-    if not isinstance(days, int) or not isinstance(after, str):
+    days = rule.params.get("days")
+    latest = latest_occurrence(engagement, names(rule.params.get("after")))
+    if not isinstance(days, int) or latest is None:
         return []
-    start = engagement.last_occurrence(after)
-    if start is None:
-        return []
+    after, start = latest  # the latest `after` event: a handover after an appointment
     due = start + dt.timedelta(days=days)
     out = []
     targets = [("trigger", t) for t in rule.on] + [("activity", a) for a in rule.on_activity]

@@ -21,18 +21,26 @@ def draw(playbook: Playbook, sha256: str, fmt: str) -> str:
     return {"mermaid": _mermaid, "dot": _dot, "md": _markdown}[fmt](playbook, sha256)
 
 
-def _node(stage_id: str) -> str:
-    return stage_id.replace("-", "_").replace(".", "_")
+def _nodes(pb: Playbook) -> dict[str, str]:
+    """A Mermaid id per stage: prefixed, so no stage id is read as a keyword (`end`, `state`)."""
+    nodes: dict[str, str] = {}
+    for stage in pb.stages:
+        node = "s_" + stage.id.replace("-", "_")
+        while node in nodes.values():  # `a-b` and `a_b` are both valid stage ids
+            node += "_"
+        nodes[stage.id] = node
+    return nodes
 
 
 def _mermaid(pb: Playbook, sha256: str) -> str:
+    node = _nodes(pb)
     lines = ["stateDiagram-v2", f"    %% {pb.id}@{pb.version} sha256 {sha256}"]
     for stage in pb.stages:
-        lines.append(f'    state "{_quote(stage.title)}" as {_node(stage.id)}')
-    lines.append(f"    [*] --> {_node(pb.initial_stage().id)}")
+        lines.append(f'    state "{_quote(stage.title)}" as {node[stage.id]}')
+    lines.append(f"    [*] --> {node[pb.initial_stage().id]}")
     for trigger, source, dest in compile_machine(pb, sha256).edges():
-        lines.append(f"    {_node(source)} --> {_node(dest)}: {trigger}")
-    lines += [f"    {_node(s.id)} --> [*]" for s in pb.stages if s.final]
+        lines.append(f"    {node[source]} --> {node[dest]}: {trigger}")
+    lines += [f"    {node[s.id]} --> [*]" for s in pb.stages if s.final]
     return "\n".join(lines)
 
 
@@ -55,7 +63,7 @@ def _dot(pb: Playbook, sha256: str) -> str:
 
 def _markdown(pb: Playbook, sha256: str) -> str:
     lines = [
-        f"# {pb.title}",
+        f"# {_cell(pb.title)}",
         "",
         f"Playbook `{pb.id}@{pb.version}`, sha256 `{sha256}`.",
         "",
@@ -65,7 +73,7 @@ def _markdown(pb: Playbook, sha256: str) -> str:
     for trigger in pb.triggers:
         rules = [
             f"{r.id} ({r.kind}, {r.severity}"
-            + (f", override: {', '.join(r.override_roles)}" if r.override_roles else "")
+            + (f", override: {_cell(', '.join(r.override_roles))}" if r.override_roles else "")
             + ")"
             for r in pb.rules
             if trigger.id in r.on
@@ -78,9 +86,14 @@ def _markdown(pb: Playbook, sha256: str) -> str:
     for stage in pb.stages:
         items = ", ".join(i.id for i in stage.checklist if i.required) or "-"
         mark = " (initial)" if stage.initial else " (final)" if stage.final else ""
-        lines.append(f"| `{stage.id}`{mark} | {stage.title} | {items} |")
+        lines.append(f"| `{stage.id}`{mark} | {_cell(stage.title)} | {items} |")
     return "\n".join(lines)
 
 
 def _quote(text: str) -> str:
     return text.replace('"', "'")
+
+
+def _cell(text: str) -> str:
+    """*text* safe in a Markdown table cell: `|` escaped, line breaks as spaces."""
+    return " ".join(text.replace("|", "\\|").splitlines())

@@ -24,11 +24,15 @@ RefKind = Literal["", "fact", "stage", "activity", "event"]
 
 @attrs.frozen
 class Param:
-    """One parameter of a rule kind: its TOML type, whether it is required, what it refers to."""
+    """One parameter of a rule kind: its TOML type, whether it is required, what it refers to.
+
+    With *many*, the parameter also takes a non-empty list of such values (``after = ["a", "b"]``).
+    """
 
     type: ParamType
     required: bool = True
     ref: RefKind = ""
+    many: bool = False
 
 
 @attrs.frozen
@@ -85,6 +89,25 @@ def _fact_required(rule: Rule, engagement: Engagement, action: Action) -> Verdic
     return PASS
 
 
+def _fact_required_unless(rule: Rule, engagement: Engagement, action: Action) -> Verdict:
+    # `unless_fact` set to one of `unless_values` waives the rule (a path that needs no consent);
+    # unset, it waives nothing: the rule fails closed.
+    unless = _param(rule, "unless_fact")
+    if unless is not None:
+        value = _fact_value(engagement, str(unless))
+        waivers = _param(rule, "unless_values")
+        if isinstance(waivers, list) and value is not None and value in waivers:
+            return PASS
+    return _fact_required(rule, engagement, action)
+
+
+def _check_unless(rule: Rule, playbook: Playbook) -> Iterator[str]:
+    given = [key for key in ("unless_fact", "unless_values") if _param(rule, key) is not None]
+    if len(given) == 1:
+        other = "unless_values" if given == ["unless_fact"] else "unless_fact"
+        yield f"{given[0]}: needs {other!r} too"
+
+
 def _fact_forbids(rule: Rule, engagement: Engagement, action: Action) -> Verdict:
     fact = str(_param(rule, "fact"))
     value = _fact_value(engagement, fact)
@@ -131,17 +154,42 @@ def count_activity(engagement: Engagement, activity: str, since: str | None) -> 
 
 def _within_days(rule: Rule, engagement: Engagement, action: Action) -> Verdict:
     days = _param(rule, "days")
-    after = str(_param(rule, "after"))
-    start = engagement.last_occurrence(after)
+    start = latest_occurrence(engagement, names(_param(rule, "after")), action.on)
     if start is None or not isinstance(days, int):
         return PASS  # `after` never happened: the rule does not apply.
-    due = start + dt.timedelta(days=days)
+    after, on = start
+    due = on + dt.timedelta(days=days)
     if action.on <= due:
         return PASS
     late = (action.on - due).days
     return Verdict(
         False, f"due by {due.isoformat()} ({days} days after {after!r}), {late} day(s) late"
     )
+
+
+def names(value: object) -> list[str]:
+    """A name parameter that may be one string or a list of them (``after``), as a list."""
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def latest_occurrence(
+    engagement: Engagement, events: Iterable[str], until: dt.date | None = None
+) -> tuple[str, dt.date] | None:
+    """The latest occurrence of any of *events* (trigger or activity ids), on or before *until*.
+
+    A deadline counts from the latest of its ``after`` events (an appointment, then a handover),
+    never from one dated after the action it guards. Returns ``(event id, date)`` or None.
+    """
+    wanted = set(events)
+    found = [(f.on, f.trigger) for f in engagement.fired if f.trigger in wanted]
+    found += [(a.on, a.activity) for a in engagement.activities if a.activity in wanted]
+    found = [(on, name) for on, name in found if until is None or on <= until]
+    if not found:
+        return None
+    on, name = max(found)
+    return name, on
 
 
 def _checklist_complete(rule: Rule, engagement: Engagement, action: Action) -> Verdict:
@@ -168,9 +216,16 @@ _FACT = Param("str", ref="fact")
 CORE_RULE_KINDS: tuple[RuleKind, ...] = (
     RuleKind(
         "fact-required",
-        _fact_required,
-        {"fact": _FACT, "values": Param("list", False)},
-        description="A fact is set, optionally to one of `values`.",
+        _fact_required_unless,
+        {
+            "fact": _FACT,
+            "values": Param("list", False),
+            "unless_fact": Param("str", False, ref="fact"),
+            "unless_values": Param("list", False),
+        },
+        check=_check_unless,
+        description="A fact is set, optionally to one of `values`, unless `unless_fact` is one of "
+        "`unless_values`.",
     ),
     RuleKind(
         "fact-forbids",
@@ -198,9 +253,9 @@ CORE_RULE_KINDS: tuple[RuleKind, ...] = (
     RuleKind(
         "within-days",
         _within_days,
-        {"days": Param("int"), "after": Param("str", ref="event")},
+        {"days": Param("int"), "after": Param("str", ref="event", many=True)},
         check=_check_days,
-        description="The rule's own trigger or activity comes within `days` of `after`.",
+        description="The rule's own trigger or activity comes within `days` of the latest `after`.",
     ),
     RuleKind(
         "checklist-complete",

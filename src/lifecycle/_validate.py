@@ -206,6 +206,12 @@ def _param_problems_basic(rule: Rule, kind: RuleKind) -> Iterator[str]:
 
 
 def _has_type(param: Param, value: object) -> bool:
+    if param.many and isinstance(value, list) and param.type != "list":
+        return bool(value) and all(_has_one_type(param, v) for v in value)
+    return _has_one_type(param, value)
+
+
+def _has_one_type(param: Param, value: object) -> bool:
     types = _PY_TYPES[param.type]
     if param.type == "int" and isinstance(value, bool):
         return False
@@ -214,16 +220,18 @@ def _has_type(param: Param, value: object) -> bool:
 
 def _param_value_problem(pb: Playbook, param: Param, value: object) -> str:
     if not _has_type(param, value):
-        return f"expected {param.type}, got {type(value).__name__}"
+        many = f" or a non-empty list of {param.type}" if param.many else ""
+        return f"expected {param.type}{many}, got {type(value).__name__}"
     names = {
         "fact": {f.id for f in pb.facts},
         "stage": {s.id for s in pb.stages},
         "activity": {a.id for a in pb.activities},
         "event": {t.id for t in pb.triggers} | {a.id for a in pb.activities},
     }.get(param.ref)
-    if names is not None and value not in names:
-        what = "trigger or activity" if param.ref == "event" else param.ref
-        return f"unknown {what} {value!r}"
+    for one in value if param.many and isinstance(value, list) else [value]:
+        if names is not None and one not in names:
+            what = "trigger or activity" if param.ref == "event" else param.ref
+            return f"unknown {what} {one!r}"
     return ""
 
 
