@@ -12,9 +12,9 @@ import pytest
 
 from lifecycle import Engine, audit_file, hookimpl, load_playbook, make_plugin_manager
 from lifecycle.exceptions import PlaybookError, RefusedError
+from test_tamper import rechain, split
 
 from conftest import CORE_PATH, ROOT, drive_core
-from test_tamper import rechain, split
 
 Cli = Callable[..., tuple[int, str, str]]
 WHY = "The parties asked for a pause in the talks"
@@ -316,7 +316,7 @@ def dt_days(days: int) -> dt.timedelta:
 
 def drive_rest(engine: Engine) -> None:
     """Drive eng-1 from active support to closed along CORE_PATH."""
-    for trigger, items, facts in CORE_PATH[5:]:
+    for trigger, items, _ in CORE_PATH[5:]:
         for item in items:
             engine.check("eng-1", item, actor="officer")
         engine.advance("eng-1", trigger, actor="officer")

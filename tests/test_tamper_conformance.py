@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle import Engine, audit_file
+from lifecycle import Engine
 from lifecycle._lines import decode_line, encode_line
-
 from test_tamper import ENG, Prober, build, rechain, split
 
 WHY = "The parties asked for a pause in the talks"
@@ -225,8 +224,9 @@ def test_missed_cadence_cannot_be_hidden(late: tuple[Engine, bytes], tmp_path: P
         "on after at": (22, lambda r: r["data"].update(on="2026-12-31")),
         "at before due": (
             22,
-            lambda r: r.update(at="2026-04-01T09:00:00.000000Z")
-            or r["data"].update(on="2026-04-01"),
+            lambda r: (
+                r.update(at="2026-04-01T09:00:00.000000Z") or r["data"].update(on="2026-04-01")
+            ),
         ),
     }
     for name, (seq, edit) in errors.items():

@@ -164,7 +164,10 @@ def unchecked_problem(recorded: Mapping[str, object], kind: str | None) -> str:
         return "the playbook has no such rule"
     if kind in _CORE_KINDS:
         return f"rule kind {kind!r} is built in and always evaluated"
-    if recorded.get("outcome") not in ("block", "overridden") or recorded.get("severity") != "block":
+    if (
+        recorded.get("outcome") not in ("block", "overridden")
+        or recorded.get("severity") != "block"
+    ):
         return (
             "a rule that could not be evaluated is recorded as a block, not as "
             f"{recorded.get('severity')!r} {recorded.get('outcome')!r}"

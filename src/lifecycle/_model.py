@@ -202,9 +202,7 @@ class Playbook:
     def entered_from(self, stage_id: str) -> list[str]:
         """The other stages a non-returning trigger leads into *stage_id* from, in stage order:
         where a trigger with ``to = RETURN`` from *stage_id* may lead back to."""
-        sources = {
-            s for t in self.triggers if t.to == stage_id and not t.returns for s in t.from_
-        }
+        sources = {s for t in self.triggers if t.to == stage_id and not t.returns for s in t.from_}
         return [s.id for s in self.stages if s.id in sources and s.id != stage_id]
 
     def initial_stage(self) -> Stage:
