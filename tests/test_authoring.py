@@ -31,9 +31,15 @@ def _node(stage: str) -> str:
 
 
 def _edges(engine: Engine, pid: str) -> list[tuple[str, str, str]]:
-    """Every (trigger, source, dest) of the resolved playbook, stars expanded."""
+    """Every (trigger, source, dest) of the resolved playbook, stars expanded, and a returning
+    trigger's `@return` as each stage it may lead back to."""
     pb = engine.catalog.resolve(pid).playbook
-    return [(t.id, source, t.to) for t in pb.triggers for source in t.from_]
+    return [
+        (t.id, source, dest)
+        for t in pb.triggers
+        for source in t.from_
+        for dest in (pb.entered_from(source) if t.returns else [t.to])
+    ]
 
 
 @pytest.fixture

@@ -135,12 +135,15 @@ class TestOverrideAccepted:
             "checklist": "pass",
         }
 
-    def test_override_not_needed_is_not_recorded(self, at_appoint: Engine, cli: Cli) -> None:
-        """When nothing blocks, --override changes nothing: no override and no reason recorded."""
+    def test_override_not_needed_is_recorded(self, at_appoint: Engine, cli: Cli) -> None:
+        """When nothing blocks, --override overrides nothing but is recorded, never dropped (#9)."""
         cli("set", "eng-1", "mandate.source=Decision 1")
         assert cli("--actor", "head", "advance", "eng-1", "appoint", "--override", REASON)[0] == 0
         done = history(cli)[-1]
-        assert "override" not in done["data"] and "reason" not in done
+        assert done["data"]["override"] == {"rules": [], "roles": ["officer", "head-of-unit"]}
+        assert done["reason"] == REASON
+        assert all(r["outcome"] == "pass" for r in done["data"]["rules"])
+        assert cli("audit", str(at_appoint.workspace.path_of("eng-1")))[0] == 0
 
     def test_status_says_who_may_override(self, at_appoint: Engine, cli: Cli) -> None:
         """status marks the mandate rule overridable for head, not for officer."""

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 import attrs
 
+from ._cadence import CadenceWatch
+from ._consistency import override_problems, reason_problems, return_problem, unchecked_problems
 from ._decide import GATE, reason_problem
 from ._due import due_items
 from ._eventcheck import event_problems, fact_problems, kind_checked
@@ -79,6 +81,7 @@ class Conformance:
     overrides: list[dict[str, Any]] = attrs.field(factory=list)
     due: list[dict[str, Any]] = attrs.field(factory=list)
     _overdue_at_close: list[str] = attrs.field(factory=list)
+    _cadences: CadenceWatch = attrs.field(factory=CadenceWatch)
 
     def feed(self, record: Record) -> None:
         """Check and apply one verified event record."""
@@ -96,6 +99,10 @@ class Conformance:
                 for problem in event_problems(self.engagement, record):
                     self.findings.append(_error("not-allowed", seq, problem))
             kind = record.get("type")
+            for message in self._cadences.before(self.engagement, record):
+                self.findings.append(_warning("cadence-missed", seq, message))
+            if kind == "advanced" and not self._returns(record, seq):
+                return
             if kind in _DECISIONS:
                 self.findings.extend(self._decisions(record, seq))
                 if kind in ("advanced", "forced"):
@@ -106,6 +113,16 @@ class Conformance:
         except _BAD_DATA as exc:
             # Hostile or damaged data that still verifies (re-hashed lines): a finding, never a crash.
             self._stop("replay", seq, f"seq {seq}: bad event data ({type(exc).__name__}: {exc})")
+
+    def _returns(self, record: Record, seq: int | None) -> bool:
+        """Check where a returning trigger led; False when replay cannot go on past it."""
+        assert self.engagement is not None
+        problem, replayable = return_problem(self.engagement, _dict(record.get("data")))
+        if problem and replayable:
+            self.findings.append(_error("return-elsewhere", seq, problem))
+        elif problem:
+            self._stop("return-elsewhere", seq, f"seq {seq}: {problem}")
+        return replayable
 
     def _stop(self, code: str, seq: int | None, message: str) -> None:
         self.broken = True
@@ -126,6 +143,11 @@ class Conformance:
             return
         yield from self._mismatches(recheck(self.engagement, record, self.kinds), record, seq)
         yield from self._overrides(record, seq)
+        problems = list(override_problems(record, _rules(record)))
+        if kind == "advanced":
+            problems += reason_problems(self.engagement, _dict(record.get("data")))
+        for code, message in problems:
+            yield _error(code, seq, message)
 
     def _mismatches(
         self, mismatches: list[Mismatch], record: Record, seq: int | None
@@ -148,14 +170,19 @@ class Conformance:
                     seq,
                     f"rule {m.rule!r} was recorded as {m.recorded!r}; re-evaluated it is {m.now!r}",
                 )
+        assert self.engagement is not None
+        forged = dict(unchecked_problems(self.engagement, _rules(record)))
+        yield from (_error("unchecked-not-possible", seq, message) for message in forged.values())
         for rule in sorted(
             str(r.get("rule")) for r in _rules(record) if r.get("unchecked") is True
         ):
-            yield _warning(
-                "rule-unchecked-when-recorded",
-                seq,
-                f"rule {rule!r} could not be evaluated when recorded (it failed closed); not compared",
-            )
+            if rule not in forged:
+                yield _warning(
+                    "rule-unchecked-when-recorded",
+                    seq,
+                    f"rule {rule!r} could not be evaluated when recorded (it failed closed); "
+                    "not compared",
+                )
         for rule in sorted(str(r) for r in plugin_rules):
             kind = _rule_kind(self.engagement, rule)
             if kind is None or kind not in self.kinds:

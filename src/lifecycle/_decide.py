@@ -7,15 +7,24 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from ._model import Rule
-from ._rules import PASS, RuleKind, Verdict
+from ._model import Rule, Trigger
+from ._rules import CORE_RULE_KINDS, PASS, RuleKind, Verdict
 from ._state import Action, Engagement
 
-__all__ = ["Outcome", "check_override", "evaluate", "gate", "reason_problem"]
+__all__ = [
+    "Outcome",
+    "check_override",
+    "evaluate",
+    "gate",
+    "missing_reason",
+    "reason_problem",
+    "unchecked_problem",
+]
 
 GATE: Final = "checklist"
 MIN_REASON_WORDS: Final = 3
 MIN_REASON_CHARS: Final = 15
+_CORE_KINDS: Final = frozenset(k.name for k in CORE_RULE_KINDS)
 
 
 @attrs.define  # not frozen: built for every decision and event; never mutated
@@ -129,6 +138,39 @@ def reason_problem(reason: str | None) -> str:
         return (
             f"the reason must be a real sentence (at least {MIN_REASON_WORDS} words and "
             f"{MIN_REASON_CHARS} characters)"
+        )
+    return ""
+
+
+def missing_reason(trigger: Trigger | None, reason: str | None) -> list[str]:
+    """Why *reason* does not satisfy *trigger*'s ``reason = "required"`` ([] when it does)."""
+    if trigger is None or trigger.reason != "required":
+        return []
+    why = reason_problem(reason)
+    return [f"no reason: trigger {trigger.id!r} needs a reason (--reason): {why}"] if why else []
+
+
+def unchecked_problem(recorded: Mapping[str, object], kind: str | None) -> str:
+    """Why the engine could not have flagged the recorded rule outcome *recorded* as
+    ``unchecked``, or "" when it could have; *kind* is the rule's kind in the playbook.
+
+    The engine flags a rule only when it failed closed: its kind not installed, or its plugin
+    failing. It then records a block of severity ``block`` (``overridden`` once overridden).
+    The checklist gate and the core kinds are built in: they are always evaluated.
+    """
+    if recorded.get("rule") == GATE:
+        return "the checklist gate is built in and always evaluated"
+    if kind is None:
+        return "the playbook has no such rule"
+    if kind in _CORE_KINDS:
+        return f"rule kind {kind!r} is built in and always evaluated"
+    if (
+        recorded.get("outcome") not in ("block", "overridden")
+        or recorded.get("severity") != "block"
+    ):
+        return (
+            "a rule that could not be evaluated is recorded as a block, not as "
+            f"{recorded.get('severity')!r} {recorded.get('outcome')!r}"
         )
     return ""
 

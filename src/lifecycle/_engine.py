@@ -18,7 +18,7 @@ import attrs
 
 from ._catalog import Catalog, Resolved
 from ._convert import unstructure_playbook
-from ._decide import Outcome, check_override, evaluate, gate, reason_problem
+from ._decide import Outcome, check_override, evaluate, gate, missing_reason, reason_problem
 from ._due import DueItem, due_items
 from ._history import FileHistoryStore, HistoryStore, Session
 from ._lines import format_at
@@ -284,9 +284,10 @@ class Engine:
         *,
         actor: str,
         override: str | None = None,
+        reason: str | None = None,
         expected_seq: int | None = None,
     ) -> Result:
-        """Fire *trigger*: check its rules and the checklist gate, record, and move.
+        """Fire *trigger*: check its rules, the checklist gate and its *reason*, record, and move.
 
         Raises:
             NotFoundError: The playbook has no such trigger.
@@ -296,14 +297,17 @@ class Engine:
         with self._open(engagement_id, actor, expected_seq) as ctx:
             eng = ctx.engagement
             machine = compile_machine(eng.playbook, eng.playbook_sha256)
-            dest = machine.target(trigger, eng.stage)
+            dest = machine.target(trigger, eng.stage, eng.came_from())
             action = Action("trigger", trigger, _date(ctx.at))
             outcomes = evaluate(eng, action, self.rule_kinds)
             outcomes += [g for g in [gate(eng, trigger)] if g is not None]
             data: Record = {"trigger": trigger, "from": eng.stage, "to": dest}
-            if dest is None:
-                why = f"trigger {trigger!r} cannot fire from stage {eng.stage!r}"
-                self._refuse(ctx, "advance", data, outcomes, [why], override)
+            if reason is not None and reason.strip():
+                data["reason"] = reason.strip()  # given where none is needed: recorded too
+            why = [f"trigger {trigger!r} cannot fire from stage {eng.stage!r}"] * (dest is None)
+            why += missing_reason(eng.playbook.trigger(trigger), reason)
+            if why:
+                self._refuse(ctx, "advance", data, outcomes, why, override)
             return self._decide(ctx, "advance", "advanced", data, outcomes, override)
 
     def force(
@@ -415,6 +419,10 @@ class Engine:
             reason = override.strip()
         elif blocking:
             self._refuse(ctx, action, data, outcomes, [], None)
+        elif override is not None and override.strip():
+            # Nothing blocks: the override overrides nothing, but what was said is kept (#9).
+            data["override"] = {"rules": [], "roles": list(self.roles_of(ctx.actor))}
+            reason = override.strip()
         data["rules"] = [o.record() for o in outcomes]
         warnings = tuple(f"{o.rule}: {o.message}" for o in outcomes if o.outcome == "warn")
         result = self._append(ctx, kind, data, reason=reason)

@@ -4,16 +4,20 @@ One :class:`CompiledMachine` per playbook ``(id, version, sha256)``, shared by e
 that version: the machine is built with ``model=None`` and engagements are passed to
 ``machine.events[name].trigger(engagement)``, never added with ``add_model`` (quadratic). No string
 from a playbook reaches transitions' callable resolution (it imports dotted names): the machine has
-no callbacks at all, since the engine evaluates rules and writes the history itself.
+no callbacks at all, since the engine evaluates rules and writes the history itself. The one
+exception is ours, not the playbook's: a trigger with ``to = "@return"`` becomes one transition per
+stage it may lead back to, each with a condition comparing that stage with the ``back`` argument
+the engine passes (where the engagement came from).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
 from transitions import Machine, MachineError
 
-from ._model import Playbook
+from ._model import Playbook, Trigger
 from ._state import Engagement
 from .exceptions import NotFoundError, RefusedError
 
@@ -32,17 +36,18 @@ class CompiledMachine:
             model=None,  # shared machine: engagements are passed per call, never added
             states=[stage.id for stage in playbook.stages],
             initial=playbook.initial_stage().id,
-            transitions=[
-                {"trigger": t.id, "source": list(t.from_), "dest": t.to} for t in playbook.triggers
-            ],
+            transitions=[move for t in playbook.triggers for move in _moves(playbook, t)],
             auto_transitions=False,  # no to_<stage>() shortcuts that bypass every rule
             send_event=True,  # callbacks, if ever added, get one EventData argument
             ignore_invalid_triggers=False,  # an invalid trigger raises: it is audit-relevant
             model_attribute="stage",  # the Engagement attribute the machine reads and sets
         )
 
-    def target(self, trigger: str, stage: str) -> str | None:
+    def target(self, trigger: str, stage: str, back: str | None = None) -> str | None:
         """Where *trigger* leads from *stage*, or None when it cannot fire there.
+
+        *back* is where the engagement came from (:meth:`Engagement.came_from`): the destination
+        of a returning trigger, which cannot fire when *back* is not a stage it leads back to.
 
         Raises:
             NotFoundError: The playbook has no trigger *trigger*.
@@ -51,7 +56,9 @@ class CompiledMachine:
         if event is None:
             raise NotFoundError("trigger", trigger, f"(playbook {self.playbook.id!r})")
         moves = event.transitions.get(stage, [])
-        return str(moves[0].dest) if moves else None
+        if moves and not moves[0].conditions:
+            return str(moves[0].dest)
+        return back if any(m.dest == back for m in moves) else None
 
     def edges(self) -> list[tuple[str, str, str]]:
         """Every ``(trigger, source, dest)`` the machine knows, in playbook order."""
@@ -73,12 +80,32 @@ class CompiledMachine:
         if event is None:
             raise NotFoundError("trigger", trigger, f"(playbook {self.playbook.id!r})")
         try:
-            event.trigger(engagement)
+            moved = event.trigger(engagement, back=engagement.came_from())
         except MachineError:
+            moved = False
+        if not moved:  # a returning trigger whose conditions all fail returns False
             raise RefusedError(
                 f"Can't {trigger!r} engagement {engagement.id!r} from stage {engagement.stage!r}."
-            ) from None
+            )
         return engagement.stage
+
+
+def _moves(playbook: Playbook, trigger: Trigger) -> list[dict[str, Any]]:
+    """The machine's transitions for *trigger*; a returning one leads back to each stage a
+    non-returning trigger enters its from-stage from."""
+    # Any: transitions' transition definition dicts.
+    if not trigger.returns:
+        return [{"trigger": trigger.id, "source": list(trigger.from_), "dest": trigger.to}]
+    return [
+        {"trigger": trigger.id, "source": source, "dest": dest, "conditions": [_back_is(dest)]}
+        for source in trigger.from_
+        for dest in playbook.entered_from(source)
+    ]
+
+
+def _back_is(dest: str) -> Callable[[Any], bool]:
+    # Any: transitions' EventData (send_event=True); *back* is the engine's keyword argument.
+    return lambda event: bool(event.kwargs.get("back") == dest)
 
 
 def compile_machine(playbook: Playbook, sha256: str) -> CompiledMachine:

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Literal
+from typing import Final, Literal
 
 import attrs
 
 FactType = Literal["text", "date", "bool", "choice"]
 Severity = Literal["block", "warn"]
+ReasonNeed = Literal["required"]
+
+# A trigger's `to` that names no stage: back to the stage the engagement was in when it entered
+# the trigger's from-stage (resume returns to where support was suspended, #9).
+RETURN: Final = "@return"
 
 __all__ = [
+    "RETURN",
     "Activity",
     "ChecklistAddition",
     "ChecklistItem",
     "Fact",
     "FactType",
     "Playbook",
+    "ReasonNeed",
     "Rule",
     "Severity",
     "Stage",
@@ -74,7 +81,7 @@ class Stage:
 
 @attrs.frozen
 class Trigger:
-    """A named move from some stages to one stage."""
+    """A named move from some stages to one stage (or, with ``to = RETURN``, back)."""
 
     id: str
     from_: tuple[str, ...]
@@ -82,6 +89,13 @@ class Trigger:
     title: str = ""
     gate: bool = True
     description: str = ""
+    # None, not a default word: absent from the embedded playbook, so old digests still hold.
+    reason: ReasonNeed | None = None
+
+    @property
+    def returns(self) -> bool:
+        """Whether the trigger leads back to where the engagement came from."""
+        return self.to == RETURN
 
 
 @attrs.frozen
@@ -184,6 +198,12 @@ class Playbook:
             for name in rule.on_activity:
                 index.setdefault(("activity", name), []).append(rule)
         return {key: tuple(rules) for key, rules in index.items()}
+
+    def entered_from(self, stage_id: str) -> list[str]:
+        """The other stages a non-returning trigger leads into *stage_id* from, in stage order:
+        where a trigger with ``to = RETURN`` from *stage_id* may lead back to."""
+        sources = {s for t in self.triggers if t.to == stage_id and not t.returns for s in t.from_}
+        return [s.id for s in self.stages if s.id in sources and s.id != stage_id]
 
     def initial_stage(self) -> Stage:
         """Return the initial stage of a valid playbook."""

@@ -14,7 +14,7 @@ from typing import Any, Final
 import attrs
 
 from ._convert import structure_playbook
-from ._decide import GATE, evaluate, gate
+from ._decide import GATE, evaluate, gate, unchecked_problem
 from ._lines import date_of
 from ._machine import compile_machine
 from ._playbooks import playbook_digest
@@ -250,7 +250,11 @@ def recheck(
     refused = record.get("type") == "refused"
     for outcome in fresh:
         was = recorded.pop(outcome.rule, None)
-        if was is not None and was.get("unchecked") is True:
+        if (
+            was is not None
+            and was.get("unchecked") is True
+            and not unchecked_problem(was, outcome.kind)
+        ):
             continue  # the rule could not be evaluated when recorded (failed closed): nothing to compare
         word = str(was.get("outcome")) if was else "absent"
         expected = outcome.outcome

@@ -84,6 +84,14 @@ class Engagement:
                 return True
         return False
 
+    def came_from(self) -> str | None:
+        """The stage the engagement was in before it entered its current stage (re-entries of
+        the current stage skipped), or None when it has been nowhere else."""
+        for entry in reversed(self.entries):
+            if entry.stage != self.stage:
+                return entry.stage
+        return None
+
     def last_entry(self, stage: str) -> Entry | None:
         """The latest entry into *stage*, or None."""
         return next((e for e in reversed(self.entries) if e.stage == stage), None)

@@ -63,7 +63,7 @@ def _trigger(
     today: dt.date,
 ) -> Json:
     machine = compile_machine(engagement.playbook, engagement.playbook_sha256)
-    dest = machine.target(trigger, engagement.stage)
+    dest = machine.target(trigger, engagement.stage, engagement.came_from())
     spec = next(t for t in engagement.playbook.triggers if t.id == trigger)
     outcomes = evaluate(engagement, Action("trigger", trigger, today), kinds)
     outcomes += [g for g in [gate(engagement, trigger)] if g is not None]
@@ -83,8 +83,9 @@ def _trigger(
     return {
         "id": trigger,
         "title": spec.title,
-        "to": spec.to,
+        "to": spec.to if dest is None else dest,  # a returning trigger: where it leads now
         "from_here": dest is not None,
+        "reason_required": spec.reason == "required",
         **entry,
     }
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ._model import Playbook, Rule
+from ._model import RETURN, Playbook, Rule, Trigger
 from ._rules import CORE_RULE_KINDS, MAX_DAYS, Param, RuleKind
 
 if TYPE_CHECKING:
@@ -104,8 +104,18 @@ def _trigger_problems(pb: Playbook, origins: Origins) -> Iterator[str]:
         for index, source in enumerate(t.from_):
             if source not in stages:
                 yield f"{origins.at('triggers', t.id, f'from[{index}]')}: unknown stage {source!r}"
-        if t.to not in stages:
+        if t.to not in stages and not t.returns:
             yield f"{origins.at('triggers', t.id, 'to')}: unknown stage {t.to!r}"
+        if t.returns:
+            yield from _return_problems(pb, t, origins)
+
+
+def _return_problems(pb: Playbook, trigger: Trigger, origins: Origins) -> Iterator[str]:
+    """A returning trigger needs, from each of its stages, somewhere to return to."""
+    for index, source in enumerate(trigger.from_):
+        if pb.stage(source) is not None and not pb.entered_from(source):
+            where = origins.at("triggers", trigger.id, f"from[{index}]")
+            yield f"{where}: no trigger enters stage {source!r}, so {RETURN!r} has nowhere to return to"
 
 
 def _graph_problems(pb: Playbook, origins: Origins) -> Iterator[str]:
@@ -129,7 +139,8 @@ def _graph_problems(pb: Playbook, origins: Origins) -> Iterator[str]:
     while frontier:
         here = frontier.pop()
         for t in pb.triggers:
-            if here in t.from_ and t.to not in reached:
+            # A returning trigger leads only where the engagement has been: it reaches nothing new.
+            if here in t.from_ and t.to not in reached and not t.returns:
                 reached.add(t.to)
                 frontier.append(t.to)
     for stage in pb.stages:

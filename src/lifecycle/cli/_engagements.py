@@ -136,11 +136,14 @@ def note(engagement: str, text: str) -> None:
 @click.argument("engagement")
 @click.argument("trigger")
 @click.option("--override", metavar="REASON", help="Override blocking rules, with a reason.")
-def advance(engagement: str, trigger: str, override: str | None) -> None:
+@click.option("--reason", metavar="TEXT", help="Why (recorded; required by some triggers).")
+def advance(engagement: str, trigger: str, override: str | None, reason: str | None) -> None:
     """Fire a trigger: move the engagement to its next stage if the rules allow it."""
     env = _env()
     result = _refusable(
-        lambda: env.engine.advance(engagement, trigger, actor=env.actor, override=override)
+        lambda: env.engine.advance(
+            engagement, trigger, actor=env.actor, override=override, reason=reason
+        )
     )
     _done(
         result,
