@@ -72,7 +72,7 @@ def timeline(clocked: Engine, cli) -> dict[int, list[str]]:
 
 
 HISTORY = [
-    pytest.param(1, ["opened under core@1.0.0: Render test"], id="opened"),
+    pytest.param(1, ["opened under core@1.1.0: Render test"], id="opened"),
     pytest.param(2, ["set conflict=Lake Amani dispute"], id="fact_set"),
     pytest.param(3, ["checked request-recorded (From the desk)"], id="item_checked-note"),
     pytest.param(4, ["unchecked request-recorded"], id="item_unchecked"),
@@ -210,7 +210,7 @@ class TestListAndDue:
         assert code == 0
         rows = {line.split()[0]: line for line in out.splitlines()}
         assert set(rows) == {"broken", "eng-1", "eng-2"}
-        assert re.search(r"core@1\.0\.0 +support-request  \(1 events\)$", rows["eng-1"])
+        assert re.search(r"core@1\.1\.0 +support-request  \(1 events\)$", rows["eng-1"])
         events = len(clocked.history("eng-2"))
         assert rows["eng-2"].endswith(f"closed [final]  ({events} events)")
         assert rows["broken"].split()[1] == "ERROR" and "broken.history.jsonl" in rows["broken"]
