@@ -240,7 +240,7 @@ class TestFailClosed:
 
         engine = make_engine(tmp_path / "ws", plugins=[Noisy()])
         result = engine.open("e1", "core", actor="officer")
-        assert "mailer down" in result.plugin_errors[0]
+        assert "mailer down" in str(result.plugin_errors[0])
         assert engine.history("e1")[0]["type"] == "opened"
 
     def test_duplicate_playbook_id_names_both_sources(self, tmp_path: Path):

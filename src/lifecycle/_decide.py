@@ -12,7 +12,15 @@ from ._rules import PASS, RuleKind, Verdict
 from ._state import Action, Engagement
 from ._view import EngagementView
 
-__all__ = ["MESSAGE_CHARS", "Outcome", "cap_message", "check_override", "evaluate", "gate", "reason_problem"]
+__all__ = [
+    "MESSAGE_CHARS",
+    "Outcome",
+    "cap_message",
+    "check_override",
+    "evaluate",
+    "gate",
+    "reason_problem",
+]
 
 GATE: Final = "checklist"
 MIN_REASON_WORDS: Final = 3

@@ -35,6 +35,7 @@ from .exceptions import (
     InvalidInputError,
     LifecycleError,
     NotFoundError,
+    PluginError,
     RefusedError,
 )
 
@@ -51,7 +52,7 @@ class Result:
     engagement: Engagement
     warnings: tuple[str, ...] = ()
     # Filled once the history's lock is released and plugins have heard of the event.
-    plugin_errors: list[str] = attrs.field(factory=list)
+    plugin_errors: list[PluginError] = attrs.field(factory=list)
 
 
 @attrs.frozen

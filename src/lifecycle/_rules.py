@@ -61,8 +61,8 @@ class RuleKind:
     """A kind of rule: its parameters and its evaluation.
 
     ``evaluate(rule, engagement, action)`` returns a :class:`Verdict` (or a bool); *engagement*
-    is a read-only :class:`~lifecycle._view.EngagementView`. ``check(rule, playbook)`` may yield ``"key: problem"`` strings for
-    problems the parameter declarations cannot express.
+    is a read-only :class:`~lifecycle._view.EngagementView`. ``check(rule, playbook)`` may
+    yield ``"key: problem"`` strings for problems the parameter declarations cannot express.
     """
 
     name: str

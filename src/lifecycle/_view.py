@@ -25,6 +25,7 @@ class EngagementView:
     :class:`~lifecycle.Engagement` that reads, none that writes."""
 
     __slots__ = ("__engagement",)
+    __engagement: Engagement
 
     def __init__(self, engagement: Engagement) -> None:
         object.__setattr__(self, "_EngagementView__engagement", engagement)
