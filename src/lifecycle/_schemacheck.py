@@ -47,7 +47,7 @@ def compile_check(kind: Any) -> Check:
     if origin is tuple:
         return _array(compile_check(args[0]))
     if origin is dict:
-        return _mapping(compile_check(args[1]))
+        return _mapping(compile_check(args[1]), _plain_types(args[1]))
     if attrs.has(kind):
         return _model(kind)
     raise TypeError(f"no check for {kind!r}")  # pragma: no cover - a model uses a new type
@@ -103,8 +103,24 @@ def _array(item: Check) -> Check:
     return check
 
 
-def _mapping(item: Check) -> Check:
+def _plain_types(kind: Any) -> frozenset[type]:
+    """The exact types a union of plain types allows (empty for anything else)."""
+    # Any: a typing form.
+    if typing.get_origin(kind) in (UnionType, typing.Union):
+        allowed = frozenset(typing.get_args(kind))
+        if allowed <= {str, int, bool, NoneType}:
+            return allowed
+    return frozenset()
+
+
+def _mapping(item: Check, plain: frozenset[type] = frozenset()) -> Check:
     def check(value: object) -> str:
+        if plain and type(value) is dict:  # the common case: plain values, checked in one loop
+            for element in value.values():
+                if type(element) not in plain:
+                    break
+            else:
+                return ""
         if type(value) is not dict:
             return f"expected an object, got {type_name(value)}"
         for key, element in value.items():
@@ -136,17 +152,17 @@ def _model(cls: type) -> Check:
         lines.append("    if m is _missing:")
         missing = f"return {f'.{key}: missing'!r}"
         lines.append(f"        {'pass' if field.default is not attrs.NOTHING else missing}")
+        check = compile_check(kind)
+        names[f"_c{index}"] = _then(check, extra) if extra else check
         test = _inline(kind, f"_a{index}", names)
-        if test is None or extra is not None:
-            names[f"_c{index}"] = (
-                _then(compile_check(kind), extra) if extra else compile_check(kind)
-            )
+        if test is None:
             lines.append(f"    elif (p := _c{index}(m)):")
-            lines.append(f"        return _at({key!r}, p)")
+        elif extra is not None:
+            names[f"_x{index}"] = extra
+            lines.append(f"    elif {test} or _x{index}(m):")
         else:
             lines.append(f"    elif {test}:")
-            lines.append(f"        return _at({key!r}, _c{index}(m))")
-            names[f"_c{index}"] = compile_check(kind)
+        lines.append(f"        return _at({key!r}, _c{index}(m))")
     lines.append("    return ''")
     names["_at"] = lambda key, problem: _at(f".{key}", problem)
     namespace: dict[str, Any] = {}
