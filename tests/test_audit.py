@@ -283,7 +283,7 @@ def test_engine_conditions_are_rechecked(engine: Engine):
         if record["type"] == "item_checked" and record["data"]["item"] == "request-recorded":
             record["data"] = {"item": "briefing-pack", "stage": "induction-briefing"}
         if record["type"] == "fact_set":
-            record["data"] = {"facts": {"no-such-fact": 1}}
+            record["data"] = {"facts": {"no-such-fact": "1"}}  # well-typed: not a bad-event
         return True
 
     engine.set_facts("eng-1", ["envoy=Amb. X"], actor="officer")

@@ -361,7 +361,7 @@ class TestPluginHook:
         engine = self._engine(workspace, boom)
         opened = engine.open("eng-1", "core", actor="officer")
         result = engine.check("eng-1", "request-recorded", actor="officer")
-        assert any("listener down" in e for e in result.plugin_errors)
+        assert any("listener down" in str(e) for e in result.plugin_errors)
         assert opened.plugin_errors
         assert [e["type"] for e in engine.history("eng-1")] == ["opened", "item_checked"]
         assert engine.engagement("eng-1").is_done("request-recorded")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -240,7 +241,7 @@ class TestFailClosed:
 
         engine = make_engine(tmp_path / "ws", plugins=[Noisy()])
         result = engine.open("e1", "core", actor="officer")
-        assert "mailer down" in result.plugin_errors[0]
+        assert "mailer down" in str(result.plugin_errors[0])
         assert engine.history("e1")[0]["type"] == "opened"
 
     def test_duplicate_playbook_id_names_both_sources(self, tmp_path: Path):
@@ -262,3 +263,169 @@ class TestFailClosed:
         with pytest.raises(PlaybookError, match="defined twice") as caught:
             host.catalog().resolve("core")
         assert "copy.toml" in str(caught.value) and "core.toml" in str(caught.value)
+
+
+# ---------------------------------------------------------------- plugins that misbehave
+
+EVIL = """\
+import sys
+from pathlib import Path
+from lifecycle import Param, RuleKind, Verdict, hookimpl
+
+def fill(rule, engagement, action):
+    for item in engagement.playbook.stage(engagement.stage).checklist:
+        engagement.done[item.id] = 1
+    return True
+
+def close(rule, engagement, action):
+    engagement.stage = "closed"
+    return True
+
+def leave(rule, engagement, action):
+    sys.exit(0)
+
+def maybe(rule, engagement, action):
+    return Verdict("yes", "a string is no answer")
+
+def huge(rule, engagement, action):
+    return Verdict(False, "x" * 100_000)
+
+@hookimpl
+def register_playbooks():
+    return [Path(__file__).parent]
+
+@hookimpl
+def register_rule_kinds():
+    return [RuleKind(f"evil.{f.__name__}", f) for f in (fill, close, leave, maybe, huge)]
+"""
+
+LISTENER = """\
+import os, sys
+from pathlib import Path
+from lifecycle import hookimpl
+
+@hookimpl(wrapper=True)
+def lifecycle_event(engagement, event):
+    result = yield
+    Path(os.environ["MARKER"]).open("a").write(f"wrapped {event['seq']} {engagement.stage}\\n")
+    return result
+
+@hookimpl
+def lifecycle_event(engagement, event):
+    sys.exit(3)
+"""
+
+
+WRAPS_KINDS = """\
+from lifecycle import hookimpl
+
+@hookimpl(wrapper=True)
+def register_rule_kinds():
+    return (yield)
+"""
+
+
+def _evil_playbook(kind: str) -> str:
+    return (
+        f'schema = 1\nid = "evil-{kind}"\nversion = "1"\ntitle = "Evil {kind}"\nextends = "core"\n'
+        f'[[rules]]\nid = "evil-{kind}"\non = ["accept-request"]\nkind = "evil.{kind}"\n'
+    )
+
+
+EVIL_KINDS = ["fill", "close", "leave", "maybe", "huge"]
+
+
+@pytest.fixture(scope="module")
+def evil_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Installed with pip: rule kinds that mutate, exit or answer wrongly; an event listener that
+    exits, beside a wrapper; a wrapper on register_rule_kinds."""
+    root = tmp_path_factory.mktemp("evil")
+    files = {"__init__.py": EVIL} | {f"evil-{k}.toml": _evil_playbook(k) for k in EVIL_KINDS}
+    wrapper, _, plain = LISTENER.partition("@hookimpl\ndef")
+    dists = [
+        _distribution(root, "evil", "lifecycle_evil", files),
+        _distribution(root, "listener", "lifecycle_listener", {"__init__.py": wrapper}),
+        _distribution(
+            root,
+            "exiter",
+            "lifecycle_exiter",
+            {"__init__.py": "import sys\nfrom lifecycle import hookimpl\n\n@hookimpl\ndef" + plain},
+        ),
+        _distribution(root, "wrapskinds", "lifecycle_wrapskinds", {"__init__.py": WRAPS_KINDS}),
+    ]
+    target = root / "site"
+    pip_install_target(target, *dists)
+    return target
+
+
+def _ready(site: Path, cwd: Path, playbook: str, env: dict[str, str]) -> None:
+    """Open e1 under *playbook* with the first stage's required items ticked."""
+    assert _lifecycle(site, "new", "e1", "--playbook", playbook, cwd=cwd, env=env).returncode == 0
+    _lifecycle(site, "check", "e1", "request-recorded", cwd=cwd, env=env)
+
+
+def _events(site: Path, cwd: Path, env: dict[str, str]) -> list[dict]:
+    result = _lifecycle(site, "history", "--json", "e1", cwd=cwd, env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["events"]
+
+
+class TestMisbehavingPlugins:
+    ONLY_EVIL: ClassVar[dict[str, str]] = {"LIFECYCLE_LOAD_PLUGINS": "evil"}
+
+    @pytest.mark.parametrize(
+        ("kind", "error"),
+        [
+            ("fill", "TypeError"),
+            ("close", "read-only"),
+            ("leave", "SystemExit"),
+            ("maybe", "not a bool"),
+        ],
+    )
+    def test_rule_fails_closed_and_is_recorded(self, evil_site, tmp_path, kind, error):
+        """A rule that mutates the engagement, exits or answers a non-bool blocks: `advance` exits 1,
+        the refusal is recorded with the gate still blocking and the stage unchanged."""
+        env = self.ONLY_EVIL
+        _ready(evil_site, tmp_path, f"evil-{kind}", env)
+        result = _lifecycle(evil_site, "advance", "e1", "accept-request", cwd=tmp_path, env=env)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert error in result.stderr and "'evil'" in result.stderr, result.stderr
+        last = _events(evil_site, tmp_path, env)[-1]
+        assert last["type"] == "refused"
+        outcomes = {r["rule"]: r for r in last["data"]["rules"]}
+        assert outcomes[f"evil-{kind}"]["outcome"] == "block"
+        assert outcomes[f"evil-{kind}"]["unchecked"] is True
+        assert outcomes["checklist"]["outcome"] == "block"  # items were not filled in
+        status = _lifecycle(evil_site, "status", "--json", "e1", cwd=tmp_path, env=env)
+        assert json.loads(status.stdout)["stage"] == "support-request"
+
+    def test_long_plugin_detail_is_capped(self, evil_site, tmp_path):
+        """A 100,000-character detail is stored cut to the documented cap, marked with an ellipsis."""
+        env = self.ONLY_EVIL
+        _ready(evil_site, tmp_path, "evil-huge", env)
+        _lifecycle(evil_site, "check", "e1", "entry-point-identified", cwd=tmp_path, env=env)
+        result = _lifecycle(evil_site, "advance", "e1", "accept-request", cwd=tmp_path, env=env)
+        assert result.returncode == 1
+        rule = _events(evil_site, tmp_path, env)[-1]["data"]["rules"][0]
+        assert len(rule["message"]) == 2000 and rule["message"].endswith("…")
+
+    def test_event_hook_exit_does_not_set_the_exit_code(self, evil_site, tmp_path):
+        """A lifecycle_event hook's sys.exit(3) is a warning naming the plugin; the command exits 0,
+        the event is recorded, and a wrapper=True implementation runs around it."""
+        marker = tmp_path / "marker.txt"
+        env = {"LIFECYCLE_LOAD_PLUGINS": "listener,exiter", "MARKER": str(marker)}
+        result = _lifecycle(evil_site, "new", "e1", "--playbook", "core", cwd=tmp_path, env=env)
+        assert result.returncode == 0, result.stderr
+        assert "plugin 'exiter': lifecycle_event failed: SystemExit: 3" in result.stderr
+        noted = _lifecycle(evil_site, "note", "e1", "hello there", cwd=tmp_path, env=env)
+        assert noted.returncode == 0, noted.stderr
+        assert [e["type"] for e in _events(evil_site, tmp_path, env)] == ["opened", "note_added"]
+        assert marker.read_text() == "wrapped 1 support-request\nwrapped 2 support-request\n"
+
+    def test_wrapper_on_register_rule_kinds_is_refused_at_load(self, evil_site, tmp_path):
+        """A wrapper on register_rule_kinds marks its plugin failed, saying why."""
+        env = {"LIFECYCLE_LOAD_PLUGINS": "wrapskinds"}
+        result = _lifecycle(evil_site, "plugins", "--json", cwd=tmp_path, env=env)
+        report = {p["name"]: p for p in json.loads(result.stdout)["plugins"]}["wrapskinds"]
+        assert report["status"] == "failed"
+        assert "wrapper implementation of register_rule_kinds" in report["error"]

@@ -298,3 +298,81 @@ class TestRecordActivities:
         code, _, _ = lc("record", "r1", "briefing", "--on", bad)
         assert code == 2
         assert last_event(lc)["type"] == "opened"
+
+
+def test_long_fact_values_are_capped_in_messages(tmp_path):
+    """A 120 KB fact quoted by 150 rules makes a small refusal line: each quote is cut to
+    QUOTE_CHARS characters and marked with an ellipsis, the same way every time, and it audits."""
+    from lifecycle._rules import QUOTE_CHARS
+
+    from conftest import run_cli
+
+    rules = "".join(
+        f'[[rules]]\nid = "r{i}"\non = ["accept-request"]\nkind = "fact-required"\n'
+        'fact = "envoy"\nvalues = ["Amb. Y"]\n'
+        for i in range(150)
+    )
+    (tmp_path / "pb").mkdir()
+    (tmp_path / "pb" / "many.toml").write_text(
+        'schema = 1\nid = "many"\nversion = "1"\ntitle = "Many"\nextends = "core"\n' + rules,
+        encoding="utf-8",
+    )
+    base = ["--workspace", str(tmp_path / "ws"), "--playbooks", str(tmp_path / "pb")]
+    env = {"LIFECYCLE_ACTOR": "officer"}
+    opened = run_cli(
+        *base, "new", "m1", "--playbook", "many", "--set", "envoy=" + "z" * 120_000, env=env
+    )
+    assert opened.returncode == 0, opened.stderr
+    refused = run_cli(*base, "advance", "m1", "accept-request", env=env)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    last = (tmp_path / "ws" / "m1.history.jsonl").read_bytes().splitlines()[-1]
+    assert len(last) < 200_000  # uncapped: 150 quotes of 120 KB, about 18 MB
+    record = json.loads(last)
+    quoted = "'" + "z" * QUOTE_CHARS + "…'"
+    assert all(quoted in r["message"] for r in record["data"]["rules"] if r["rule"] != "checklist")
+    run_cli(*base, "advance", "m1", "accept-request", env=env)  # the same text again
+    assert (
+        json.loads((tmp_path / "ws" / "m1.history.jsonl").read_bytes().splitlines()[-1])["data"][
+            "rules"
+        ]
+        == record["data"]["rules"]
+    )
+    audit = run_cli(*base, "audit", str(tmp_path / "ws"), env=env)
+    assert audit.returncode == 0, audit.stdout
+
+
+def test_uncapped_messages_of_old_histories_still_audit_clean(tmp_path):
+    """The audit compares outcomes, not message text: a history written before the cap, whose
+    messages quote a long fact whole, audits clean."""
+    from lifecycle import audit_file
+    from lifecycle.exceptions import RefusedError
+    from lifecycle.testing import make_engine
+    from test_tamper import rechain, split
+
+    (tmp_path / "pb").mkdir()
+    (tmp_path / "pb" / "few.toml").write_text(
+        'schema = 1\nid = "few"\nversion = "1"\ntitle = "Few"\nextends = "core"\n'
+        + "".join(
+            f'[[rules]]\nid = "r{i}"\non = ["accept-request"]\nkind = "fact-required"\n'
+            'fact = "envoy"\nvalues = ["Amb. Y"]\n'
+            for i in range(3)
+        ),
+        encoding="utf-8",
+    )
+    engine = make_engine(tmp_path / "ws", playbook_dirs=[tmp_path / "pb"])
+    engine.open("old-1", "few", actor="officer", facts=["envoy=" + "w" * 5000])
+    with pytest.raises(RefusedError):
+        engine.advance("old-1", "accept-request", actor="officer")
+    path = engine.workspace.path_of("old-1")
+    capped, whole = "'" + "w" * 200 + "…'", repr("w" * 5000)
+
+    def uncap(record):
+        for rule in record["data"]["rules"]:
+            rule["message"] = rule["message"].replace(capped, whole)
+        record["data"]["why"] = [w.replace(capped, whole) for w in record["data"]["why"]]
+
+    lines = rechain(split(path.read_bytes()), 2, uncap)
+    assert lines[2].count(whole.encode()) == 6  # three rules, each in `rules` and in `why`
+    path.write_bytes(b"".join(lines))
+    report = audit_file(path, kinds=engine.rule_kinds, today=engine.today())
+    assert report.ok, report.findings

@@ -18,6 +18,7 @@ from typing import IO, Any
 import attrs
 
 from ._conformance import Conformance, Finding
+from ._events import event_problem, header_problem
 from ._history import SUFFIX
 from ._lines import AT_FORMAT, FORMAT, FORMAT_VERSION, MAX_LINE_BYTES, LineProblem, decode_line
 from ._replay import EVENT_VERSIONS
@@ -218,6 +219,8 @@ class _Reader:
             return
         if header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
             self._add("header-format", 0, f"not a {FORMAT} v{FORMAT_VERSION} header")
+        elif problem := header_problem(header):
+            self._add("bad-event", 0, problem)
         engagement = header.get("engagement")
         self.report.engagement = engagement if isinstance(engagement, str) else None
         if not isinstance(engagement, str) or not ENGAGEMENT_ID.match(engagement):
@@ -273,6 +276,9 @@ class _Reader:
                     f"event {seq} hashes to {digest[:12]}, the checkpoint says "
                     f"{self.checkpoint.head[:12]} (rewritten history?)",
                 )
+        if problem := event_problem(record):
+            self._add("bad-event", seq, f"line {number}: {problem}")
+            return None
         record["hash"] = digest
         return record
 

@@ -10,9 +10,12 @@ import attrs
 from ._model import Rule, Trigger
 from ._rules import CORE_RULE_KINDS, PASS, RuleKind, Verdict
 from ._state import Action, Engagement
+from ._view import EngagementView
 
 __all__ = [
+    "MESSAGE_CHARS",
     "Outcome",
+    "cap_message",
     "check_override",
     "evaluate",
     "gate",
@@ -25,6 +28,7 @@ GATE: Final = "checklist"
 MIN_REASON_WORDS: Final = 3
 MIN_REASON_CHARS: Final = 15
 _CORE_KINDS: Final = frozenset(k.name for k in CORE_RULE_KINDS)
+MESSAGE_CHARS: Final = 2000  # docs/history-format.md: the most of a rule message an event keeps
 
 
 @attrs.define  # not frozen: built for every decision and event; never mutated
@@ -77,46 +81,71 @@ class Outcome:
 def evaluate(
     engagement: Engagement, action: Action, kinds: Mapping[str, RuleKind]
 ) -> list[Outcome]:
-    """Evaluate every rule attached to *action*, in playbook order."""
-    return [
-        _evaluate_one(rule, engagement, action, kinds)
-        for rule in engagement.playbook.rules_for(action.kind, action.id)
-    ]
+    """Evaluate every rule attached to *action*, in playbook order.
+
+    Rules see a read-only view of *engagement*: a rule kind can never change what is recorded.
+    """
+    rules = engagement.playbook.rules_for(action.kind, action.id)
+    if not rules:
+        return []
+    view = EngagementView(engagement)
+    return [_evaluate_one(rule, view, action, kinds) for rule in rules]
 
 
 def _evaluate_one(
-    rule: Rule, engagement: Engagement, action: Action, kinds: Mapping[str, RuleKind]
+    rule: Rule, view: EngagementView, action: Action, kinds: Mapping[str, RuleKind]
 ) -> Outcome:
     kind = kinds.get(rule.kind)
     plugin = kind.plugin if kind else ""
     if kind is None:
         # Fail closed: a rule whose kind is not installed cannot be known to pass (#3).
-        return _failed(rule, "", f"rule kind {rule.kind!r} is not installed; cannot check it")
+        return _failed(rule, "", "is not installed; cannot check it")
     try:
-        verdict = kind.evaluate(rule, engagement, action)
-    except Exception as exc:  # noqa: BLE001 - plugin code: any error blocks, naming the plugin
-        return _failed(
-            rule, plugin, f"rule kind {rule.kind!r} of plugin {plugin!r} failed: {exc!r}"
-        )
+        verdict = kind.evaluate(rule, view, action)
+    except BaseException as exc:  # plugin code: anything it raises blocks, SystemExit included
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        return _failed(rule, plugin, f"failed: {type(exc).__name__}: {exc}")
     if verdict is PASS or verdict is True:
         return Outcome(rule.id, rule.kind, rule.severity, True, "", rule.override_roles, plugin)
-    if isinstance(verdict, bool):
-        verdict = Verdict(verdict)
-    if not isinstance(verdict, Verdict):
-        return _failed(rule, plugin, f"rule kind {rule.kind!r} returned {verdict!r}, not a Verdict")
+    if verdict is False:
+        verdict = Verdict(False)
+    problem = _verdict_problem(verdict)
+    if problem:
+        return _failed(rule, plugin, problem)
+    assert isinstance(verdict, Verdict)
     if verdict.passed:
         return Outcome(rule.id, rule.kind, rule.severity, True, "", rule.override_roles, plugin)
     message = rule.message or verdict.detail
     if rule.message and verdict.detail:
         message = f"{rule.message} ({verdict.detail})"
+    message = cap_message(message)
     return Outcome(rule.id, rule.kind, rule.severity, False, message, rule.override_roles, plugin)
 
 
-def _failed(rule: Rule, plugin: str, message: str) -> Outcome:
+def _verdict_problem(verdict: object) -> str:
+    """Why *verdict* is no answer a rule kind may give ("" when it is one)."""
+    if not isinstance(verdict, Verdict):
+        return f"returned {cap_message(repr(verdict), 200)}, not a Verdict or a bool"
+    if type(verdict.passed) is not bool:
+        return f"returned Verdict(passed={cap_message(repr(verdict.passed), 200)}), not a bool"
+    if type(verdict.detail) is not str:
+        return f"returned a Verdict whose detail is {type(verdict.detail).__name__}, not a str"
+    return ""
+
+
+def _failed(rule: Rule, plugin: str, problem: str) -> Outcome:
     """A rule that could not be evaluated blocks, whatever its severity (guards fail closed)."""
+    source = f" of plugin {plugin!r}" if plugin else ""
+    message = cap_message(f"rule kind {rule.kind!r}{source} {problem}")
     return Outcome(
         rule.id, rule.kind, "block", False, message, rule.override_roles, plugin, unchecked=True
     )
+
+
+def cap_message(message: str, limit: int = MESSAGE_CHARS) -> str:
+    """*message* cut to *limit* characters, marked with ``…`` when cut (deterministic)."""
+    return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
 def gate(engagement: Engagement, trigger_id: str) -> Outcome | None:

@@ -20,6 +20,7 @@ from ._catalog import Catalog, Resolved
 from ._convert import unstructure_playbook
 from ._decide import Outcome, check_override, evaluate, gate, missing_reason, reason_problem
 from ._due import DueItem, due_items
+from ._events import check_events
 from ._history import FileHistoryStore, HistoryStore, Session
 from ._lines import format_at
 from ._machine import compile_machine
@@ -35,6 +36,7 @@ from .exceptions import (
     InvalidInputError,
     LifecycleError,
     NotFoundError,
+    PluginError,
     RefusedError,
 )
 
@@ -51,7 +53,7 @@ class Result:
     engagement: Engagement
     warnings: tuple[str, ...] = ()
     # Filled once the history's lock is released and plugins have heard of the event.
-    plugin_errors: list[str] = attrs.field(factory=list)
+    plugin_errors: list[PluginError] = attrs.field(factory=list)
 
 
 @attrs.frozen
@@ -117,8 +119,14 @@ class Engine:
         return engagement
 
     def history(self, engagement_id: str) -> list[Record]:
-        """The verified events of *engagement_id*, oldest first."""
-        return FileHistoryStore(self.workspace.existing(engagement_id)).read()
+        """The verified events of *engagement_id*, oldest first, each checked against its schema."""
+        store = self.store_of(engagement_id)
+        return check_events(store.label, store.read())
+
+    def engagement_at(self, engagement_id: str, seq: int) -> Engagement:
+        """The engagement as it stood after event *seq* (CorruptHistoryError if unreplayable)."""
+        store = self.store_of(engagement_id)
+        return continued(store.label, None, store.read()[:seq], None)[0]
 
     def roles_of(self, actor: str) -> tuple[str, ...]:
         """The roles of *actor* in this workspace."""

@@ -7,7 +7,6 @@ hook) is recorded in that plugin's :class:`PluginReport` and the plugin is left 
 
 from __future__ import annotations
 
-import copy
 import importlib
 import importlib.metadata as metadata
 import os
@@ -21,10 +20,14 @@ import pluggy
 
 from . import _builtin, hookspecs
 from ._catalog import Catalog
+from ._hookcall import HookCalls, guarded_plugin
 from ._model import Playbook
 from ._playbooks import document_from_playbook
 from ._rules import RuleKind
+from ._state import Engagement
 from ._statecache import copy_engagement
+from ._view import EngagementView
+from .exceptions import PluginError
 
 __all__ = ["DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "PluginReport", "Plugins", "make_plugin_manager"]
 
@@ -53,22 +56,18 @@ class PluginReport:
 
 
 class Plugins:
-    """The loaded plugins, with typed, per-plugin-guarded calls of each hook."""
+    """The loaded plugins; every hook is called through pluggy, each plugin's failure kept apart."""
 
     def __init__(
         self,
         manager: pluggy.PluginManager,
         reports: list[PluginReport],
-        trace: Callable[[str], object] | None = None,
+        calls: HookCalls | None = None,
     ) -> None:
         self.manager = manager
         self.reports = reports
-        self._tracer = trace
+        self._calls = calls if calls is not None else HookCalls()
         self._kinds: dict[str, RuleKind] | None = None
-
-    def _trace(self, line: str) -> None:
-        if self._tracer is not None:
-            self._tracer(f"[lifecycle plugins] {line}\n")
 
     def report(self, name: str) -> PluginReport:
         """The report of plugin *name*, created for plugins registered directly."""
@@ -79,27 +78,20 @@ class Plugins:
         self.reports.append(report)
         return report
 
-    def _calls(self, hook: str, **kwargs: Any) -> Iterator[tuple[PluginReport, Any]]:
-        """Call *hook* on each plugin in pluggy's order; yield (report, result) for those that worked."""
+    def _results(self, hook: str, **kwargs: Any) -> Iterator[tuple[PluginReport, Any]]:
+        """Call *hook*; mark each failing plugin failed; yield (report, result) for the others."""
         # Any: hook arguments and results are whatever each hook documents.
-        caller = getattr(self.manager.hook, hook)
-        for impl in reversed(caller.get_hookimpls()):
-            report = self.report(impl.plugin_name)
-            self._trace(f"{hook} -> {impl.plugin_name}")
-            try:
-                result = impl.function(**{k: kwargs[k] for k in impl.argnames if k in kwargs})
-                if hook.startswith("register_") and result is not None:
-                    result = list(result)
-            except Exception as exc:  # noqa: BLE001 - plugin code: record the failure, go on
-                report.fail(exc)
-                continue
-            yield report, result
+        calls = self._calls.call(self.manager, hook, **kwargs)
+        for error in calls.errors:
+            self.report(error.plugin).fail(error.problem)
+        for name, result in calls.results:
+            yield self.report(name), result
 
     def rule_kinds(self) -> dict[str, RuleKind]:
         """Every rule kind, by name; a plugin returning a bad or duplicate kind is marked failed."""
         if self._kinds is None:
             kinds: dict[str, RuleKind] = {}
-            for report, result in self._calls("register_rule_kinds"):
+            for report, result in self._results("register_rule_kinds"):
                 for kind in result or ():
                     problem = _kind_problem(kind, kinds, report)
                     if problem:
@@ -120,7 +112,7 @@ class Plugins:
         """
         catalog = Catalog(rule_kinds=self.rule_kinds())
         catalog.add_first(first)
-        for report, result in self._calls("register_playbooks"):
+        for report, result in self._results("register_playbooks"):
             for item in result or ():
                 before = set(catalog.documents)
                 if isinstance(item, Playbook):
@@ -138,33 +130,23 @@ class Plugins:
             catalog.add_path(folder)
         return catalog
 
-    def notify(self, engagement: Any, event: Mapping[str, Any]) -> list[str]:
-        """Tell every plugin about an appended event; return their errors (the event stays)."""
-        # Any: the engagement state and a JSON record.
-        errors: list[str] = []
-        impls = self.manager.hook.lifecycle_event.get_hookimpls()
-        if not impls:
-            return errors
-        # Each plugin call gets its own copies: a hook that changes them changes nothing else.
-        for impl in reversed(impls):
-            kwargs = {
-                "engagement": copy_engagement(engagement),
-                "event": copy.deepcopy(dict(event)),
-            }
-            self._trace(f"lifecycle_event -> {impl.plugin_name}")
-            try:
-                impl.function(**{k: kwargs[k] for k in impl.argnames if k in kwargs})
-            except Exception as exc:  # noqa: BLE001 - plugin code: report, never undo the event
-                errors.append(
-                    f"plugin {impl.plugin_name!r}: lifecycle_event failed: "
-                    f"{type(exc).__name__}: {exc}"
-                )
-        return errors
+    def notify(self, engagement: Engagement, event: Mapping[str, Any]) -> list[PluginError]:
+        """Tell every plugin about an appended event; return their errors (the event stays).
+
+        Each plugin gets a read-only view of the engagement and its own copy of the event.
+        """
+        # Any: a JSON record.
+        if not self.manager.hook.lifecycle_event.get_hookimpls():
+            return []
+        view = EngagementView(copy_engagement(engagement))  # later commands change nothing here
+        return self._calls.call(
+            self.manager, "lifecycle_event", engagement=view, event=dict(event)
+        ).errors
 
     def add_commands(self, cli: Any) -> None:
         """Let plugins add CLI subcommands (a failing plugin is marked failed)."""
         # Any: a click.Group.
-        for _ in self._calls("register_commands", cli=cli):
+        for _ in self._results("register_commands", cli=cli):
             pass
 
 
@@ -198,6 +180,7 @@ def make_plugin_manager(
     pluggy's trace of every hook call (the CLI passes it for ``LIFECYCLE_TRACE_PLUGINS=1``).
     """
     env = os.environ if environ is None else environ
+    calls = HookCalls(trace)
     manager = pluggy.PluginManager("lifecycle")
     manager.add_hookspecs(hookspecs)
     disabled = _names(env.get("LIFECYCLE_DISABLE_PLUGINS")) or set()
@@ -205,22 +188,22 @@ def make_plugin_manager(
         manager.set_blocked(name)
     reports: list[PluginReport] = []
     for module in DEFAULT_PLUGINS:
-        manager.register(module, name=module.__name__)
+        manager.register(guarded_plugin(manager, module, module.__name__, calls), module.__name__)
         reports.append(
             PluginReport(module.__name__, "lifecycle", _version("lifecycle"), builtin=True)
         )
     if load_entrypoints:
         only = _names(env.get("LIFECYCLE_LOAD_PLUGINS"))
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=_ep_key):
-            reports.append(_load(manager, ep, only, disabled))
+            reports.append(_load(manager, ep, only, disabled, calls))
     for plugin in extra_plugins:
-        reports.append(_register(manager, plugin, _name_of(manager, plugin)))
+        reports.append(_register(manager, plugin, _name_of(manager, plugin), calls))
     _check_pending(manager, reports)
     for report in reports:
         plugin = manager.get_plugin(report.name)
         if plugin is not None:
             report.hooks = sorted(c.name for c in manager.get_hookcallers(plugin) or ())
-    return Plugins(manager, reports, trace)
+    return Plugins(manager, reports, calls)
 
 
 def _name_of(manager: pluggy.PluginManager, plugin: object) -> str:
@@ -249,6 +232,7 @@ def _load(
     ep: metadata.EntryPoint,
     only: set[str] | None,
     disabled: set[str],
+    calls: HookCalls,
 ) -> PluginReport:
     dist = ep.dist.name if ep.dist else ""
     report = PluginReport(ep.name, dist, ep.dist.version if ep.dist else "")
@@ -265,21 +249,28 @@ def _load(
             raise
         report.fail(exc)
         return report
-    registered = _register(manager, plugin, ep.name)
+    registered = _register(manager, plugin, ep.name, calls)
     report.status, report.error = registered.status, registered.error
     return report
 
 
-def _register(manager: pluggy.PluginManager, plugin: object, name: str | None) -> PluginReport:
-    report = PluginReport(name or str(plugin))
+def _register(
+    manager: pluggy.PluginManager, plugin: object, name: str, calls: HookCalls
+) -> PluginReport:
+    report = PluginReport(name)
     if isinstance(plugin, str):
         try:
             plugin = importlib.import_module(plugin)
         except Exception as exc:  # noqa: BLE001 - a plugin module may raise anything on import; recorded
             report.fail(exc)
             return report
+    if manager.is_blocked(name):
+        return report
     try:
-        registered = manager.register(plugin, name=name)
+        registered = manager.register(guarded_plugin(manager, plugin, name, calls), name=name)
+    except PluginError as exc:
+        report.fail(exc.problem)
+        return report
     except Exception as exc:  # noqa: BLE001 - pluggy's validation error, a duplicate name, or the plugin's own
         report.fail(exc)
         return report

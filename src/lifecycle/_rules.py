@@ -15,8 +15,9 @@ import attrs
 
 from ._model import Playbook, Rule
 from ._state import Action, Engagement
+from ._view import EngagementView
 
-__all__ = ["CORE_RULE_KINDS", "Param", "RuleKind", "Verdict"]
+__all__ = ["CORE_RULE_KINDS", "QUOTE_CHARS", "Param", "RuleKind", "Verdict", "quote"]
 
 ParamType = Literal["str", "int", "bool", "list"]
 RefKind = Literal["", "fact", "stage", "activity", "event"]
@@ -46,16 +47,26 @@ class Verdict:
 MAX_DAYS = 36_500  # a century: any longer cadence or deadline is a typo (and overflows dates)
 PASS = Verdict(True)  # shared: a Verdict is immutable, and passing is the common case
 
-Evaluate = Callable[[Rule, Engagement, Action], "Verdict | bool"]
+QUOTE_CHARS = 200  # docs/history-format.md: a value quoted in a rule message keeps this much
+
+Evaluate = Callable[[Rule, EngagementView, Action], "Verdict | bool"]
+
+
+def quote(value: object) -> str:
+    """*value* as a rule message quotes it: its ``repr``, a string cut to :data:`QUOTE_CHARS`
+    characters and marked with ``…`` (so a 120 KB fact quoted by many rules stays small)."""
+    if isinstance(value, str) and len(value) > QUOTE_CHARS:
+        return repr(value[:QUOTE_CHARS] + "…")
+    return repr(value)
 
 
 @attrs.frozen
 class RuleKind:
     """A kind of rule: its parameters and its evaluation.
 
-    ``evaluate(rule, engagement, action)`` returns a :class:`Verdict` (or a bool); it must not
-    change *engagement*. ``check(rule, playbook)`` may yield ``"key: problem"`` strings for
-    problems the parameter declarations cannot express.
+    ``evaluate(rule, engagement, action)`` returns a :class:`Verdict` (or a bool); *engagement*
+    is a read-only :class:`~lifecycle._view.EngagementView`. ``check(rule, playbook)`` may
+    yield ``"key: problem"`` strings for problems the parameter declarations cannot express.
     """
 
     name: str
@@ -70,12 +81,12 @@ def _param(rule: Rule, name: str) -> object:
     return rule.params.get(name)
 
 
-def _fact_value(engagement: Engagement, fact: str) -> object:
+def _fact_value(engagement: EngagementView, fact: str) -> object:
     value = engagement.facts.get(fact)
     return None if value in (None, "") else value
 
 
-def _fact_required(rule: Rule, engagement: Engagement, action: Action) -> Verdict:
+def _fact_required(rule: Rule, engagement: EngagementView, action: Action) -> Verdict:
     # Parameters were checked when the playbook was loaded; a bad one raises, and fails closed.
     params = rule.params
     fact = params["fact"]
@@ -85,11 +96,11 @@ def _fact_required(rule: Rule, engagement: Engagement, action: Action) -> Verdic
         return Verdict(False, f"fact {fact!r} is not set")
     if isinstance(values, list) and value not in values:
         allowed = ", ".join(repr(v) for v in values)
-        return Verdict(False, f"fact {fact!r} is {value!r}, not one of {allowed}")
+        return Verdict(False, f"fact {fact!r} is {quote(value)}, not one of {allowed}")
     return PASS
 
 
-def _fact_required_unless(rule: Rule, engagement: Engagement, action: Action) -> Verdict:
+def _fact_required_unless(rule: Rule, engagement: EngagementView, action: Action) -> Verdict:
     # `unless_fact` set to one of `unless_values` waives the rule (a path that needs no consent);
     # unset, it waives nothing: the rule fails closed.
     unless = _param(rule, "unless_fact")
@@ -108,23 +119,23 @@ def _check_unless(rule: Rule, playbook: Playbook) -> Iterator[str]:
         yield f"{given[0]}: needs {other!r} too"
 
 
-def _fact_forbids(rule: Rule, engagement: Engagement, action: Action) -> Verdict:
+def _fact_forbids(rule: Rule, engagement: EngagementView, action: Action) -> Verdict:
     fact = str(_param(rule, "fact"))
     value = _fact_value(engagement, fact)
     values = _param(rule, "values")
     if isinstance(values, list) and value is not None and value in values:
-        return Verdict(False, f"fact {fact!r} is {value!r}")
+        return Verdict(False, f"fact {fact!r} is {quote(value)}")
     return PASS
 
 
-def _stage_visited(rule: Rule, engagement: Engagement, action: Action) -> Verdict:
+def _stage_visited(rule: Rule, engagement: EngagementView, action: Action) -> Verdict:
     stage = str(rule.params["stage"])
     if engagement.visited(stage):
         return PASS
     return Verdict(False, f"stage {stage!r} has not been visited")
 
 
-def _activity_recorded(rule: Rule, engagement: Engagement, action: Action) -> Verdict:
+def _activity_recorded(rule: Rule, engagement: EngagementView, action: Action) -> Verdict:
     activity = str(_param(rule, "activity"))
     minimum = _param(rule, "min")
     minimum = minimum if isinstance(minimum, int) else 1
@@ -138,7 +149,7 @@ def _activity_recorded(rule: Rule, engagement: Engagement, action: Action) -> Ve
     )
 
 
-def count_activity(engagement: Engagement, activity: str, since: str | None) -> int:
+def count_activity(engagement: EngagementView, activity: str, since: str | None) -> int:
     """How often *activity* was recorded, counting only after the last entry into *since*.
 
     A *since* stage never entered counts zero.
@@ -152,7 +163,7 @@ def count_activity(engagement: Engagement, activity: str, since: str | None) -> 
     return sum(1 for a in engagement.activities if a.activity == activity and a.seq > after)
 
 
-def _within_days(rule: Rule, engagement: Engagement, action: Action) -> Verdict:
+def _within_days(rule: Rule, engagement: EngagementView, action: Action) -> Verdict:
     days = _param(rule, "days")
     start = latest_occurrence(engagement, names(_param(rule, "after")), action.on)
     if start is None or not isinstance(days, int):
@@ -175,7 +186,7 @@ def names(value: object) -> list[str]:
 
 
 def latest_occurrence(
-    engagement: Engagement, events: Iterable[str], until: dt.date | None = None
+    engagement: Engagement | EngagementView, events: Iterable[str], until: dt.date | None = None
 ) -> tuple[str, dt.date] | None:
     """The latest occurrence of any of *events* (trigger or activity ids), on or before *until*.
 
@@ -192,7 +203,7 @@ def latest_occurrence(
     return name, on
 
 
-def _checklist_complete(rule: Rule, engagement: Engagement, action: Action) -> Verdict:
+def _checklist_complete(rule: Rule, engagement: EngagementView, action: Action) -> Verdict:
     stage = str(_param(rule, "stage"))
     missing = engagement.missing_items(stage)
     if not missing:

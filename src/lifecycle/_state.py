@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import attrs
 
@@ -12,8 +12,8 @@ from ._model import Playbook
 __all__ = ["Action", "ActivityRecord", "Engagement", "Entry", "Fired"]
 
 
-@attrs.define  # not frozen: built for every decision and event; never mutated
-class Entry:
+# Immutable (rule kinds see them) and as cheap to build as a slotted class: built per event.
+class Entry(NamedTuple):
     """The engagement entered *stage* at event *seq*, on date *on*."""
 
     stage: str
@@ -21,8 +21,7 @@ class Entry:
     on: dt.date
 
 
-@attrs.define  # not frozen: built for every decision and event; never mutated
-class ActivityRecord:
+class ActivityRecord(NamedTuple):
     """An activity that took place on *on* (which may precede its recording), during *stage*."""
 
     activity: str
@@ -31,8 +30,7 @@ class ActivityRecord:
     stage: str
 
 
-@attrs.define  # not frozen: built for every decision and event; never mutated
-class Fired:
+class Fired(NamedTuple):
     """A trigger fired at event *seq* on date *on*, from *source* to *dest*."""
 
     trigger: str
@@ -42,8 +40,7 @@ class Fired:
     dest: str
 
 
-@attrs.define  # not frozen: built for every decision; never mutated
-class Action:
+class Action(NamedTuple):
     """What a rule is asked about: firing a trigger, or recording an activity, on a date."""
 
     kind: Literal["trigger", "activity"]

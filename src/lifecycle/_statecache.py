@@ -12,6 +12,7 @@ from typing import Any
 
 import attrs
 
+from ._events import check_events
 from ._history import Anchor
 from ._replay import ReplayError, apply, replay
 from ._snapshot import MIN_EVENTS, load_snapshot, remove_snapshot, save_snapshot
@@ -67,7 +68,11 @@ def continued(
 
     *read_to* is where the read ended: when the cached anchor held, it is that anchor or later;
     any other end means the file was read whole (then an empty read is an empty history).
+
+    Raises:
+        CorruptHistoryError: An event does not fit its schema, or cannot be replayed.
     """
+    check_events(label, records)
     try:
         resumed = cached is not None and (
             (records and records[0].get("seq") == cached[1].seq + 1)

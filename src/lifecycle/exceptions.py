@@ -13,7 +13,7 @@
         + CorruptHistoryError        (.seq)               a line fails its hash, chain or sequence
         + ConcurrencyConflict        (.expected, .actual) another writer appended first
         + EngagementExistsError                           the engagement was opened already
-      x PluginError                  (.plugin)            a plugin failed to load or misbehaved
+      x PluginError                  (.plugin, .problem)  a plugin failed to load or misbehaved
 
 The library raises these and never prints or exits; the CLI turns them into one line on stderr and
 an exit code (``NotFoundError`` and ``InvalidInputError`` are usage errors, exit 2; the rest exit 1).
@@ -134,4 +134,5 @@ class PluginError(LifecycleError):
 
     def __init__(self, plugin: str, message: str) -> None:
         self.plugin = plugin
+        self.problem = message
         super().__init__(f"plugin {plugin!r}: {message}")

@@ -44,9 +44,10 @@ def register_rule_kinds() -> Iterable[Any]:
 
     Fires once, when the rule-kind registry is built. Return an iterable of
     :class:`lifecycle.RuleKind`, each named ``"<plugin>.<name>"``; a playbook uses it as
-    ``kind = "<plugin>.<name>"`` with the parameters the kind declares (checked at load). When the
-    kind's ``evaluate`` raises, the trigger or activity it guards is blocked with a reason naming
-    the plugin (guards fail closed).
+    ``kind = "<plugin>.<name>"`` with the parameters the kind declares (checked at load).
+    ``evaluate`` gets a read-only view of the engagement; when it raises anything (``SystemExit``
+    included) or answers other than a bool or a proper Verdict, the trigger or activity it guards
+    is blocked with a reason naming the plugin (guards fail closed).
     """
     # Any: RuleKind objects; the registry checks each item.
 
@@ -65,8 +66,9 @@ def register_commands(cli: Any) -> None:
 def lifecycle_event(engagement: Any, event: dict[str, Any]) -> None:
     """React to an event after it has been durably appended to an engagement's history.
 
-    *engagement* is the :class:`lifecycle.Engagement` after the event; *event* is the stored
-    record (``seq``, ``at``, ``actor``, ``type``, ``data``, ...). An error raised here is reported
-    and never undoes or loses the event.
+    *engagement* is a read-only view of the :class:`lifecycle.Engagement` after the event;
+    *event* is this plugin's own copy of the stored record (``seq``, ``at``, ``actor``, ``type``,
+    ``data``, ...). Anything raised here (``SystemExit`` included) is reported as a
+    :class:`~lifecycle.exceptions.PluginError` and never undoes or loses the event.
     """
     # Any: the engagement state and a JSON record.

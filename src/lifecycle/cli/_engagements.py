@@ -10,7 +10,6 @@ from typing import Any
 import click
 
 from .._engine import Result
-from .._replay import replay
 from ..exceptions import InvalidInputError, LifecycleError, RefusedError
 from . import _render
 
@@ -220,7 +219,7 @@ def history(engagement: str, as_json: bool, at_seq: int | None) -> None:
                 f"Engagement {engagement!r} has {len(events)} events, not {at_seq}."
             )
         events = events[:at_seq]
-        eng = replay(events)
+        eng = env.engine.engagement_at(engagement, at_seq)
         data = env.engine.status_of_engagement(eng, actor=env.actor)
         if as_json:
             _echo_json({"at": at_seq, "status": data})

@@ -1,0 +1,355 @@
+"""The schema of every history line: one attrs model per event type and version, and the header.
+
+The models are the schema, defined once. :func:`structure_event` turns a stored record into its
+model with cattrs (strict: no coercion). Readers run :func:`event_problem` on every line they
+read, a check derived from the same models when this module is imported, cheap enough for the
+audit's hot path. A record that verifies (every hash right) but does not fit its model is a bad
+event: the audit reports it as ``bad-event``, every other reader refuses the history.
+
+Members a model does not name are ignored: an event type gains optional members only with a
+new version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, Final, Literal
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, override
+
+from ._schemacheck import TYPE_NAMES, Check, compile_check, one_of, type_name
+from .exceptions import CorruptHistoryError
+
+__all__ = [
+    "EVENT_MODELS",
+    "Decision",
+    "Event",
+    "Header",
+    "check_events",
+    "event_problem",
+    "header_problem",
+    "structure_event",
+]
+
+Record = dict[str, Any]  # Any: a JSON object as stored.
+FactValue = str | bool
+
+
+@functools.lru_cache(maxsize=4096)  # days repeat from event to event
+def _day(text: str) -> str:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return f"{text!r} is not a date (YYYY-MM-DD)"
+    return "" if len(text) == 10 else f"{text!r} is not a date (YYYY-MM-DD)"
+
+
+_DAY: Final = {"check": _day}  # field metadata: a further check on a string
+
+
+@attrs.frozen
+class Header:
+    """Line 1 of every history file."""
+
+    format: Literal["lifecycle-history"]
+    version: Literal[1]
+    engagement: str
+    created: str
+
+
+@attrs.frozen
+class Decision:
+    """One rule's recorded outcome, in an event's ``rules``."""
+
+    rule: str
+    kind: str
+    severity: Literal["block", "warn"]
+    outcome: Literal["pass", "warn", "block", "overridden"]
+    message: str
+    plugin: str = ""
+    unchecked: bool = False
+
+
+@attrs.frozen
+class Override:
+    """The overridden rules of a recorded action, and the actor's roles then."""
+
+    rules: tuple[str, ...]
+    roles: tuple[str, ...]
+
+
+@attrs.frozen
+class AttemptedOverride:
+    """The override a refusal records: the reason tried and the actor's roles."""
+
+    reason: str
+    roles: tuple[str, ...]
+
+
+@attrs.frozen
+class OpenedV1:
+    """``opened`` (always event 1): the engagement and its embedded, resolved playbook."""
+
+    engagement: str
+    title: str
+    facts: dict[str, FactValue]
+    playbook: dict[str, Any]  # Any: checked as a playbook when the engagement is replayed
+    playbook_sha256: str
+
+
+@attrs.frozen
+class FactSetV1:
+    """``fact_set``: facts set, or unset (``null``)."""
+
+    facts: dict[str, FactValue | None]
+
+
+@attrs.frozen
+class ItemCheckedV1:
+    """``item_checked``."""
+
+    item: str
+    stage: str
+    note: str = ""
+
+
+@attrs.frozen
+class ItemUncheckedV1:
+    """``item_unchecked``."""
+
+    item: str
+    stage: str
+
+
+@attrs.frozen
+class ActivityRecordedV1:
+    """``activity_recorded``: an activity, the day it took place, and the rules' decisions."""
+
+    activity: str
+    on: str = attrs.field(metadata=_DAY)
+    stage: str
+    rules: tuple[Decision, ...]
+    note: str = ""
+    override: Override | None = None
+
+
+@attrs.frozen
+class NoteAddedV1:
+    """``note_added``."""
+
+    text: str
+
+
+@attrs.frozen
+class AdvancedV1:
+    """``advanced``: a trigger fired, with the rules' decisions."""
+
+    trigger: str
+    from_: str
+    to: str
+    rules: tuple[Decision, ...]
+    override: Override | None = None
+
+
+@attrs.frozen
+class RefusedV1:
+    """``refused``: an action the engine refused, with every reason."""
+
+    action: Literal["advance", "record", "force"]
+    stage: str
+    rules: tuple[Decision, ...]
+    why: tuple[str, ...]
+    trigger: str = ""
+    activity: str = ""
+    from_: str = ""
+    to: str | None = None  # null: the trigger cannot fire from the stage
+    on: str = attrs.field(default="", metadata=_DAY)
+    note: str = ""
+    roles: tuple[str, ...] = ()
+    override: AttemptedOverride | None = None
+
+
+@attrs.frozen
+class ForcedV1:
+    """``forced``: a move regardless of rules (the top-level ``reason`` is required)."""
+
+    from_: str
+    to: str
+    roles: tuple[str, ...]
+
+
+@attrs.frozen
+class RepairedV1:
+    """``repaired``: a torn tail cut and saved beside the file."""
+
+    cut_bytes: int
+    saved_to: str
+    sha256: str
+
+
+EVENT_MODELS: Final[Mapping[tuple[str, int], type]] = {
+    ("opened", 1): OpenedV1,
+    ("fact_set", 1): FactSetV1,
+    ("item_checked", 1): ItemCheckedV1,
+    ("item_unchecked", 1): ItemUncheckedV1,
+    ("activity_recorded", 1): ActivityRecordedV1,
+    ("note_added", 1): NoteAddedV1,
+    ("advanced", 1): AdvancedV1,
+    ("refused", 1): RefusedV1,
+    ("forced", 1): ForcedV1,
+    ("repaired", 1): RepairedV1,
+}
+
+
+@attrs.frozen
+class Event:
+    """Any event line: the members every event has, and its type's data model."""
+
+    seq: int
+    at: str
+    actor: str
+    type: str
+    v: int
+    data: Any  # Any: the model of (type, v), from EVENT_MODELS
+    prev: str
+    reason: str | None = None
+
+
+_DATA_CHECKS: Final = {key: compile_check(model) for key, model in EVENT_MODELS.items()}
+_HEADER_CHECK: Final = compile_check(Header)
+_ENVELOPE_CHECK: Final = compile_check(Event)
+
+
+def event_problem(record: Mapping[str, Any]) -> str:
+    """What is wrong with event *record* against its model, or "" when it fits.
+
+    An unknown type or a newer version is not this check's business (the readers name those);
+    it answers "" for them.
+    """
+    # Any: a JSON object as stored.
+    get = record.get
+    kind, version = get("type"), get("v")
+    if type(kind) is not str or type(version) is not int:
+        return ""
+    data_check = _DATA_CHECKS.get((kind, version))
+    if data_check is None:
+        return ""
+    actor, reason = get("actor"), get("reason")
+    if type(actor) is str and actor and not data_check(get("data")):
+        if (reason is None and kind != "forced") or type(reason) is str:
+            if actor.strip():
+                return ""
+    return _explain(record, data_check)
+
+
+def check_events(label: str, records: list[Record]) -> list[Record]:
+    """*records*, once each fits its schema: a bad one is refused, naming file, seq and problem.
+
+    Raises:
+        CorruptHistoryError: The first record that does not fit its model.
+    """
+    # Any: JSON objects as stored.
+    for record in records:
+        if problem := event_problem(record):
+            seq = record.get("seq")
+            seq = seq if type(seq) is int else None
+            raise CorruptHistoryError(label, f"bad event at seq {seq}: {problem}", seq)
+    return records
+
+
+def _explain(record: Mapping[str, Any], data_check: Check) -> str:
+    kind = record.get("type")
+    if problem := _ENVELOPE_CHECK(dict(record)):
+        return f"{kind} event: {problem.lstrip('.')}"
+    if not str(record.get("actor")).strip():
+        return f"{kind} event: actor: empty"
+    if kind == "forced" and type(record.get("reason")) is not str:
+        return f"{kind} event: reason: missing"
+    return f"{kind} event: data{data_check(record.get('data'))}"
+
+
+def header_problem(header: Mapping[str, Any]) -> str:
+    """What is wrong with header record *header*, or "" when it fits :class:`Header`."""
+    # Any: a JSON object as stored.
+    problem = _HEADER_CHECK(dict(header))
+    return f"header: {problem.lstrip('.')}" if problem else ""
+
+
+# ---------------------------------------------------------------- typed access, with cattrs
+
+
+def _strict(kind: type) -> Callable[[object, type], object]:
+    def structure(value: object, _: type) -> object:
+        if type(value) is not kind:
+            raise TypeError(f"expected {TYPE_NAMES[kind]}, got {type_name(value)}")
+        return value
+
+    return structure
+
+
+def _is_literal(kind: Any) -> bool:
+    # Any: a typing form.
+    origin: object = typing.get_origin(kind)
+    return origin is Literal
+
+
+def _literal(value: object, kind: Any) -> object:
+    # Any: a typing.Literal form.
+    if problem := one_of(typing.get_args(kind))(value):
+        raise ValueError(problem)
+    return value
+
+
+def _is_fact_value(kind: Any) -> bool:
+    # Any: a typing form.
+    return kind in (FactValue, FactValue | None)
+
+
+def _fact_value(value: object, kind: Any) -> object:
+    # Any: the FactValue union, nullable or not.
+    if problem := compile_check(kind)(value):
+        raise TypeError(problem)
+    return value
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter()
+    for kind in (str, int, bool):
+        conv.register_structure_hook(kind, _strict(kind))
+    conv.register_structure_hook_func(_is_literal, _literal)
+    conv.register_structure_hook_func(_is_fact_value, _fact_value)
+    for model in (*EVENT_MODELS.values(), Header):
+        renames: dict[str, Any] = {  # Any: cattrs' overrides, typed loosely by cattrs
+            f.name: override(rename=f.name.removesuffix("_"))
+            for f in attrs.fields(model)
+            if f.name.endswith("_")
+        }
+        conv.register_structure_hook(model, make_dict_structure_fn(model, conv, **renames))
+    return conv
+
+
+_CONVERTER: Final = _make_converter()
+
+
+def structure_event(record: Mapping[str, Any]) -> Event:
+    """*record* as its typed :class:`Event`, with ``data`` as its type's model.
+
+    Raises:
+        ValueError: The record does not fit its model (:func:`event_problem` words why).
+    """
+    # Any: a JSON object as stored.
+    kind, version = record.get("type"), record.get("v")
+    model = (
+        EVENT_MODELS.get((kind, version)) if type(kind) is str and type(version) is int else None
+    )
+    problem = event_problem(record) if model else f"unknown event type {kind!r} version {version!r}"
+    if problem or model is None:
+        raise ValueError(problem)
+    fields = {k: record[k] for k in ("seq", "at", "actor", "type", "v", "prev") if k in record}
+    data: object = _CONVERTER.structure(record["data"], model)
+    return Event(**fields, data=data, reason=record.get("reason"))
