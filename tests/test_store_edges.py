@@ -271,3 +271,33 @@ def test_repair_still_works_after_the_changes(engine: Engine) -> None:
     record = repair_file(path, actor="officer", now=dt.datetime.now(dt.UTC))
     assert record["data"]["cut_bytes"] == 8
     assert audit_file(path, kinds=engine.rule_kinds, today=engine.today()).ok
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("playbooks", "new", "org\n"),
+        ("plugins", "new", "name\n", "--org", "org"),
+        ("plugins", "new", "name", "--org", "org\n"),
+    ],
+    ids=["playbook-id", "plugin-name", "plugin-org"],
+)
+def test_authoring_names_with_a_trailing_newline_are_refused(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """Playbook ids and plugin names given to the scaffolds are matched whole: a trailing newline
+    exits 2 and writes nothing."""
+    proc = run_cli(*args, "--dir", str(tmp_path / "out"))
+    assert proc.returncode == 2, proc.stderr
+    assert "must be lowercase letters" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_playbook_id_with_a_trailing_newline_fails_check(tmp_path: Path) -> None:
+    """`playbooks check` refuses ids (playbook, stage, item) that end in a newline."""
+    source = (Path(__file__).parent / "playbooks" / "ext-admins.toml").read_text(encoding="utf-8")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(source.replace('id = "ext-admins"', 'id = "ext-admins\\n"'), encoding="utf-8")
+    proc = run_cli("playbooks", "check", str(bad))
+    assert proc.returncode == 1, proc.stdout
+    assert "playbook id 'ext-admins\\n' must be" in proc.stdout + proc.stderr
