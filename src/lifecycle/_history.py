@@ -200,9 +200,11 @@ class FileHistoryStore:
         return str(self.path)
 
     @property
-    def engagement(self) -> str:
-        """The engagement id the file name says (its header must say the same)."""
-        return self.path.name.removesuffix(SUFFIX)
+    def engagement(self) -> str | None:
+        """The engagement id the file name says, which its header must say too (None for a file
+        not named ``<id>.history.jsonl``: its header is taken as it is)."""
+        name = self.path.name
+        return name.removesuffix(SUFFIX) if name.endswith(SUFFIX) else None
 
     def exists(self) -> bool:
         """Whether anything (a file, or something refused when opened) has the file's name."""

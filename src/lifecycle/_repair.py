@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ._files import lock, open_regular, read_bounded
-from ._history import SUFFIX, _write_durably, append_durably, read_lines
+from ._history import FileHistoryStore, _write_durably, append_durably, read_lines
 from ._lines import encode_line, format_at
 from ._replay import EVENT_VERSIONS
 from .exceptions import HistoryError, LifecycleError
@@ -39,9 +39,8 @@ def repair_file(path: Path, *, actor: str, now: Any) -> dict[str, Any]:
         if not torn:
             raise HistoryError(path, "nothing to repair: the last line is complete")
         try:
-            records, seq, head = read_lines(
-                str(path), data[:cut_at], path.name.removesuffix(SUFFIX)
-            )
+            expected = FileHistoryStore(path).engagement
+            records, seq, head = read_lines(str(path), data[:cut_at], expected)
         except LifecycleError as exc:
             raise HistoryError(
                 path, f"refusing to repair: the damage is not only a torn tail ({exc})"
