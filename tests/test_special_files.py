@@ -136,6 +136,11 @@ def test_a_copy_of_another_engagement_is_refused(workspace: Path, other: Path) -
         assert "names engagement 'other', not 'link'" in line, line
     proc = run_cli("--workspace", str(workspace), "list", timeout=30)
     assert "names engagement 'other'" in proc.stdout
+    with open(workspace / f"link{SUFFIX}", "ab") as out:
+        out.write(b'{"seq":2')  # torn: repair must still refuse to append to the copy
+    before = snapshot(workspace, other.parent)
+    proc = run_cli("--actor", "officer", "repair", str(workspace / f"link{SUFFIX}"), timeout=30)
+    assert proc.returncode == 1 and "names engagement 'other'" in one_line_error(proc.stderr)
     assert snapshot(workspace, other.parent) == before
 
 
