@@ -206,6 +206,8 @@ def test_io_error_is_not_acknowledged_nor_retried(
         assert len(acked) == k - 1
         assert calls_of(err) == ((k, k - 1) if target == "write" else (k, k))
         assert not check_after_crash(engine, opened, acked, 1)
+        # The failed append was cut back under the lock: not a byte of it is left (#9).
+        assert len(FileHistoryStore(opened).read()) == 1 + len(acked)
 
 
 @CRASH_MODES

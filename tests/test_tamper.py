@@ -10,6 +10,7 @@ import pytest
 
 from lifecycle import Engine, audit_file
 from lifecycle._audit import Checkpoint
+from lifecycle._auditcache import AuditCache, audit_cached
 from lifecycle._lines import decode_line, encode_line
 from lifecycle.exceptions import RefusedError, TornTailError
 
@@ -76,8 +77,16 @@ class Prober:
         self.caught = 0
         self.missed: list[str] = []
 
-    def audit(self, data: bytes, against: dict[str, Checkpoint] | None = None):
+    def audit(
+        self,
+        data: bytes,
+        against: dict[str, Checkpoint] | None = None,
+        cache: AuditCache | None = None,
+    ):
         self.path.write_bytes(data)
+        if cache is not None:
+            kinds, today = self.engine.rule_kinds, self.engine.today()
+            return audit_cached(self.path, kinds=kinds, today=today, against=against or {}, cache=cache)
         return audit_file(
             self.path, kinds=self.engine.rule_kinds, today=self.engine.today(), against=against
         )
@@ -90,9 +99,10 @@ class Prober:
         *,
         against: dict[str, Checkpoint] | None = None,
         codes: set[str] | None = None,
+        cache: AuditCache | None = None,
     ) -> bool:
         """Count one probe; it is caught when an error finding names one of *seqs* (or has one of *codes*)."""
-        report = self.audit(data, against)
+        report = self.audit(data, against, cache)
         errors = [f for f in report.findings if f.severity == "error"]
         hit = any(f.seq in seqs or (codes is not None and f.code in codes) for f in errors)
         self.run += 1
@@ -348,3 +358,52 @@ def test_removing_an_override_is_block_without_override(target, engine: Engine, 
     ]
     code, out, _ = cli("audit", str(path))
     assert code == 1 and "block-without-override" in out
+
+
+def rename_and_drop_override(data: bytes, new_id: str, *, drop_override: bool) -> bytes:
+    """*data* with the engagement renamed in its header and opened event (and, if asked, the
+    override at seq 15 erased), every line re-chained: what a forger who read the format writes."""
+    out, prev = [], None
+    for index, line in enumerate(split(data)):
+        record, _ = decode_line(line.rstrip(b"\n"))
+        if index == 0:
+            record["engagement"] = new_id
+        elif index == 1:
+            record["data"]["engagement"] = new_id
+        elif index == 15 and drop_override:
+            for rule in record["data"]["rules"]:
+                if rule["outcome"] == "overridden":
+                    rule["outcome"] = "pass"
+            del record["data"]["override"], record["reason"]
+        if prev is not None:
+            record["prev"] = prev
+        encoded = encode_line(record)
+        out.append(encoded)
+        prev = decode_line(encoded[:-1])[1]
+    return b"".join(out)
+
+
+def test_header_rename_and_cached_verdicts_are_caught(
+    target, prober: Prober, tmp_path: Path, cli
+) -> None:
+    """A header/opened rename kept under the file name is an error at the header, with or without
+    a checkpoint; and a verdict cached by a plain audit never stands in for `--against`."""
+    _, data = target
+    head = decode_line(split(data)[-1].rstrip(b"\n"))[1]
+    kept = {ENG: Checkpoint(ENG, 20, head)}
+    cache = AuditCache(tmp_path / "cache", ["probe"])
+    for drop in (False, True):
+        forged = rename_and_drop_override(data, "eng-renamed", drop_override=drop)
+        name = "rename" + (" + drop override" if drop else "")
+        prober.probe(f"{name}", forged, {0}, codes={"file-name"})
+        prober.probe(f"{name}, cached", forged, {0}, cache=cache)
+        # The plain audit above filled the cache; a checkpoint must still be checked.
+        prober.probe(
+            f"{name}, cached, --against", forged, set(), against=kept, cache=cache,
+            codes={"checkpoint-mismatch", "truncated"},
+        )
+        saved = write_checkpoint(prober.path, kept[ENG])
+        assert cli("audit", str(prober.path.parent))[0] == 1
+        code, out, _ = cli("audit", "--against", str(saved), str(prober.path.parent))
+        assert code == 1 and "checkpoint-mismatch" in out, out
+    prober.report("renamed engagement, cache and --against")

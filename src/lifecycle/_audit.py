@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -19,11 +20,13 @@ import attrs
 
 from ._conformance import Conformance, Finding
 from ._events import event_problem, header_problem
+from ._files import NotRegularFileError, open_regular
 from ._history import SUFFIX
 from ._lines import AT_FORMAT, FORMAT, FORMAT_VERSION, MAX_LINE_BYTES, LineProblem, decode_line
 from ._replay import EVENT_VERSIONS
 from ._rules import RuleKind
 from ._workspace import ENGAGEMENT_ID
+from .exceptions import HistoryError
 
 __all__ = [
     "Checkpoint",
@@ -71,8 +74,8 @@ class FileReport:
     @property
     def checkpoint(self) -> Checkpoint | None:
         """The checkpoint of the verified prefix, when the header could be read."""
-        if not self.engagement or not self.path:
-            return None  # no header read, or no file at all
+        if not self.engagement or not self.path or not ENGAGEMENT_ID.fullmatch(self.engagement):
+            return None  # no header read, no file at all, or an id no checkpoint line can hold
         return Checkpoint(self.engagement, self.events, self.head)
 
     def as_json(self) -> dict[str, Any]:
@@ -123,13 +126,18 @@ def missing_reports(
 
 
 def find_histories(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
-    """Expand files and folders (recursively, ``*.history.jsonl``); also say what is missing."""
+    """Expand files and folders (recursively, ``*.history.jsonl``); also say what is missing.
+
+    Every entry named like a history is kept, whatever it is: one that is not a regular file (a
+    directory, a FIFO, a dangling symlink) is audited as a ``not-regular-file`` error, never
+    silently skipped (#9).
+    """
     found: list[Path] = []
     missing: list[str] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob(f"*{SUFFIX}") if p.is_file()))
-        elif path.is_file():
+            found.extend(sorted(path.rglob(f"*{SUFFIX}")))
+        elif os.path.lexists(path):
             found.append(path)
         else:
             missing.append(str(path))
@@ -146,13 +154,23 @@ def audit_file(
     """Audit one history file."""
     report = FileReport(str(path))
     try:
-        with open(path, "rb") as handle:
+        # Only a regular file, never through a symlink, never a blocking open (a FIFO).
+        with os.fdopen(open_regular(path, os.O_RDONLY), "rb") as handle:
             _Reader(report, kinds, today, against or {}).run(handle)
+    except NotRegularFileError as exc:
+        report.findings.append(Finding("not-regular-file", "error", None, _message(exc, path)))
+    except HistoryError as exc:
+        report.findings.append(Finding("unreadable", "error", None, _message(exc, path)))
     except OSError as exc:
         report.findings.append(
             Finding("unreadable", "error", None, f"cannot read: {exc.strerror or exc}")
         )
     return report
+
+
+def _message(exc: HistoryError, path: Path) -> str:
+    """The error's sentence without the path in front (the report names the file)."""
+    return str(exc).removeprefix(f"{path}: ") + "; not audited"
 
 
 @attrs.define
@@ -223,7 +241,7 @@ class _Reader:
             self._add("bad-event", 0, problem)
         engagement = header.get("engagement")
         self.report.engagement = engagement if isinstance(engagement, str) else None
-        if not isinstance(engagement, str) or not ENGAGEMENT_ID.match(engagement):
+        if not isinstance(engagement, str) or not ENGAGEMENT_ID.fullmatch(engagement):
             self._add("header-engagement", 0, f"header: {engagement!r} is not an engagement id")
         self.prev = digest
         self.report.head = digest
@@ -237,13 +255,8 @@ class _Reader:
         engagement = self.report.engagement
         self.checkpoint = self.against.get(engagement or "") or self.against.get(stem)
         if engagement is not None and stem != engagement:
-            # A copy under another name is worth a look; with checkpoints to prove, it is an error.
-            self._add(
-                "file-name",
-                0,
-                f"file name {name!r} does not match engagement {engagement!r}",
-                "error" if self.against else "warning",
-            )
+            # One file must never speak for another engagement (#9): always an error.
+            self._add("file-name", 0, f"file name {name!r} does not match engagement {engagement!r}")
 
     def _event(self, raw: bytes, number: int) -> dict[str, Any] | None:
         seq = number - 1

@@ -20,7 +20,10 @@ from typing import Any, Final
 
 from ._audit import FileReport
 from ._conformance import Finding, overdue_findings
+from ._files import open_regular
+from ._history import SUFFIX
 from ._lines import FORMAT_VERSION
+from .exceptions import HistoryError
 
 __all__ = ["AuditCache", "audit_cached", "default_cache_dir"]
 
@@ -44,10 +47,15 @@ class AuditCache:
         self._salt = "\0".join([f"entry={_ENTRY_VERSION}", f"format={FORMAT_VERSION}", *versions])
 
     def key(self, path: Path) -> str:
-        """The entry key of *path*: its bytes, its name, and the code versions."""
+        """The entry key of *path*: its bytes, its name, and the code versions.
+
+        Raises:
+            HistoryError: *path* is not a regular file (the audit reports it).
+            OSError: It cannot be read.
+        """
         digest = hashlib.sha256(self._salt.encode())
         digest.update(b"\0" + path.name.encode("utf-8", "surrogateescape") + b"\0")
-        with open(path, "rb") as handle:
+        with os.fdopen(open_regular(path, os.O_RDONLY), "rb") as handle:
             while chunk := handle.read(1 << 20):
                 digest.update(chunk)
         return digest.hexdigest()
@@ -112,15 +120,20 @@ def audit_cached(
     against: Any,
     cache: AuditCache | None,
 ) -> FileReport:
-    """Audit *path*, through *cache* when given (never for a file with a checkpoint to check)."""
+    """Audit *path*, through *cache* when given (never for a file with a checkpoint to check).
+
+    A checkpoint is matched by engagement id and by file name, as the audit matches it: a file
+    renamed inside (header and opened event) but kept under its name is checked afresh, whatever
+    the cache holds (#9).
+    """
     # Any: the rule-kind mapping and checkpoints, passed through to audit_file.
     from ._audit import audit_file
 
-    if cache is None:
+    if cache is None or path.name.removesuffix(SUFFIX) in against:
         return audit_file(path, kinds=kinds, today=today, against=against)
     try:
         key = cache.key(path)
-    except OSError:
+    except (OSError, HistoryError):
         return audit_file(path, kinds=kinds, today=today, against=against)
     cached = cache.get(key, path, today)
     if cached is not None and cached.engagement not in against:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -183,7 +182,7 @@ class Engine:
         store = self.store(engagement_id)
         if not actor.strip():
             raise InvalidInputError("An actor name is needed (--actor or LIFECYCLE_ACTOR).")
-        os.makedirs(self.workspace.root, exist_ok=True)
+        self.workspace.create_root()
         at = self._now("")
         data = _opened_data(
             engagement_id, title, resolved, {k: v for k, v in values.items() if v is not None}

@@ -9,7 +9,6 @@ raises (the lenient reader that reports findings is the audit's).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import tempfile
@@ -19,9 +18,11 @@ from typing import Any, Protocol
 
 import attrs
 
+from ._files import lock, open_regular, read_bounded
 from ._lines import (
     FORMAT,
     FORMAT_VERSION,
+    MAX_LINE_BYTES,
     LineProblem,
     decode_line,
     encode_hashed,
@@ -82,6 +83,7 @@ class Session:
             raise ConcurrencyConflict(self.label, expected_seq, self.head_seq)
         record = {"seq": self.head_seq + 1, **fields, "prev": self.head_hash}
         line, digest = encode_hashed(record)
+        check_size(self.label, line)
         self._write(line)
         stored = {**record, "hash": digest}
         self.records.append(stored)
@@ -103,19 +105,42 @@ class Anchor:
     end: int
 
 
-def read_lines(label: str, data: bytes) -> tuple[list[Record], int, str]:
+def check_size(label: str, line: bytes) -> None:
+    """Refuse, before anything is written, a line the reader would refuse as too long (#9).
+
+    Raises:
+        HistoryError: The line (without its newline) is over MAX_LINE_BYTES.
+    """
+    if len(line) - 1 > MAX_LINE_BYTES:
+        raise HistoryError(
+            label,
+            f"the event would be a {len(line) - 1} byte line, over the {MAX_LINE_BYTES} byte "
+            "limit a reader accepts; nothing written",
+        )
+
+
+def read_lines(
+    label: str, data: bytes, engagement: str | None = None
+) -> tuple[list[Record], int, str]:
     """Verify *data* (a whole history) strictly; return its event records, head seq and hash.
+
+    With *engagement*, the header must name it.
 
     Raises:
         TornTailError: The last line is incomplete.
         CorruptHistoryError: Any other damage, naming the first bad line.
     """
-    records, anchor = _verify(label, data, None)
+    records, anchor = _verify(label, data, None, engagement)
     return records, anchor.seq, anchor.head
 
 
-def _verify(label: str, data: bytes, after: Anchor | None) -> tuple[list[Record], Anchor]:
-    """Verify lines of *data*: a whole file, or (with *after*) the bytes following that anchor."""
+def _verify(
+    label: str, data: bytes, after: Anchor | None, engagement: str | None = None
+) -> tuple[list[Record], Anchor]:
+    """Verify lines of *data*: a whole file, or (with *after*) the bytes following that anchor.
+
+    With *engagement*, the header must name that engagement: a file never speaks for another.
+    """
     if data and not data.endswith(b"\n"):
         raise TornTailError(
             label,
@@ -129,6 +154,13 @@ def _verify(label: str, data: bytes, after: Anchor | None) -> tuple[list[Record]
         header, head = _verified(label, lines[0], 1)
         if header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
             raise CorruptHistoryError(label, "line 1 is not a lifecycle-history v1 header")
+        if engagement is not None and header.get("engagement") != engagement:
+            raise CorruptHistoryError(
+                label,
+                f"the header names engagement {header.get('engagement')!r}, not {engagement!r} "
+                "(a copy of another engagement's history?)",
+                0,
+            )
         anchor = Anchor(0, head, 0, len(lines[0]) + 1)
         lines = lines[1:]
     else:
@@ -167,9 +199,16 @@ class FileHistoryStore:
         """The file's path, as errors name it."""
         return str(self.path)
 
+    @property
+    def engagement(self) -> str | None:
+        """The engagement id the file name says, which its header must say too (None for a file
+        not named ``<id>.history.jsonl``: its header is taken as it is)."""
+        name = self.path.name
+        return name.removesuffix(SUFFIX) if name.endswith(SUFFIX) else None
+
     def exists(self) -> bool:
-        """Whether the file exists."""
-        return self.path.exists()
+        """Whether anything (a file, or something refused when opened) has the file's name."""
+        return os.path.lexists(self.path)
 
     def create(self, engagement: str, created: str, first: Mapping[str, Any]) -> Record:
         """Create the file with its header and first event in one write, durably.
@@ -210,16 +249,16 @@ class FileHistoryStore:
         With *after* (a snapshot's anchor), only the lines after it are read and returned, once
         the anchor's own line is found unchanged; otherwise the whole file is.
         """
-        fd = _open(self.path, os.O_RDWR | os.O_APPEND)
+        fd = open_regular(self.path, os.O_RDWR | os.O_APPEND)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            records, anchor = _read_verified(self.label, fd, after)
+            lock(self.path, fd, exclusive=True)
+            records, anchor = self._read_verified(fd, after)
             session = Session(
                 self.label,
                 records,
                 anchor.seq,
                 anchor.head,
-                write=lambda line: _write_durably(self.path, fd, line),
+                write=lambda line: append_durably(self.path, fd, line),
             )
             session.anchor = anchor
             yield session
@@ -232,41 +271,32 @@ class FileHistoryStore:
         Returns the events and the anchor of the last line. A stale *after* (its line changed
         or gone) falls back to reading the whole file.
         """
-        fd = _open(self.path, os.O_RDONLY)
+        fd = open_regular(self.path, os.O_RDONLY)
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH)
-            return _read_verified(self.label, fd, after)
+            lock(self.path, fd, exclusive=False)
+            return self._read_verified(fd, after)
         finally:
             os.close(fd)
+
+    def _read_verified(self, fd: int, after: Anchor | None) -> tuple[list[Record], Anchor]:
+        """Verify from *after* when its line is unchanged, else the whole file."""
+        if after is not None and _anchor_holds(fd, after):
+            return _verify(self.label, read_bounded(self.path, fd, after.end), after)
+        return _verify(self.label, read_bounded(self.path, fd), None, self.engagement)
 
     def read(self) -> list[Record]:
         """Read and verify the whole file without appending (a shared lock is held)."""
         return self.read_after(None)[0]
 
 
-def _open(path: Path, flags: int) -> int:
-    try:
-        return os.open(path, flags)
-    except FileNotFoundError:
-        raise HistoryError(path, "no such history file") from None
-    except OSError as exc:
-        raise HistoryError(path, f"cannot open: {exc.strerror}") from None
-
-
 def _first_lines(engagement: str, created: str, first: Mapping[str, Any]) -> tuple[bytes, Record]:
     header = encode_line(header_record(engagement, created))
     _, head = decode_line(header[:-1])
     line = encode_line({"seq": 1, **first, "prev": head})
+    check_size(engagement, line)
     record, digest = decode_line(line[:-1])
     record["hash"] = digest
     return header + line, record
-
-
-def _read_verified(label: str, fd: int, after: Anchor | None) -> tuple[list[Record], Anchor]:
-    """Verify from *after* when its line is unchanged, else the whole file."""
-    if after is not None and _anchor_holds(fd, after):
-        return _verify(label, _read_all(fd, after.end), after)
-    return _verify(label, _read_all(fd), None)
 
 
 def _anchor_holds(fd: int, anchor: Anchor) -> bool:
@@ -280,14 +310,6 @@ def _anchor_holds(fd: int, anchor: Anchor) -> bool:
     return hashlib.sha256(body).hexdigest() == anchor.head
 
 
-def _read_all(fd: int, start: int = 0) -> bytes:
-    os.lseek(fd, start, os.SEEK_SET)
-    chunks = []
-    while chunk := os.read(fd, 1 << 20):
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _write_durably(path: Path, fd: int, line: bytes) -> None:
     """One ``write`` of the whole line (looping only on a short write), then ``fsync``.
 
@@ -295,15 +317,44 @@ def _write_durably(path: Path, fd: int, line: bytes) -> None:
     so a retry could "succeed" without the data (fsyncgate). Raise, never retry.
     """
     try:
-        view = memoryview(line)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
+        _write_all(fd, line)
     except OSError as exc:
         raise HistoryError(
             path, f"append failed, not acknowledged: {exc.strerror or exc}"
         ) from None
+
+
+def _write_all(fd: int, line: bytes) -> None:
+    view = memoryview(line)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+    os.fsync(fd)
+
+
+def append_durably(path: Path, fd: int, line: bytes) -> None:
+    """:func:`_write_durably` at the end of *fd*; a failure cuts the file back to where it ended.
+
+    The caller holds the exclusive lock, so the file's size before the write is the previous
+    head's end: after a short write on a full disk (or a failed fsync) the file is valid at once,
+    never left with a torn tail (#9).
+    """
+    size = os.fstat(fd).st_size
+    try:
+        _write_all(fd, line)
+    except OSError as exc:
+        failed = f"append failed, not acknowledged: {exc.strerror or exc}"
+        try:
+            # No fsync after the cut: it would retry a failed one (fsyncgate). The file is valid
+            # at once; should a crash bring the bytes back, they are a torn tail `repair` cuts.
+            os.ftruncate(fd, size)
+        except OSError as cut:
+            raise HistoryError(
+                path,
+                f"{failed}; cutting the partial line back failed too ({cut.strerror or cut}): "
+                f"run `lifecycle repair {path}`",
+            ) from None
+        raise HistoryError(path, f"{failed} (the file is as it was)") from None
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -125,7 +125,7 @@ def _duplicate_items(pb: Playbook) -> Iterator[str]:
 
 def id_problems(path: str, value: str, pattern: re.Pattern[str], what: str) -> Iterator[str]:
     """Yield a problem when *value* does not match *pattern*."""
-    if not pattern.match(value):
+    if not pattern.fullmatch(value):  # `$` alone would pass a final newline (#9)
         allowed = "lowercase letters, digits and '-'"
         if pattern is ENTRY_ID:
             allowed += " or '_'"

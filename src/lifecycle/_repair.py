@@ -6,13 +6,13 @@ evidence for an auditor, not something to tidy away.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 from pathlib import Path
 from typing import Any
 
-from ._history import _read_all, _write_durably, read_lines
+from ._files import lock, open_regular, read_bounded
+from ._history import FileHistoryStore, _write_durably, append_durably, read_lines
 from ._lines import encode_line, format_at
 from ._replay import EVENT_VERSIONS
 from .exceptions import HistoryError, LifecycleError
@@ -30,27 +30,24 @@ def repair_file(path: Path, *, actor: str, now: Any) -> dict[str, Any]:
         HistoryError: The file is not torn, or has damage other than a torn tail.
     """
     # Any: a datetime (kept loose for callers' clocks) and a JSON record.
+    fd = open_regular(path, os.O_RDWR | os.O_APPEND)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_APPEND)
-    except OSError as exc:
-        raise HistoryError(path, f"cannot open: {exc.strerror}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        data = _read_all(fd)
+        lock(path, fd, exclusive=True)
+        data = read_bounded(path, fd)
         cut_at = data.rfind(b"\n") + 1
         torn = data[cut_at:]
         if not torn:
             raise HistoryError(path, "nothing to repair: the last line is complete")
         try:
-            records, seq, head = read_lines(str(path), data[:cut_at])
+            expected = FileHistoryStore(path).engagement
+            records, seq, head = read_lines(str(path), data[:cut_at], expected)
         except LifecycleError as exc:
             raise HistoryError(
                 path, f"refusing to repair: the damage is not only a torn tail ({exc})"
             ) from None
         at = max(format_at(now), records[-1]["at"] if records else "")
         saved = _save(path, at.replace(":", "").replace(".", "-"), torn)
-        os.ftruncate(fd, cut_at)
-        os.fsync(fd)
+        _cut(path, fd, cut_at, saved)
         data_out = {
             "cut_bytes": len(torn),
             "saved_to": saved.name,
@@ -65,10 +62,29 @@ def repair_file(path: Path, *, actor: str, now: Any) -> dict[str, Any]:
             "data": data_out,
             "prev": head,
         }
-        _write_durably(path, fd, encode_line(record))
+        try:
+            append_durably(path, fd, encode_line(record))
+        except HistoryError as exc:
+            raise HistoryError(
+                path,
+                f"the torn line was cut (its bytes are in {saved.name}) but the repair could "
+                f"not be recorded: {exc}",
+            ) from None
         return record
     finally:
         os.close(fd)
+
+
+def _cut(path: Path, fd: int, cut_at: int, saved: Path) -> None:
+    try:
+        os.ftruncate(fd, cut_at)
+        os.fsync(fd)
+    except OSError as exc:
+        raise HistoryError(
+            path,
+            f"cannot cut the torn line ({exc.strerror or exc}); its bytes are saved in "
+            f"{saved.name}",
+        ) from None
 
 
 def _save(history: Path, stamp: str, data: bytes) -> Path:
@@ -83,6 +99,12 @@ def _save(history: Path, stamp: str, data: bytes) -> Path:
             raise HistoryError(history, f"cannot save the torn bytes: {exc.strerror}") from None
         try:
             _write_durably(path, fd, data)
+        except HistoryError:
+            # Nothing saved, nothing left behind: a zero-byte save per attempt is debris (#9).
+            path.unlink(missing_ok=True)
+            raise HistoryError(
+                history, "cannot save the torn bytes (disk full?); nothing was changed"
+            ) from None
         finally:
             os.close(fd)
         folder = os.open(path.parent, os.O_RDONLY)

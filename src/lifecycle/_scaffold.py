@@ -169,9 +169,9 @@ def new_plugin(name: str, org: str, folder: Path) -> Path:
     Raises:
         InvalidInputError: *name* or *org* is not a valid name, or the target exists.
     """
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         raise InvalidInputError(f"Plugin name {name!r} must be lowercase letters, digits and '-'.")
-    if not NAME.match(org):
+    if not NAME.fullmatch(org):
         raise InvalidInputError(
             f"Organization id {org!r} must be lowercase letters, digits and '-'."
         )

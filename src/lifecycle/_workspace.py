@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -13,11 +14,12 @@ import attrs
 
 from ._history import SUFFIX
 from ._model import Fact
-from .exceptions import ConfigError, InvalidInputError, NotFoundError
+from .exceptions import ConfigError, HistoryError, InvalidInputError, NotFoundError
 
 __all__ = ["Workspace", "fact_values", "parse_assignments", "parse_fact_value"]
 
-ENGAGEMENT_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# Always used with fullmatch: `$` would also match before a final newline (#9).
+ENGAGEMENT_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 CONFIG_NAME: Final = "lifecycle.toml"
 
 
@@ -34,7 +36,7 @@ class Workspace:
         Raises:
             InvalidInputError: *engagement* is not a valid engagement id.
         """
-        if not ENGAGEMENT_ID.match(engagement) or engagement.endswith(".history"):
+        if not is_engagement_id(engagement):
             raise InvalidInputError(
                 f"Invalid engagement id {engagement!r}: use letters, digits, '.', '_' and '-' "
                 "(at most 128), starting with a letter or digit."
@@ -48,21 +50,67 @@ class Workspace:
             NotFoundError: No such engagement in this workspace.
         """
         path = self.path_of(engagement)
-        if not path.exists():
+        self.check_root()
+        # lexists: a symlink or FIFO of that name is refused when opened, not called missing.
+        if not os.path.lexists(path):
             raise NotFoundError("engagement", engagement, f"(no {path.name} in {self.root})")
         return path
 
     def engagements(self) -> list[str]:
-        """Every engagement id with a history file here, sorted."""
+        """Every engagement id with an entry named like a history here, sorted (entries that are
+        not regular files are listed too: reading them says what is wrong).
+
+        Raises:
+            InvalidInputError: The workspace folder does not exist.
+        """
+        self.check_root()
+        names = (p.name[: -len(SUFFIX)] for p in self.root.glob(f"*{SUFFIX}"))
+        return sorted(n for n in names if is_engagement_id(n))
+
+    def check_root(self) -> None:
+        """Refuse a workspace folder that does not exist (a mistyped --workspace).
+
+        Raises:
+            InvalidInputError: It does not exist, or is not a folder.
+        """
         if not self.root.is_dir():
-            return []
-        return sorted(p.name[: -len(SUFFIX)] for p in self.root.glob(f"*{SUFFIX}") if p.is_file())
+            what = "is not a folder" if os.path.lexists(self.root) else "does not exist"
+            raise InvalidInputError(f"Workspace {str(self.root)!r} {what}.")
+
+    def create_root(self) -> None:
+        """Create the workspace folder if needed, but only inside a folder that exists.
+
+        Raises:
+            InvalidInputError: Its parent does not exist or is not a folder.
+            HistoryError: The folder cannot be created.
+        """
+        if self.root.is_dir():
+            return
+        parent = self.root.absolute().parent
+        if not parent.is_dir():
+            what = "is not a folder" if os.path.lexists(parent) else "does not exist"
+            raise InvalidInputError(
+                f"Cannot create workspace {str(self.root)!r}: {str(parent)!r} {what}."
+            )
+        try:
+            self.root.mkdir()
+        except FileExistsError:
+            self.check_root()  # created meanwhile by another command, or not a folder
+        except OSError as exc:
+            raise HistoryError(
+                self.root, f"cannot create the workspace folder: {exc.strerror or exc}"
+            ) from None
 
     def roles_of(self, actor: str) -> tuple[str, ...]:
         """The roles ``lifecycle.toml`` gives *actor* (none when unlisted or no file)."""
         if self._roles is None:
             self._roles = _read_roles(self.root / CONFIG_NAME)
         return self._roles.get(actor, ())
+
+
+def is_engagement_id(text: str) -> bool:
+    """Whether *text* is a valid engagement id (the whole of it: no trailing newline)."""
+    return ENGAGEMENT_ID.fullmatch(text) is not None and not text.endswith(".history")
 
 
 def _read_roles(path: Path) -> dict[str, tuple[str, ...]]:

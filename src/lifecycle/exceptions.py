@@ -13,6 +13,7 @@
         + CorruptHistoryError        (.seq)               a line fails its hash, chain or sequence
         + ConcurrencyConflict        (.expected, .actual) another writer appended first
         + EngagementExistsError                           the engagement was opened already
+        + HistoryBusyError           (.timeout, .pid)     another process held its lock too long
       x PluginError                  (.plugin, .problem)  a plugin failed to load or misbehaved
 
 The library raises these and never prints or exits; the CLI turns them into one line on stderr and
@@ -30,6 +31,7 @@ __all__ = [
     "ConfigError",
     "CorruptHistoryError",
     "EngagementExistsError",
+    "HistoryBusyError",
     "HistoryError",
     "InvalidInputError",
     "LifecycleError",
@@ -127,6 +129,20 @@ class ConcurrencyConflict(HistoryError):
 
 class EngagementExistsError(HistoryError):
     """An engagement with that id has a history file already."""
+
+
+class HistoryBusyError(HistoryError):
+    """Another process held the history's lock for the whole wait (``LIFECYCLE_LOCK_TIMEOUT``)."""
+
+    def __init__(self, path: Path | str, timeout: float, pid: int | None = None) -> None:
+        self.timeout = timeout
+        self.pid = pid
+        holder = f"process {pid}" if pid is not None else "another process"
+        super().__init__(
+            path,
+            f"the engagement is busy: {holder} held its lock for {timeout:g} s; "
+            "try again later (LIFECYCLE_LOCK_TIMEOUT sets the wait)",
+        )
 
 
 class PluginError(LifecycleError):

@@ -102,11 +102,16 @@ def audit(
 ) -> None:
     """Verify history files and folders: integrity, conformance, completeness.
 
-    Exit 0 when no file has an error finding (warnings allowed), 1 otherwise.
+    Exit 0 when no file has an error finding (warnings allowed), 1 otherwise, 2 when no history
+    file is found (with --against, each checkpoint is then reported missing: exit 1).
     """
     files, missing = find_histories(paths)
     if missing:
         raise InvalidInputError(f"No such file or folder: {', '.join(missing)}.")
+    if not files and against is None:  # an OK about nothing would vouch for nothing (#9)
+        raise InvalidInputError(
+            f"No history file (*.history.jsonl) in {', '.join(map(str, paths))}: nothing to audit."
+        )
     checkpoints: Mapping[str, Checkpoint] = {}
     if against is not None:
         try:

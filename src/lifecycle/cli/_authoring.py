@@ -183,7 +183,7 @@ def playbooks_new(org: str, folder: Path, organization: str) -> None:
     """Start a TOML playbook for an organization, extending core."""
     from .._playbooks import PLAYBOOK_ID
 
-    if not PLAYBOOK_ID.match(org):
+    if not PLAYBOOK_ID.fullmatch(org):
         raise InvalidInputError(f"Playbook id {org!r} must be lowercase letters, digits and '-'.")
     path = folder / f"{org}.toml"
     if path.exists():

@@ -1,0 +1,168 @@
+"""Opening history files safely: regular files only, locks with a bounded wait, bounded reads.
+
+A history is opened with ``O_NOFOLLOW`` (a symlink never speaks for another file) and
+``O_NONBLOCK`` (a FIFO never hangs the open), then ``fstat`` must say it is a regular file.
+Locks are ``flock`` taken with a bounded wait (``LIFECYCLE_LOCK_TIMEOUT`` seconds, default 10):
+a hung writer makes other commands fail, saying who holds the lock, instead of wait for ever.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import stat
+import time
+from pathlib import Path
+from typing import Final
+
+from .exceptions import HistoryBusyError, HistoryError, InvalidInputError
+
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT",
+    "MAX_HISTORY_BYTES",
+    "NotRegularFileError",
+    "lock",
+    "lock_holder",
+    "lock_timeout",
+    "open_regular",
+    "read_bounded",
+]
+
+DEFAULT_LOCK_TIMEOUT: Final = 10.0
+LOCK_TIMEOUT_ENV: Final = "LIFECYCLE_LOCK_TIMEOUT"
+# The engine reads a history whole; 1 GiB is tens of thousands of long events (the audit streams
+# and has no such bound).
+MAX_HISTORY_BYTES: Final = 1 << 30
+_KINDS: Final = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFLNK: "a symbolic link",
+}
+
+
+class NotRegularFileError(HistoryError):
+    """What has a history's name is a directory, FIFO, device, socket or symlink."""
+
+
+def kind_of(mode: int) -> str:
+    """What a file of *mode* is, in words ("a directory", "a FIFO", ...)."""
+    return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+
+
+def open_regular(path: Path, flags: int) -> int:
+    """Open *path* only if it is a regular file (never following a symlink, never blocking).
+
+    Raises:
+        HistoryError: No such file, or it is a directory, FIFO, device, socket or symlink.
+    """
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise HistoryError(path, "no such history file") from None
+    except OSError as exc:
+        kind = _kind_at(path)
+        if kind is not None:
+            raise NotRegularFileError(path, f"is {kind}, not a regular file") from None
+        raise HistoryError(path, f"cannot open: {exc.strerror or exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFileError(path, f"is {kind_of(mode)}, not a regular file")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _kind_at(path: Path) -> str | None:
+    """What is at *path* when opening it failed (ELOOP: a symlink; EISDIR: a directory), or
+    None when it is a regular file (or gone)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return None
+    return None if stat.S_ISREG(mode) else kind_of(mode)
+
+
+def lock_timeout() -> float:
+    """The lock wait in seconds: ``$LIFECYCLE_LOCK_TIMEOUT``, else 10.
+
+    Raises:
+        InvalidInputError: The variable is not a number of seconds (0 or more).
+    """
+    text = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise InvalidInputError(
+            f"{LOCK_TIMEOUT_ENV}={text!r} is not a number of seconds (0 or more)."
+        )
+    return value
+
+
+def lock(path: Path, fd: int, *, exclusive: bool, timeout: float | None = None) -> None:
+    """``flock`` *fd*, waiting at most *timeout* seconds (default :func:`lock_timeout`).
+
+    Raises:
+        HistoryBusyError: Another process held the lock all that time.
+    """
+    wait = lock_timeout() if timeout is None else timeout
+    operation = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
+    deadline = time.monotonic() + wait
+    pause = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, operation)
+            return
+        except BlockingIOError:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise HistoryBusyError(path, wait, lock_holder(fd)) from None
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.05)
+
+
+def lock_holder(fd: int) -> int | None:
+    """The pid holding an ``flock`` on *fd*'s file, from ``/proc/locks`` (None when unknown)."""
+    info = os.fstat(fd)
+    inode = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                fields = line.split()
+                # "1: FLOCK  ADVISORY  WRITE 1234 fe:00:1466553 0 EOF" ("->" marks a waiter)
+                if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == inode:
+                    return int(fields[4])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def read_bounded(path: Path, fd: int, start: int = 0) -> bytes:
+    """The bytes of *fd* from *start* to its end, refusing a file over MAX_HISTORY_BYTES.
+
+    Raises:
+        HistoryError: The file is larger than the bound.
+    """
+    size = os.fstat(fd).st_size
+    if size > MAX_HISTORY_BYTES:
+        raise HistoryError(
+            path, f"is {size} bytes, over the {MAX_HISTORY_BYTES} byte limit for a history"
+        )
+    os.lseek(fd, start, os.SEEK_SET)
+    chunks = []
+    left = MAX_HISTORY_BYTES + 1 - start
+    while left > 0 and (chunk := os.read(fd, min(1 << 20, left))):
+        chunks.append(chunk)
+        left -= len(chunk)
+    if left <= 0:
+        raise HistoryError(path, f"grew over the {MAX_HISTORY_BYTES} byte limit for a history")
+    return b"".join(chunks)
