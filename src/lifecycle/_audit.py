@@ -256,7 +256,9 @@ class _Reader:
         self.checkpoint = self.against.get(engagement or "") or self.against.get(stem)
         if engagement is not None and stem != engagement:
             # One file must never speak for another engagement (#9): always an error.
-            self._add("file-name", 0, f"file name {name!r} does not match engagement {engagement!r}")
+            self._add(
+                "file-name", 0, f"file name {name!r} does not match engagement {engagement!r}"
+            )
 
     def _event(self, raw: bytes, number: int) -> dict[str, Any] | None:
         seq = number - 1

@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from ._audit import FileReport
 from ._conformance import Finding, overdue_findings
-from ._files import open_regular
+from ._files import open_regular, read_regular
 from ._history import SUFFIX
 from ._lines import FORMAT_VERSION
 from .exceptions import HistoryError
@@ -63,7 +63,7 @@ class AuditCache:
     def get(self, key: str, path: Path, today: dt.date) -> FileReport | None:
         """The cached report for *key*, with date-dependent findings recomputed for *today*."""
         try:
-            data = json.loads((self.folder / key[:2] / f"{key}.json").read_bytes())
+            data = json.loads(read_regular(self.folder / key[:2] / f"{key}.json"))
             report = FileReport(
                 path=str(path),
                 engagement=data["engagement"],
@@ -74,8 +74,8 @@ class AuditCache:
                 due=data["due"],
                 findings=[Finding(**f) for f in data["findings"]],
             )
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+        except (HistoryError, OSError, ValueError, KeyError, TypeError):
+            return None  # no entry, or one that cannot be read: audit afresh
         report.findings += overdue_findings(report.due, today, report.events)
         return report
 

@@ -26,6 +26,7 @@ __all__ = [
     "lock_timeout",
     "open_regular",
     "read_bounded",
+    "read_regular",
 ]
 
 DEFAULT_LOCK_TIMEOUT: Final = 10.0
@@ -166,3 +167,17 @@ def read_bounded(path: Path, fd: int, start: int = 0) -> bytes:
     if left <= 0:
         raise HistoryError(path, f"grew over the {MAX_HISTORY_BYTES} byte limit for a history")
     return b"".join(chunks)
+
+
+def read_regular(path: Path) -> bytes:
+    """The whole of the regular file *path* (a cache file: a snapshot, an audit verdict), opened
+    as histories are, so a FIFO or symlink planted there never hangs or redirects a command.
+
+    Raises:
+        HistoryError: No such file, not a regular file, or over the size bound.
+    """
+    fd = open_regular(path, os.O_RDONLY)
+    try:
+        return read_bounded(path, fd)
+    finally:
+        os.close(fd)

@@ -9,7 +9,6 @@ unreadable, stale or foreign snapshot is ignored and rewritten. The audit never 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import os
 import re
@@ -17,7 +16,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, Final
 
+from ._codeversion import code_version
 from ._convert import structure_playbook, unstructure_playbook
+from ._files import read_regular
 from ._history import SUFFIX, Anchor
 from ._lines import MAX_LINE_BYTES
 from ._playbooks import playbook_digest
@@ -32,17 +33,6 @@ FOLDER: Final = ".lifecycle"
 HEX64: Final = re.compile(r"[0-9a-f]{64}")
 
 
-@functools.cache
-def _code_version() -> str:
-    """lifecycle's version: snapshots are only reused by the code that wrote them."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("lifecycle")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 def snapshot_path(history: Path) -> Path:
     """Where the snapshot of *history* lives: ``<workspace>/.lifecycle/<id>.snapshot.json``."""
     return history.parent / FOLDER / (history.name.removesuffix(SUFFIX) + ".snapshot.json")
@@ -54,7 +44,7 @@ def save_snapshot(history: Path, engagement: Engagement, anchor: Anchor) -> None
     data = {
         "format": FORMAT,
         "version": VERSION,
-        "lifecycle": _code_version(),
+        "lifecycle": code_version(),
         "anchor": [anchor.seq, anchor.head, anchor.start, anchor.end],
         "state": _dump(engagement),
     }
@@ -85,11 +75,11 @@ def remove_snapshot(history: Path) -> None:
 def load_snapshot(history: Path) -> tuple[Engagement, Anchor] | None:
     """The cached state and its anchor, or None when there is no usable snapshot."""
     try:
-        data = json.loads(snapshot_path(history).read_bytes())
+        data = json.loads(read_regular(snapshot_path(history)))
         if (data.get("format"), data.get("version"), data.get("lifecycle")) != (
             FORMAT,
             VERSION,
-            _code_version(),
+            code_version(),
         ):
             return None  # another format, or state built by other replay code: replay afresh
         seq, head, start, end = data["anchor"]

@@ -13,6 +13,7 @@ import click
 
 from .._audit import Checkpoint, FileReport, find_histories, missing_reports, read_checkpoints
 from .._auditcache import AuditCache, audit_cached, default_cache_dir
+from .._codeversion import code_version
 from .._repair import repair_file
 from ..exceptions import InvalidInputError
 
@@ -36,7 +37,8 @@ def _cache(plugins: Any, use: bool) -> AuditCache | None:
     versions = [
         f"{r.name}={r.distribution}:{r.version}" for r in plugins.reports if r.status == "loaded"
     ]
-    return AuditCache(default_cache_dir(), sorted(versions))
+    # The running code's own digest too: a fix without a version bump must not reuse verdicts.
+    return AuditCache(default_cache_dir(), [f"lifecycle={code_version()}", *sorted(versions)])
 
 
 def _worker_audit(work: _Work) -> FileReport:

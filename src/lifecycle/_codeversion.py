@@ -1,0 +1,30 @@
+"""Which code is running: the version and a digest of lifecycle's own source files.
+
+Caches of derived results (snapshots of replayed state, audit verdicts) are reused only by the
+code that wrote them. A version number alone is not enough: a working copy, or a fix released
+without a version bump, changes what replay and audit decide while the number stays the same.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+__all__ = ["code_version"]
+
+
+@functools.cache
+def code_version() -> str:
+    """``<version>+<sha256 prefix of every module of the package>``, computed once a process."""
+    try:
+        number = version("lifecycle")
+    except PackageNotFoundError:
+        number = "unknown"
+    digest = hashlib.sha256()
+    package = Path(__file__).parent
+    for source in sorted(package.rglob("*.py")):
+        digest.update(source.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(source.read_bytes() + b"\0")
+    return f"{number}+{digest.hexdigest()[:16]}"
