@@ -15,6 +15,7 @@ import attrs
 from ._decide import GATE, reason_problem
 from ._due import due_items
 from ._eventcheck import event_problems, fact_problems, kind_checked
+from ._inputs import actor_problem
 from ._replay import Mismatch, ReplayError, apply, recheck, start
 from ._rules import RuleKind
 from ._state import Engagement
@@ -86,6 +87,8 @@ class Conformance:
             return
         seq = record.get("seq") if isinstance(record.get("seq"), int) else None
         try:
+            if problem := actor_problem(record.get("actor")):  # the engine refuses such names
+                self.findings.append(_error("not-allowed", seq, problem))
             if self.engagement is None:
                 self.engagement = start(record)
                 opened_facts = _dict(record.get("data")).get("facts") or {}

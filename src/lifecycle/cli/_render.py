@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from .._due import DueItem
 
-__all__ = ["due", "engagements", "status", "timeline"]
+__all__ = ["due", "engagements", "escape", "status", "timeline"]
 
 Json = Mapping[str, Any]  # Any: JSON objects.
+
+# C0 and C1 controls, DEL, line and paragraph separators, and the bidirectional overrides and
+# isolates ("Trojan source"): anything that could start a line or make text read otherwise (#10).
+_CONTROL: Final = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+_NAMED: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape(text: str) -> str:
+    """*text* with control characters shown as escapes (``\\n``, ``\\x1b``, ``\\u202e``), so
+    that what a history holds can never add a line or hide itself when printed.
+
+    >>> escape("line\\nfake")
+    'line\\\\nfake'
+    """
+    return _CONTROL.sub(_escape_one, text)
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 
 def status(data: Json) -> str:
@@ -41,7 +65,12 @@ def status(data: Json) -> str:
     if data["due"]:
         lines.append("due")
         lines += [_due_line(i) for i in data["due"]]
-    return "\n".join(lines)
+    return _joined(lines)
+
+
+def _joined(lines: Iterable[str]) -> str:
+    """The lines, each escaped: a newline inside a value stays inside its line."""
+    return "\n".join(map(escape, lines))
 
 
 def _choices(title: str, entries: Sequence[Json], *, arrow: bool = False) -> list[str]:
@@ -76,7 +105,7 @@ def engagements(rows: Iterable[Json]) -> str:
             f"{row['engagement']:<24} {row['playbook']}@{row['version']:<8} "
             f"{row['stage']}{final}  ({row['events']} events)"
         )
-    return "\n".join(lines) if lines else "No engagements in this workspace."
+    return _joined(lines) if lines else "No engagements in this workspace."
 
 
 def timeline(events: Iterable[Json]) -> str:
@@ -126,14 +155,14 @@ def _event_line(event: Json) -> str:
     for rule in data.get("rules", []) if isinstance(data.get("rules"), list) else []:
         if rule.get("outcome") in ("warn", "block", "overridden"):
             extra.append(f"      {rule['outcome']}: {rule['rule']}: {rule.get('message', '')}")
-    return "\n".join([f"{head}  {body}", *extra])
+    return _joined([f"{head}  {body}", *extra])
 
 
 def due(items: Sequence[DueItem]) -> str:
     """The ``due`` list."""
     if not items:
         return "Nothing due."
-    return "\n".join(
+    return _joined(
         f"{i.due.isoformat()}  {'OVERDUE' if i.overdue else 'due':<7}  {i.engagement:<20} "
         f"{i.kind} {i.id}  ({i.source})"
         for i in items
