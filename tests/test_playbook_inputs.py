@@ -72,7 +72,7 @@ NESTED = {
 
 @pytest.mark.parametrize("text", NESTED.values(), ids=NESTED.keys())
 def test_check_refuses_deep_nesting(tmp_path: Path, text: str) -> None:
-    """TOML nested deeper than 32 levels (arrays, inline tables, dotted keys) is one ERROR line, not a RecursionError."""
+    """TOML nested over 32 levels (arrays, inline tables, dotted keys) is one ERROR line, not a RecursionError."""
     path = tmp_path / "deep.toml"
     path.write_text(text, encoding="utf-8")
     assert_check_error(

@@ -11,7 +11,7 @@ import click
 
 from .._engine import Result
 from .._inputs import date_problem
-from .._replay import replay
+from .._statecache import continued
 from ..exceptions import InvalidInputError, LifecycleError, RefusedError
 from . import _render
 
@@ -217,7 +217,8 @@ def history(engagement: str, as_json: bool, at_seq: int | None) -> None:
                 f"Engagement {engagement!r} has {len(events)} events, not {at_seq}."
             )
         events = events[:at_seq]
-        eng = replay(events)
+        # A hostile event that verifies is a one-line error naming the file, as in `status` (#10).
+        eng, _ = continued(str(env.engine.workspace.path_of(engagement)), None, events, None)
         data = env.engine.status_of_engagement(eng, actor=env.actor)
         if as_json:
             _echo_json({"at": at_seq, "status": data})

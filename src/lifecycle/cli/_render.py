@@ -110,7 +110,23 @@ def engagements(rows: Iterable[Json]) -> str:
 
 def timeline(events: Iterable[Json]) -> str:
     """The ``history`` timeline: one line per event, with decisions and reasons."""
-    return "\n".join(_event_line(e) for e in events)
+    return "\n".join(_safe_event_line(e) for e in events)
+
+
+# What a verified but hostile event (every hash right, a field missing or of the wrong type)
+# raises while it is rendered: shown as such, never a crash (#10; the readers' schema check is
+# the real guard, this is the renderer's own).
+_BAD_DATA: Final = (KeyError, TypeError, AttributeError, IndexError, ValueError)
+
+
+def _safe_event_line(event: Json) -> str:
+    try:
+        return _event_line(event)
+    except _BAD_DATA as exc:
+        return escape(
+            f"{event.get('seq')!s:>4}  {event.get('type')!s}: malformed event "
+            f"({type(exc).__name__}: {exc}); `lifecycle audit` names the problem"
+        )
 
 
 def _event_line(event: Json) -> str:
