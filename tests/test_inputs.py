@@ -29,7 +29,7 @@ def ws(workspace: Path, plugins) -> Path:
 
 def lifecycle(ws: Path, *args: str | bytes, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the CLI in a subprocess on *ws* as 'officer' (bytes arguments are passed as they are)."""
-    return run_cli("--workspace", str(ws), *args, env={"LIFECYCLE_ACTOR": "officer", **(env or {})})  # type: ignore[arg-type]
+    return run_cli("--workspace", str(ws), *args, env={"LIFECYCLE_ACTOR": "officer", **(env or {})})
 
 
 def histories(ws: Path) -> dict[str, bytes]:
