@@ -86,7 +86,9 @@ class Prober:
         self.path.write_bytes(data)
         if cache is not None:
             kinds, today = self.engine.rule_kinds, self.engine.today()
-            return audit_cached(self.path, kinds=kinds, today=today, against=against or {}, cache=cache)
+            return audit_cached(
+                self.path, kinds=kinds, today=today, against=against or {}, cache=cache
+            )
         return audit_file(
             self.path, kinds=self.engine.rule_kinds, today=self.engine.today(), against=against
         )
@@ -399,7 +401,11 @@ def test_header_rename_and_cached_verdicts_are_caught(
         prober.probe(f"{name}, cached", forged, {0}, cache=cache)
         # The plain audit above filled the cache; a checkpoint must still be checked.
         prober.probe(
-            f"{name}, cached, --against", forged, set(), against=kept, cache=cache,
+            f"{name}, cached, --against",
+            forged,
+            set(),
+            against=kept,
+            cache=cache,
             codes={"checkpoint-mismatch", "truncated"},
         )
         saved = write_checkpoint(prober.path, kept[ENG])

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Final, TypeVar
 
 import attrs
 
+from ._lines import MAX_LINE_BYTES
 from ._model import ChecklistItem, Playbook, Stage, Trigger
 from ._playbooks import LIST_KEYS, Document, playbook_digest, read_document
 from ._validate import Origins, validate_resolved
@@ -21,6 +22,8 @@ from .exceptions import NotFoundError, PlaybookError
 __all__ = ["Catalog", "Resolved"]
 
 _E = TypeVar("_E", bound=object)
+# Each expanded source is at least 4 bytes of JSON (`"s",`): more cannot fit in one line (#10).
+MAX_STAR_SOURCES: Final = MAX_LINE_BYTES // 4
 
 
 @attrs.frozen
@@ -111,6 +114,13 @@ class Catalog:
 
     def _resolve(self, playbook_id: str, seen: tuple[str, ...]) -> Resolved:
         merged, origins, chain = self._merged(playbook_id, seen)
+        if (count := _star_sources(merged)) > MAX_STAR_SOURCES:
+            raise PlaybookError(
+                [
+                    f'{chain[-1].label}: $.triggers: from = ["*"] expands to {count} source '
+                    "stages; the resolved playbook could never be stored in a history line"
+                ]
+            )
         # Stars expand over the fully merged playbook, so they cover stages a child adds (#2).
         resolved = attrs.evolve(_expand_stars(merged), extends=None)
         problems = list(validate_resolved(resolved, origins, self.rule_kinds))
@@ -219,6 +229,12 @@ def _drop_items(stage: Stage, removed: set[str]) -> Stage:
     if not any(item.id in removed for item in stage.checklist):
         return stage
     return attrs.evolve(stage, checklist=tuple(i for i in stage.checklist if i.id not in removed))
+
+
+def _star_sources(playbook: Playbook) -> int:
+    """How many source stages ``from = ["*"]`` would expand to, counted before expanding."""
+    stars = sum("*" in t.from_ for t in playbook.triggers)
+    return stars * sum(not s.final for s in playbook.stages)
 
 
 def _expand_stars(playbook: Playbook) -> Playbook:

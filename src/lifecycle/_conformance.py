@@ -17,6 +17,7 @@ from ._consistency import override_problems, reason_problems, return_problem, un
 from ._decide import GATE, reason_problem
 from ._due import due_items
 from ._eventcheck import event_problems, fact_problems, kind_checked
+from ._inputs import actor_problem, free_text_actor
 from ._replay import Mismatch, ReplayError, apply, recheck, start
 from ._rules import RuleKind
 from ._state import Engagement
@@ -89,6 +90,7 @@ class Conformance:
             return
         seq = record.get("seq") if isinstance(record.get("seq"), int) else None
         try:
+            self._check_actor(record.get("actor"), seq)
             if self.engagement is None:
                 self.engagement = start(record)
                 opened_facts = _dict(record.get("data")).get("facts") or {}
@@ -113,6 +115,16 @@ class Conformance:
         except _BAD_DATA as exc:
             # Hostile or damaged data that still verifies (re-hashed lines): a finding, never a crash.
             self._stop("replay", seq, f"seq {seq}: bad event data ({type(exc).__name__}: {exc})")
+
+    def _check_actor(self, actor: object, seq: int | None) -> None:
+        """An actor name the engine refuses is an error, unless an earlier version could have
+        recorded it (free text, one printable line): then a warning, so old histories pass."""
+        if (problem := actor_problem(actor)) is None:
+            return
+        if free_text_actor(actor):
+            self.findings.append(_warning("actor-name", seq, f"{problem}; recorded as free text"))
+        else:
+            self.findings.append(_error("not-allowed", seq, problem))
 
     def _returns(self, record: Record, seq: int | None) -> bool:
         """Check where a returning trigger led; False when replay cannot go on past it."""

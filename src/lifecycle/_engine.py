@@ -21,6 +21,7 @@ from ._decide import Outcome, check_override, evaluate, gate, missing_reason, re
 from ._due import DueItem, due_items
 from ._events import check_events
 from ._history import FileHistoryStore, HistoryStore, Session
+from ._inputs import MIN_DATE, check_actor
 from ._lines import format_at
 from ._machine import compile_machine
 from ._plugins import Plugins, make_plugin_manager
@@ -180,8 +181,7 @@ class Engine:
             parse_assignments(facts if isinstance(facts, Mapping) else list(facts)),
         )
         store = self.store(engagement_id)
-        if not actor.strip():
-            raise InvalidInputError("An actor name is needed (--actor or LIFECYCLE_ACTOR).")
+        check_actor(actor)
         self.workspace.create_root()
         at = self._now("")
         data = _opened_data(
@@ -271,6 +271,8 @@ class Engine:
                 raise NotFoundError("activity", activity, f"(playbook {eng.playbook.id!r})")
             today = _date(ctx.at)
             day = on or today
+            if day < MIN_DATE:
+                raise InvalidInputError(f"The date {day.isoformat()} is before {MIN_DATE}.")
             if day > today:
                 raise InvalidInputError(f"The date {day.isoformat()} is in the future.")
             action = Action("activity", activity, day)
@@ -383,8 +385,7 @@ class Engine:
         *expected_seq* is for callers that decided on a state read earlier: if the history has
         moved on since (another writer), nothing is evaluated or written (ConcurrencyConflict).
         """
-        if not actor.strip():
-            raise InvalidInputError("An actor name is needed (--actor or LIFECYCLE_ACTOR).")
+        check_actor(actor)
         cached = self._states.cached(store.path)
         appended: list[Result] = []
         try:

@@ -8,10 +8,10 @@ each is an audit finding.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
+from ._inputs import date_problem
 from ._model import Fact, Playbook
 from ._state import Engagement
 
@@ -65,10 +65,7 @@ def _valid(fact: Fact, value: object) -> bool:
     if fact.type == "choice":
         return value in fact.choices
     if fact.type == "date":
-        try:
-            dt.date.fromisoformat(value)
-        except ValueError:
-            return False
+        return date_problem(value) is None
     return True
 
 
@@ -102,7 +99,9 @@ def _activity(engagement: Engagement, data: Record, record: Record) -> Iterator[
     if data.get("stage") != engagement.stage:
         yield f"activity recorded as in stage {data.get('stage')!r}; the engagement was in {engagement.stage!r}"
     on, at = data.get("on"), record.get("at")
-    if isinstance(on, str) and isinstance(at, str) and on > at[:10]:
+    if problem := date_problem(on):
+        yield f"activity date {problem}"
+    elif isinstance(on, str) and isinstance(at, str) and on > at[:10]:
         yield f"activity dated {on}, after it was recorded ({at[:10]})"
 
 

@@ -229,13 +229,16 @@ def event_problem(record: Mapping[str, Any]) -> str:
     """What is wrong with event *record* against its model, or "" when it fits.
 
     An unknown type or a newer version is not this check's business (the readers name those);
-    it answers "" for them.
+    it answers "" for them. A type that is not a string, or a version that is not an integer,
+    is a problem: no reader could even look them up.
     """
     # Any: a JSON object as stored.
     get = record.get
     kind, version = get("type"), get("v")
-    if type(kind) is not str or type(version) is not int:
-        return ""
+    if type(kind) is not str:
+        return f"type: {kind!r} is not a string"
+    if type(version) is not int:
+        return f"{kind} event: v: {version!r} is not an integer"
     data_check = _DATA_CHECKS.get((kind, version))
     if data_check is None:
         return ""

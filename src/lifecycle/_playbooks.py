@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -20,8 +19,9 @@ import attrs
 import tomli_w
 
 from ._convert import structure_playbook, structure_problems, unstructure_playbook
+from ._inputs import read_toml
 from ._model import Playbook
-from .exceptions import PlaybookError
+from .exceptions import InvalidInputError, PlaybookError
 
 __all__ = [
     "LIST_KEYS",
@@ -40,7 +40,8 @@ PLAYBOOK_ID: Final = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 ENTRY_ID: Final = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 FACT_ID: Final = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 LIST_KEYS: Final = ("facts", "stages", "triggers", "activities", "rules")
-MAX_PLAYBOOK_BYTES: Final = 4 * 1024 * 1024
+# 1 MiB: the largest shipped playbook is 13 kB (docs/playbook-schema.md, "Limits").
+MAX_PLAYBOOK_BYTES: Final = 1024 * 1024
 
 
 @attrs.frozen
@@ -62,16 +63,11 @@ def read_document(path: Path) -> Document:
     """Parse and structure one TOML playbook file, collecting every problem."""
     label = str(path)
     try:
-        if path.stat().st_size > MAX_PLAYBOOK_BYTES:
-            return Document(label, None, (f"{label}: file is larger than 4 MiB",), path)
-        text = path.read_bytes().decode("utf-8")
-        data = tomllib.loads(text)
-    except OSError as exc:
-        return Document(label, None, (f"{label}: cannot read: {exc.strerror or exc}",), path)
-    except UnicodeDecodeError:
-        return Document(label, None, (f"{label}: not UTF-8 text",), path)
-    except tomllib.TOMLDecodeError as exc:
-        return Document(label, None, (f"{label}: TOML syntax: {exc}",), path)
+        data = read_toml(path, max_bytes=MAX_PLAYBOOK_BYTES)
+    except InvalidInputError as exc:
+        return Document(label, None, (f"{label}: {exc}",), path)
+    if data is None:
+        return Document(label, None, (f"{label}: cannot read: No such file or directory",), path)
     return load_document(data, label, path)
 
 

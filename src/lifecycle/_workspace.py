@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
 import attrs
 
+from ._config import Config, load_config
 from ._history import SUFFIX
+from ._inputs import date_problem
 from ._model import Fact
-from .exceptions import ConfigError, HistoryError, InvalidInputError, NotFoundError
+from .exceptions import HistoryError, InvalidInputError, NotFoundError
 
 __all__ = ["Workspace", "fact_values", "parse_assignments", "parse_fact_value"]
 
@@ -28,7 +28,7 @@ class Workspace:
     """The folder engagements live in."""
 
     root: Path
-    _roles: dict[str, tuple[str, ...]] | None = attrs.field(default=None, init=False)
+    _config: Config | None = attrs.field(default=None, init=False)
 
     def path_of(self, engagement: str) -> Path:
         """The history file of *engagement*.
@@ -103,35 +103,14 @@ class Workspace:
 
     def roles_of(self, actor: str) -> tuple[str, ...]:
         """The roles ``lifecycle.toml`` gives *actor* (none when unlisted or no file)."""
-        if self._roles is None:
-            self._roles = _read_roles(self.root / CONFIG_NAME)
-        return self._roles.get(actor, ())
+        if self._config is None:
+            self._config = load_config(self.root)
+        return self._config.roles_of(actor)
 
 
 def is_engagement_id(text: str) -> bool:
     """Whether *text* is a valid engagement id (the whole of it: no trailing newline)."""
     return ENGAGEMENT_ID.fullmatch(text) is not None and not text.endswith(".history")
-
-
-def _read_roles(path: Path) -> dict[str, tuple[str, ...]]:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(path, f"cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, f"TOML syntax: {exc}") from None
-    actors = data.get("actors", {})
-    if not isinstance(actors, dict):
-        raise ConfigError(path, "$.actors: expected a table of actors")
-    roles: dict[str, tuple[str, ...]] = {}
-    for name, entry in actors.items():
-        listed = entry.get("roles") if isinstance(entry, dict) else None
-        if not isinstance(listed, list) or not all(isinstance(r, str) for r in listed):
-            raise ConfigError(path, f"$.actors.{name}.roles: expected an array of role names")
-        roles[name] = tuple(listed)
-    return roles
 
 
 def parse_fact_value(fact: Fact, text: str) -> object:
@@ -150,12 +129,9 @@ def parse_fact_value(fact: Fact, text: str) -> object:
             return False
         raise InvalidInputError(f"Fact {fact.id!r} is true or false, not {text!r}.")
     if fact.type == "date":
-        try:
-            return dt.date.fromisoformat(text).isoformat()
-        except ValueError:
-            raise InvalidInputError(
-                f"Fact {fact.id!r} is a date (YYYY-MM-DD), not {text!r}."
-            ) from None
+        if problem := date_problem(text):
+            raise InvalidInputError(f"Fact {fact.id!r} is a date: {problem}.")
+        return text
     if fact.type == "choice" and text not in fact.choices:
         raise InvalidInputError(
             f"Fact {fact.id!r} is one of {', '.join(fact.choices)}; not {text!r}."

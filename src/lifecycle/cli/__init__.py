@@ -16,8 +16,11 @@ from pathlib import Path
 import click
 
 from .._engine import Engine
+from .._inputs import text_problem
 from .._plugins import Plugins, make_plugin_manager
-from ..exceptions import InvalidInputError, LifecycleError, NotFoundError
+from ..exceptions import ConfigError, InvalidInputError, LifecycleError, NotFoundError
+from ._render import escape
+from ._streams import guarded_streams
 
 __all__ = ["Env", "cli", "main"]
 
@@ -122,8 +125,9 @@ _register_commands()
 
 
 def exit_code(error: LifecycleError) -> int:
-    """2 for usage errors (a name or value that does not exist or is malformed), else 1."""
-    return 2 if isinstance(error, NotFoundError | InvalidInputError) else 1
+    """2 for usage errors (a name or value that does not exist or is malformed, a bad
+    ``lifecycle.toml``), else 1."""
+    return 2 if isinstance(error, NotFoundError | InvalidInputError | ConfigError) else 1
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -133,10 +137,24 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code instead of exiting."""
+    args = list(argv) if argv is not None else sys.argv[1:]
+    with guarded_streams():
+        if problem := text_problem(args, os.environ):
+            _error(problem)
+            return 2
+        return _run(args)
+
+
+def _error(message: str) -> None:
+    """One line on stderr, whatever the message holds (a newline in a name cannot split it)."""
+    click.echo(f"lifecycle: error: {escape(message)}", err=True)
+
+
+def _run(args: list[str]) -> int:
     try:
         load_plugins().add_commands(cli)
         result = cli.main(
-            args=list(argv) if argv is not None else None,
+            args=args,
             prog_name="lifecycle",
             standalone_mode=False,
         )
@@ -145,22 +163,22 @@ def run(argv: Sequence[str] | None = None) -> int:
     except click.UsageError as exc:
         # One line, naming what was wrong and where to look (click's usage block is long).
         where = exc.ctx.command_path if exc.ctx else "lifecycle"
-        click.echo(f"lifecycle: error: {exc.format_message()} (see '{where} --help')", err=True)
+        _error(f"{exc.format_message()} (see '{where} --help')")
         return exc.exit_code
     except click.ClickException as exc:
-        click.echo(f"lifecycle: error: {exc.format_message()}", err=True)
+        _error(exc.format_message())
         return exc.exit_code
     except click.Abort:
         click.echo("lifecycle: aborted", err=True)
         return 1
     except LifecycleError as exc:
-        click.echo(f"lifecycle: error: {exc}", err=True)
+        _error(str(exc))
         return exit_code(exc)
     except Exception as exc:  # the last line of defence: never a traceback
         if os.environ.get("LIFECYCLE_DEBUG"):
             raise
         click.echo(
-            f"lifecycle: internal error: {type(exc).__name__}: {exc} "
+            f"lifecycle: internal error: {type(exc).__name__}: {escape(str(exc))} "
             "(set LIFECYCLE_DEBUG=1 for the traceback)",
             err=True,
         )

@@ -14,6 +14,7 @@ import click
 from .._audit import Checkpoint, FileReport, find_histories, missing_reports, read_checkpoints
 from .._auditcache import AuditCache, audit_cached, default_cache_dir
 from .._codeversion import code_version
+from .._inputs import check_actor
 from .._repair import repair_file
 from ..exceptions import InvalidInputError
 
@@ -178,7 +179,7 @@ def _text(report: FileReport) -> str:
 def repair(file: Path) -> None:
     """Cut a torn last line (saved beside the file first) and record the repair."""
     env = _env()
-    record = repair_file(file, actor=env.actor, now=dt.datetime.now(dt.UTC))
+    record = repair_file(file, actor=check_actor(env.actor), now=dt.datetime.now(dt.UTC))
     data = record["data"]
     click.echo(
         f"Repaired {file}: cut {data['cut_bytes']} torn byte(s), saved to "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -11,10 +12,15 @@ import attrs
 import click
 import tomli_w
 
+from .._catalog import Catalog, Resolved
 from .._convert import unstructure_playbook
+from .._engine import _opened_data
 from .._graph import FORMATS, draw
+from .._lines import MAX_LINE_BYTES, encode_line, format_at
 from .._playbooks import dump_playbook
+from .._replay import EVENT_VERSIONS
 from ..exceptions import InvalidInputError, LifecycleError, PlaybookError
+from ._render import escape
 
 __all__ = ["COMMANDS"]
 
@@ -76,10 +82,12 @@ def playbooks_list(as_json: bool) -> None:
     for row in rows:
         if row["ok"]:
             click.echo(
-                f"{row['id']:<14} {row['version']:<8} {row['organization']:<40} {row['title']}"
+                escape(
+                    f"{row['id']:<14} {row['version']:<8} {row['organization']:<40} {row['title']}"
+                )
             )
         else:
-            click.echo(f"{row['id'] or '?':<14} INVALID  {row['error']}")
+            click.echo(escape(f"{row['id'] or '?':<14} INVALID  {row['error']}"))
 
 
 def _row(pid: str | None, source: str, playbook: Any) -> dict[str, Any]:
@@ -136,6 +144,7 @@ def playbooks_check(paths: tuple[Path, ...]) -> None:
     if missing:
         raise InvalidInputError(f"No such file: {', '.join(missing)}.")
     catalog = env.plugins.catalog(env.playbook_dirs, first=files)
+    installed = env.plugins.catalog(env.playbook_dirs)
     problems = 0
     for document in catalog.broken:
         problems += _report(document.problems)
@@ -144,11 +153,7 @@ def playbooks_check(paths: tuple[Path, ...]) -> None:
         if document.path is None or not any(_same(document.path, f) for f in files):
             continue
         try:
-            resolved = catalog.resolve(pid)
-            click.echo(
-                f"OK     {document.label}  ({pid}@{resolved.playbook.version}, "
-                f"sha256 {resolved.sha256[:12]})"
-            )
+            problems += _report(_checked(catalog.resolve(pid), installed, document.path))
         except PlaybookError as exc:
             problems += _report(exc.problems)
         except LifecycleError as exc:
@@ -156,13 +161,74 @@ def playbooks_check(paths: tuple[Path, ...]) -> None:
     click.get_current_context().exit(1 if problems else 0)
 
 
+def _checked(resolved: Resolved, installed: Catalog, path: Path) -> list[str]:
+    """The problems of a playbook that resolves (an id clash, a size `new` cannot store); OK
+    printed when there are none."""
+    label, pid = resolved.label, resolved.playbook.id
+    problems = []
+    others = [s for s in _sources(installed, pid) if not _same(Path(s), path)]
+    if others and len(others) < len(_sources(installed, pid)):
+        problems.append(
+            f"{label}: $.id: playbook id {pid!r} is also defined in {' and '.join(others)}; "
+            "`list` shows it INVALID and `new` refuses it"
+        )
+    elif others:
+        click.echo(
+            escape(
+                f"warning: {label}: playbook id {pid!r} is also the id of {' and '.join(others)}; "
+                "installed side by side, the two would clash"
+            ),
+            err=True,
+        )
+    size = opened_line_bytes(resolved)
+    if size > MAX_LINE_BYTES:
+        problems.append(
+            f"{label}: the resolved playbook makes an `opened` event of {size} bytes, over the "
+            f"history line limit of {MAX_LINE_BYTES} bytes: `new` could never store it"
+        )
+    if not problems:
+        click.echo(
+            escape(
+                f"OK     {label}  ({pid}@{resolved.playbook.version}, sha256 {resolved.sha256[:12]})"
+            )
+        )
+    return problems
+
+
+def _sources(catalog: Catalog, pid: str) -> list[str]:
+    """Every source (file name or plugin) that defines *pid* in *catalog*."""
+    if pid in catalog.conflicts:
+        return catalog.conflicts[pid]
+    return [catalog.documents[pid].label] if pid in catalog.documents else []
+
+
 def _same(a: Path, b: Path) -> bool:
-    return a.resolve() == b.resolve()
+    try:
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError):  # a label that is no path (a plugin), or a symlink loop
+        return False
+
+
+def opened_line_bytes(resolved: Resolved) -> int:
+    """The length of the ``opened`` line of an engagement under *resolved* at the least (an
+    empty title, no facts, but the longest id and actor): a playbook over the line limit passes
+    every other check, and `new` could still never store it (#10)."""
+    longest = "x" * 128
+    record = {
+        "seq": 1,
+        "at": format_at(dt.datetime.now(dt.UTC)),
+        "actor": longest,
+        "type": "opened",
+        "v": EVENT_VERSIONS["opened"],
+        "data": _opened_data(longest, "", resolved, {}),
+        "prev": "0" * 64,
+    }
+    return len(encode_line(record)) - 1
 
 
 def _report(problems: list[str]) -> int:
     for problem in problems:
-        click.echo(f"ERROR  {problem}", err=True)
+        click.echo(escape(f"ERROR  {problem}"), err=True)
     return len(problems)
 
 
@@ -188,6 +254,11 @@ def playbooks_new(org: str, folder: Path, organization: str) -> None:
     path = folder / f"{org}.toml"
     if path.exists():
         raise InvalidInputError(f"{path} exists already; not overwriting it.")
+    if taken := _sources(_env().engine.catalog, org):
+        raise InvalidInputError(
+            f"Playbook id {org!r} is taken already (by {' and '.join(taken)}): a second playbook "
+            f"with it would make both unusable; choose another id, such as '{org}-office'."
+        )
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(new_playbook_toml(org, organization or org.upper()), encoding="utf-8")
     click.echo(f"Wrote {path}; check it with: lifecycle playbooks check {path}")

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from .._engine import Result
+from .._inputs import date_problem
 from ..exceptions import InvalidInputError, LifecycleError, RefusedError
 from . import _render
 
@@ -29,9 +30,9 @@ def _done(result: Result, what: str) -> None:
     event = result.event
     click.echo(f"{what} (event {event['seq']}); stage: {result.engagement.stage}")
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {_render.escape(warning)}", err=True)
     for error in result.plugin_errors:
-        click.echo(f"warning: {error} (the event is recorded)", err=True)
+        click.echo(f"warning: {_render.escape(str(error))} (the event is recorded)", err=True)
 
 
 @click.command("new")
@@ -91,10 +92,9 @@ def uncheck(engagement: str, item: str) -> None:
 def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
     if value is None:
         return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+    if problem := date_problem(value):
+        raise click.BadParameter(problem)
+    return dt.date.fromisoformat(value)
 
 
 @click.command("record")
@@ -105,7 +105,7 @@ def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -
     "on",
     callback=_parse_date,
     metavar="DATE",
-    help="When it took place (YYYY-MM-DD, up to today; default today).",
+    help="When it took place (YYYY-MM-DD, from 1945-01-01 up to today; default today).",
 )
 @click.option("--note", default="", help="What happened.")
 @click.option("--override", metavar="REASON", help="Override blocking rules, with a reason.")
@@ -224,7 +224,7 @@ def history(engagement: str, as_json: bool, at_seq: int | None) -> None:
         if as_json:
             _echo_json({"at": at_seq, "status": data})
         else:
-            click.echo(f"As it stood at event {at_seq} ({events[-1]['at']}):")
+            click.echo(_render.escape(f"As it stood at event {at_seq} ({events[-1]['at']}):"))
             click.echo(_render.status(data))
         return
     if as_json:
@@ -240,7 +240,7 @@ def due(as_json: bool) -> None:
     env = _env()
     items, problems = env.engine.due()
     for problem in problems:
-        click.echo(f"warning: {problem}", err=True)
+        click.echo(f"warning: {_render.escape(problem)}", err=True)
     if as_json:
         _echo_json(
             {

@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from .._due import DueItem
+from .._inputs import CONTROL_CHARS
 
-__all__ = ["due", "engagements", "status", "timeline"]
+__all__ = ["due", "engagements", "escape", "status", "timeline"]
 
 Json = Mapping[str, Any]  # Any: JSON objects.
+
+_NAMED: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape(text: str) -> str:
+    """*text* with control characters shown as escapes (``\\n``, ``\\x1b``, ``\\u202e``), so
+    that what a history holds can never add a line or hide itself when printed.
+
+    >>> escape("line\\nfake")
+    'line\\\\nfake'
+    """
+    return CONTROL_CHARS.sub(_escape_one, text)
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 
 def status(data: Json) -> str:
@@ -41,7 +61,12 @@ def status(data: Json) -> str:
     if data["due"]:
         lines.append("due")
         lines += [_due_line(i) for i in data["due"]]
-    return "\n".join(lines)
+    return _joined(lines)
+
+
+def _joined(lines: Iterable[str]) -> str:
+    """The lines, each escaped: a newline inside a value stays inside its line."""
+    return "\n".join(map(escape, lines))
 
 
 def _choices(title: str, entries: Sequence[Json], *, arrow: bool = False) -> list[str]:
@@ -76,12 +101,28 @@ def engagements(rows: Iterable[Json]) -> str:
             f"{row['engagement']:<24} {row['playbook']}@{row['version']:<8} "
             f"{row['stage']}{final}  ({row['events']} events)"
         )
-    return "\n".join(lines) if lines else "No engagements in this workspace."
+    return _joined(lines) if lines else "No engagements in this workspace."
 
 
 def timeline(events: Iterable[Json]) -> str:
     """The ``history`` timeline: one line per event, with decisions and reasons."""
-    return "\n".join(_event_line(e) for e in events)
+    return "\n".join(_safe_event_line(e) for e in events)
+
+
+# What a verified but hostile event (every hash right, a field missing or of the wrong type)
+# raises while it is rendered: shown as such, never a crash (#10; the readers' schema check is
+# the real guard, this is the renderer's own).
+_BAD_DATA: Final = (KeyError, TypeError, AttributeError, IndexError, ValueError)
+
+
+def _safe_event_line(event: Json) -> str:
+    try:
+        return _event_line(event)
+    except _BAD_DATA as exc:
+        return escape(
+            f"{event.get('seq')!s:>4}  {event.get('type')!s}: malformed event "
+            f"({type(exc).__name__}: {exc}); `lifecycle audit` names the problem"
+        )
 
 
 def _event_line(event: Json) -> str:
@@ -126,14 +167,14 @@ def _event_line(event: Json) -> str:
     for rule in data.get("rules", []) if isinstance(data.get("rules"), list) else []:
         if rule.get("outcome") in ("warn", "block", "overridden"):
             extra.append(f"      {rule['outcome']}: {rule['rule']}: {rule.get('message', '')}")
-    return "\n".join([f"{head}  {body}", *extra])
+    return _joined([f"{head}  {body}", *extra])
 
 
 def due(items: Sequence[DueItem]) -> str:
     """The ``due`` list."""
     if not items:
         return "Nothing due."
-    return "\n".join(
+    return _joined(
         f"{i.due.isoformat()}  {'OVERDUE' if i.overdue else 'due':<7}  {i.engagement:<20} "
         f"{i.kind} {i.id}  ({i.source})"
         for i in items

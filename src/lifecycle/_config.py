@@ -1,0 +1,181 @@
+"""A workspace's configuration, ``lifecycle.toml``: validated like a playbook.
+
+Today it holds one section, ``[actors."NAME"] roles = [...]``. Each section is a field of
+:class:`Config` with its own attrs model, so a new one (``[signing]``, a keyring) is a new field
+and a new model; the converter below needs no change for it. Unknown keys and wrong types are
+errors naming the file and the key path (a typo such as ``[actor."a.mensah"]`` would otherwise
+leave the actor without roles).
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import attrs
+import cattrs
+from cattrs.errors import IterableValidationNote
+from cattrs.gen import make_dict_structure_fn
+
+from ._convert import structure_problems
+from ._inputs import ACTOR_NAME, read_toml
+from .exceptions import ConfigError, InvalidInputError
+
+__all__ = ["CONFIG_NAME", "MAX_CONFIG_BYTES", "ActorEntry", "Config", "load_config"]
+
+CONFIG_NAME: Final = "lifecycle.toml"
+MAX_CONFIG_BYTES: Final = 1024 * 1024
+# cattrs words a table key as `['a.mensah']`; TOML users wrote `."a.mensah"`.
+_QUOTED_KEY: Final = re.compile(r"\['([^']*)'\]")
+
+
+@attrs.frozen
+class ActorEntry:
+    """One actor of the workspace (``[actors."NAME"]``): the roles they hold."""
+
+    roles: tuple[str, ...]
+
+
+@attrs.frozen
+class Config:
+    """The whole of ``lifecycle.toml``; every section is optional."""
+
+    actors: Mapping[str, ActorEntry] = attrs.field(factory=dict)
+
+    def roles_of(self, actor: str) -> tuple[str, ...]:
+        """The roles of *actor* (none when unlisted)."""
+        entry = self.actors.get(actor)
+        return entry.roles if entry is not None else ()
+
+
+def load_config(root: Path) -> Config:
+    """Read and validate ``lifecycle.toml`` in the workspace folder *root* (defaults if absent).
+
+    Raises:
+        ConfigError: The file cannot be read, or is not a valid configuration; the message
+            lists every problem, each with its key path.
+    """
+    path = root / CONFIG_NAME
+    try:
+        data = read_toml(path, max_bytes=MAX_CONFIG_BYTES)
+    except InvalidInputError as exc:
+        raise ConfigError(path, str(exc)) from None
+    if data is None:
+        return Config()
+    try:
+        config = _CONVERTER.structure(data, Config)
+    except Exception as exc:  # noqa: BLE001 - cattrs raises a group of any kind; reworded below
+        problems = (_QUOTED_KEY.sub(r'."\1"', p) for p in structure_problems(exc))
+        raise ConfigError(path, "; ".join(problems)) from None
+    return config
+
+
+def _strict(kind: type) -> Callable[[object, type], object]:
+    def structure(value: object, _: type) -> object:
+        # `type(...) is` on purpose: no coercion, and bool is not an int here either.
+        if type(value) is not kind:
+            raise TypeError(f"expected {_NAMES.get(kind)}, got {_name(value)}")
+        return value
+
+    return structure
+
+
+_NAMES: Final = {
+    str: "a string",
+    int: "an integer",
+    bool: "true or false",
+    float: "a number with a fraction",
+    list: "an array",
+    dict: "a table",
+}
+
+
+def _name(value: object) -> str:
+    return _NAMES.get(type(value), type(value).__name__)
+
+
+def _structure_tuple(value: object, kind: Any) -> tuple[object, ...]:
+    # Any: a typing alias such as tuple[str, ...].
+    if not isinstance(value, list):
+        raise TypeError(f"expected an array, got {_name(value)}")
+    (item_type, *_) = typing.get_args(kind)
+    errors: list[Exception] = []
+    items: list[object] = []
+    for index, item in enumerate(value):
+        try:
+            items.append(_CONVERTER.structure(item, item_type))
+        except Exception as exc:  # noqa: BLE001 - collected, re-raised as a group with paths
+            note = IterableValidationNote(f"Structuring item @ index {index}", index, item_type)
+            exc.__notes__ = [*getattr(exc, "__notes__", []), note]
+            errors.append(exc)
+    if errors:
+        raise cattrs.IterableValidationError("invalid items", errors, kind)
+    return tuple(items)
+
+
+def _structure_actors(value: object, _: Any) -> dict[str, ActorEntry]:
+    # Any: the Mapping[str, ActorEntry] alias.
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a table of actors, got {_name(value)}")
+    bad = [name for name in value if not ACTOR_NAME.fullmatch(name)]
+    if bad:
+        raise ValueError(
+            f"actor name {bad[0]!r} must be letters, digits, '.', '_' or '-' (at most 128), "
+            "starting with a letter or digit"
+        )
+    errors: list[Exception] = []
+    actors: dict[str, ActorEntry] = {}
+    for name, entry in value.items():
+        try:
+            actors[name] = _CONVERTER.structure(entry, ActorEntry)
+        except Exception as exc:  # noqa: BLE001 - collected, re-raised as a group with paths
+            exc.__notes__ = [*getattr(exc, "__notes__", []), _key_note(name)]
+            errors.append(exc)
+    if errors:
+        raise cattrs.IterableValidationError("invalid actors", errors, dict)
+    return actors
+
+
+def _key_note(name: str) -> IterableValidationNote:
+    # An index note with the name as its index words the path as `$.actors.NAME` below.
+    return IterableValidationNote(f"Structuring actor {name}", name, ActorEntry)
+
+
+def _is_tuple(kind: Any) -> bool:
+    # Any: a typing form; get_origin is typed too narrowly for a plain comparison.
+    origin: object = typing.get_origin(kind)
+    return origin is tuple
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=True)
+    conv.register_structure_hook(str, _strict(str))
+    conv.register_structure_hook_func(_is_tuple, _structure_tuple)
+    conv.register_structure_hook_func(
+        lambda kind: kind == Mapping[str, ActorEntry], _structure_actors
+    )
+    conv.register_structure_hook_func(
+        lambda kind: isinstance(kind, type) and attrs.has(kind), _table_first(conv)
+    )
+    return conv
+
+
+def _table_first(conv: cattrs.Converter) -> Callable[[object, type], object]:
+    """Structure an attrs model from a table only (cattrs would fail on a string with a
+    confusing message)."""
+    generated: dict[type, Callable[[Any, type], object]] = {}  # Any: a parsed TOML table
+
+    def structure(value: object, kind: type) -> object:
+        if not isinstance(value, dict):
+            raise TypeError(f"expected a table, got {_name(value)}")
+        if kind not in generated:
+            generated[kind] = make_dict_structure_fn(kind, conv, _cattrs_forbid_extra_keys=True)
+        return generated[kind](value, kind)
+
+    return structure
+
+
+_CONVERTER: Final = _make_converter()
