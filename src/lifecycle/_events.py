@@ -190,7 +190,7 @@ class AdvancedV2:
     from_: str
     to: str
     rules: tuple[Decision, ...]
-    on: str = attrs.field(metadata=_DAY)
+    on: str = attrs.field(default="", metadata=_DAY)
     round: int | None = None
     override: Override | None = None
 

@@ -92,7 +92,6 @@ def start(record: Record) -> Engagement:
     return Engagement(
         entry=entry,
         channel=str(data.get("channel", "")) if entry else "",
-        last_on=on,
         id=str(data.get("engagement", "")),
         title=str(data.get("title", "")),
         playbook=playbook,
@@ -194,8 +193,8 @@ def _forced(engagement: Engagement, data: Record, record: Record) -> None:
 
 def _enter(engagement: Engagement, stage: str, seq: int, on: dt.date) -> None:
     """Entering a stage reopens its checklist (an incoming envoy gets their own induction)."""
-    if engagement.last_on is None or on > engagement.last_on:
-        engagement.last_on = on
+    if seq > 1 and (engagement.last_on is None or on > engagement.last_on):
+        engagement.last_on = on  # a move is an occurrence; opening is not (#13)
     entered = engagement.playbook.stage(stage)
     for item in entered.checklist if entered else ():
         engagement.done.pop(item.id, None)

@@ -72,7 +72,7 @@ def _trigger(
     spec = next(t for t in engagement.playbook.triggers if t.id == trigger)
     outcomes = evaluate(engagement, Action("trigger", trigger, today), kinds)
     outcomes += [g for g in [gate(engagement, trigger)] if g is not None]
-    entry = _verdict(outcomes, roles, engagement.final)
+    entry = _verdict(outcomes, roles, engagement.final and not spec.new_round)
     if dest is None:
         entry["allowed"] = False
         entry["blocked_by"].insert(
