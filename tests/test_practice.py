@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from lifecycle import Engine, audit_file
-
 from test_tamper import rechain, split
 
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -43,9 +42,27 @@ def _ok(cli, *args: str) -> str:
 
 
 def _adhoc(cli, eid: str = "adhoc-1") -> None:
-    _ok(cli, "new", eid, "--playbook", "core", "--entry", "active-support",
-        "--channel", "conference-margins", "--set", "country=KEN", "--set", "mandate.source=AU PSC")
-    for item in ("support-plan", "adhoc-requester-recorded", "adhoc-scope-agreed", "adhoc-mandate-known"):
+    _ok(
+        cli,
+        "new",
+        eid,
+        "--playbook",
+        "core",
+        "--entry",
+        "active-support",
+        "--channel",
+        "conference-margins",
+        "--set",
+        "country=KEN",
+        "--set",
+        "mandate.source=AU PSC",
+    )
+    for item in (
+        "support-plan",
+        "adhoc-requester-recorded",
+        "adhoc-scope-agreed",
+        "adhoc-mandate-known",
+    ):
         _ok(cli, "check", eid, item)
 
 
@@ -73,7 +90,10 @@ class TestEntry:
         data = _status(cli, "adhoc-1")
         assert (data["entry"], data["channel"]) == ("active-support", "conference-margins")
         _close_from_active(cli, "adhoc-1")
-        events = [json.loads(line) for line in (workspace / "adhoc-1.history.jsonl").read_text().splitlines()[1:]]
+        events = [
+            json.loads(line)
+            for line in (workspace / "adhoc-1.history.jsonl").read_text().splitlines()[1:]
+        ]
         ticked = {e["data"]["stage"] for e in events if e["type"] == "item_checked"}
         assert ticked == {"active-support", "debriefing", "lessons-learned"}
         assert _errors(workspace, "adhoc-1") == []
@@ -108,13 +128,42 @@ class TestPeople:
         """A handover: the incoming envoy's induction is due (overdue when missed), the leaving
         envoy's debriefing and the handover retreat are owed; the envoy fact follows."""
         _adhoc(cli, "eng-p")
-        _ok(cli, "person", "add", "eng-p", "Amina Diallo", "--role", "envoy", "--on", _days_ago(100))
-        _ok(cli, "record", "eng-p", "envoy-induction", "--set", "person=Amina Diallo", "--on", _days_ago(90))
-        _ok(cli, "handover", "eng-p", "--from", "Amina Diallo", "--to", "Jonas Berg", "--on", _days_ago(40))
+        _ok(
+            cli, "person", "add", "eng-p", "Amina Diallo", "--role", "envoy", "--on", _days_ago(100)
+        )
+        _ok(
+            cli,
+            "record",
+            "eng-p",
+            "envoy-induction",
+            "--set",
+            "person=Amina Diallo",
+            "--on",
+            _days_ago(90),
+        )
+        _ok(
+            cli,
+            "handover",
+            "eng-p",
+            "--from",
+            "Amina Diallo",
+            "--to",
+            "Jonas Berg",
+            "--on",
+            _days_ago(40),
+        )
         data = _status(cli, "eng-p")
         assert data["envoy"] == data["facts"]["envoy"] == "Jonas Berg"
-        owed = {(d["id"], d["overdue"]) for d in data["due"] if d["id"].startswith(("envoy-", "handover"))}
-        assert owed == {("envoy-induction", True), ("envoy-debriefing", False), ("handover-retreat", True)}
+        owed = {
+            (d["id"], d["overdue"])
+            for d in data["due"]
+            if d["id"].startswith(("envoy-", "handover"))
+        }
+        assert owed == {
+            ("envoy-induction", True),
+            ("envoy-debriefing", False),
+            ("handover-retreat", True),
+        }
         assert [p["name"] for p in data["people"] if p["active"]] == ["Jonas Berg"]
         codes = [f.code for f in _audit(workspace, "eng-p").findings]
         assert "overdue" in codes and _errors(workspace, "eng-p") == []
@@ -152,14 +201,32 @@ class TestDates:
     def test_advance_on_before_previous_is_refused(self, cli):
         """An occurrence before the previous one on the engagement is refused."""
         _adhoc(cli, "eng-d")
-        _ok(cli, "advance", "eng-d", "suspend", "--reason", "the talks stalled in the capital", "--on", _days_ago(5))
+        _ok(
+            cli,
+            "advance",
+            "eng-d",
+            "suspend",
+            "--reason",
+            "the talks stalled in the capital",
+            "--on",
+            _days_ago(5),
+        )
         code, _, err = cli("advance", "eng-d", "resume", "--on", _days_ago(6))
         assert code == 2 and "precedes" in err
 
     def test_forged_occurrence_after_recording_is_an_audit_error(self, cli, workspace: Path):
         """An `advanced` v2 event edited to a day after it was recorded is an error there."""
         _adhoc(cli, "eng-o")
-        _ok(cli, "advance", "eng-o", "suspend", "--reason", "the talks stalled in the capital", "--on", _days_ago(3))
+        _ok(
+            cli,
+            "advance",
+            "eng-o",
+            "suspend",
+            "--reason",
+            "the talks stalled in the capital",
+            "--on",
+            _days_ago(3),
+        )
         _forge(workspace, "eng-o", 6, lambda r: r["data"].update(on=_days_ago(-5)))
         assert ("not-allowed", 6) in _errors(workspace, "eng-o")
 
@@ -198,15 +265,40 @@ class TestRounds:
 class TestLinks:
     def test_national_with_two_local_children_and_outside_same_process(self, cli, workspace: Path):
         """A national engagement links two local children and another organization's reference."""
-        _ok(cli, "new", "nat-1", "--playbook", "core", "--set", "country=KEN", "--set", "level=national")
+        _ok(
+            cli,
+            "new",
+            "nat-1",
+            "--playbook",
+            "core",
+            "--set",
+            "country=KEN",
+            "--set",
+            "level=national",
+        )
         for child in ("loc-1", "loc-2"):
-            _ok(cli, "new", child, "--playbook", "core", "--set", "area=KE-30", "--set", "level=local")
+            _ok(
+                cli,
+                "new",
+                child,
+                "--playbook",
+                "core",
+                "--set",
+                "area=KE-30",
+                "--set",
+                "level=local",
+            )
             _ok(cli, "link", "nat-1", child, "--as", "child")
             _ok(cli, "link", child, "nat-1", "--as", "parent")
-        _ok(cli, "link", "nat-1", "IGAD:KEN-2026-04", "--as", "same-process", "--note", "IGAD leads")
+        _ok(
+            cli, "link", "nat-1", "IGAD:KEN-2026-04", "--as", "same-process", "--note", "IGAD leads"
+        )
         links = _status(cli, "nat-1")["links"]
         assert [(x["other"], x["relation"]) for x in links] == [
-            ("loc-1", "child"), ("loc-2", "child"), ("IGAD:KEN-2026-04", "same-process")]
+            ("loc-1", "child"),
+            ("loc-2", "child"),
+            ("IGAD:KEN-2026-04", "same-process"),
+        ]
         assert "child loc-1" in _ok(cli, "list")
         rows = [line.split()[0] for line in _ok(cli, "list", "--country", "KEN").splitlines()]
         assert rows == ["nat-1"]
@@ -229,7 +321,9 @@ class TestLinks:
 
 
 class TestPlaces:
-    @pytest.mark.parametrize(("fact", "value"), [("country", "XYZ"), ("area", "KE-999")], ids=["country", "area"])
+    @pytest.mark.parametrize(
+        ("fact", "value"), [("country", "XYZ"), ("area", "KE-999")], ids=["country", "area"]
+    )
     def test_bad_codes_are_refused(self, cli, fact, value):
         """A country or subdivision code pycountry does not know is refused in one line."""
         code, _, err = cli("new", "pl-1", "--playbook", "core", "--set", f"{fact}={value}")
@@ -244,24 +338,50 @@ class TestTraining:
     def test_lead_training_parties_itself_is_blocked(self, cli):
         """A lead organization training conflict parties itself is blocked."""
         self._training(cli, "tr-1", "lead")
-        code, _, err = cli("record", "tr-1", "training", "--set", "audience=conflict-parties", "--set", "provider=own")
+        code, _, err = cli(
+            "record",
+            "tr-1",
+            "training",
+            "--set",
+            "audience=conflict-parties",
+            "--set",
+            "provider=own",
+        )
         assert code == 1 and "impartial-lead-no-party-training" in err
 
     def test_partner_delivering_it_is_allowed(self, cli, workspace: Path):
         """The same training delivered by a partner organization is allowed, and audits clean."""
         self._training(cli, "tr-2", "lead")
-        _ok(cli, "record", "tr-2", "training", "--set", "audience=conflict-parties",
-            "--set", "provider=partner-organization")
+        _ok(
+            cli,
+            "record",
+            "tr-2",
+            "training",
+            "--set",
+            "audience=conflict-parties",
+            "--set",
+            "provider=partner-organization",
+        )
         assert _errors(workspace, "tr-2") == []
 
     def test_forged_provider_is_an_audit_error(self, cli, workspace: Path):
         """A recorded training edited from a partner to the organization itself is caught."""
         self._training(cli, "tr-3", "lead")
-        _ok(cli, "record", "tr-3", "training", "--set", "audience=conflict-parties",
-            "--set", "provider=partner-organization")
+        _ok(
+            cli,
+            "record",
+            "tr-3",
+            "training",
+            "--set",
+            "audience=conflict-parties",
+            "--set",
+            "provider=partner-organization",
+        )
         _forge(workspace, "tr-3", 7, lambda r: r["data"]["params"].update(provider="own"))
-        assert any(code in ("block-without-override", "decision-mismatch") and seq == 7
-                   for code, seq in _errors(workspace, "tr-3"))
+        assert any(
+            code in ("block-without-override", "decision-mismatch") and seq == 7
+            for code, seq in _errors(workspace, "tr-3")
+        )
 
     def test_unknown_parameter_is_refused(self, cli):
         """An activity parameter the playbook does not declare is refused."""

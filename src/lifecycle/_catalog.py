@@ -14,7 +14,7 @@ from typing import Final, TypeVar
 import attrs
 
 from ._lines import MAX_LINE_BYTES
-from ._model import Role, ChecklistItem, Playbook, Stage, Trigger
+from ._model import ChecklistItem, Playbook, Role, Stage, Trigger
 from ._playbooks import LIST_KEYS, Document, playbook_digest, read_document
 from ._validate import Origins, validate_resolved
 from .exceptions import NotFoundError, PlaybookError

@@ -12,9 +12,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from ._inputs import date_problem
+from ._model import Fact, Playbook
 from ._places import place_problem
 from ._practice_check import ACTIVITY_CHECK, PRACTICE_CHECKS
-from ._model import Fact, Playbook
 from ._state import Engagement
 
 __all__ = ["event_problems", "fact_problems", "kind_checked"]

@@ -20,6 +20,8 @@ def place_problem(kind: str, text: str) -> str:
         if len(text) == 3 and text.isupper() and pycountry.countries.get(alpha_3=text):
             return ""
         return f"{text!r} is not an ISO 3166-1 alpha-3 country code (for example KEN)"
-    if "-" in text and text == text.upper() and pycountry.subdivisions.get(code=text):
+    # pycountry's subdivisions.get is untyped.
+    found = pycountry.subdivisions.get(code=text)  # type: ignore[no-untyped-call]
+    if "-" in text and text == text.upper() and found:
         return ""
     return f"{text!r} is not an ISO 3166-2 subdivision code (for example KE-30)"

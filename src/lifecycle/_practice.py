@@ -28,15 +28,17 @@ __all__ = [
     "check_occurrence",
     "check_params",
     "iter_people",
-    "practice_status",
     "person_name_problem",
+    "practice_status",
 ]
 
 Record = dict[str, Any]  # Any: a JSON object as stored.
 # A person's name: one printable line, no control characters, at most 200 characters.
 _NAME: Final = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 # An outside reference for another organization's support: ORG:REF (#13).
-OUTSIDE_REF: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}:[A-Za-z0-9][A-Za-z0-9._/-]{0,127}")
+OUTSIDE_REF: Final = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}:[A-Za-z0-9][A-Za-z0-9._/-]{0,127}"
+)
 
 
 class _Engine(Protocol):
@@ -95,7 +97,9 @@ def check_params(engagement: Engagement, activity: str, given: Mapping[str, str]
     for key, value in given.items():
         param = next((p for p in params if p.id == key), None)
         if param is None:
-            raise InvalidInputError(f"Activity {activity!r} has no parameter {key!r} (known: {known}).")
+            raise InvalidInputError(
+                f"Activity {activity!r} has no parameter {key!r} (known: {known})."
+            )
         if param.choices and value not in param.choices:
             choices = ", ".join(param.choices)
             raise InvalidInputError(f"Parameter {key!r} is one of {choices}; not {value!r}.")
@@ -203,7 +207,9 @@ class PracticeCommands:
         _check_link(self.workspace, engagement_id, other, relation)
         with self._open(engagement_id, actor, expected_seq, allow_final=True) as ctx:
             if (other, relation) in ctx.engagement.links:
-                raise RefusedError(f"{engagement_id!r} is already linked to {other!r} as {relation}.")
+                raise RefusedError(
+                    f"{engagement_id!r} is already linked to {other!r} as {relation}."
+                )
             data = {"other": other, "relation": relation, **({"note": note} if note else {})}
             return self._append(ctx, "linked", data)
 
@@ -218,7 +224,9 @@ class PracticeCommands:
     ) -> Result:
         """Remove a link made by :meth:`link`."""
         if relation not in LINK_RELATIONS:
-            raise InvalidInputError(f"A relation is one of {', '.join(LINK_RELATIONS)}; not {relation!r}.")
+            raise InvalidInputError(
+                f"A relation is one of {', '.join(LINK_RELATIONS)}; not {relation!r}."
+            )
         with self._open(engagement_id, actor, expected_seq, allow_final=True) as ctx:
             if (other, relation) not in ctx.engagement.links:
                 raise NotFoundError("link", f"{other} as {relation}", f"(on {engagement_id!r})")
@@ -227,7 +235,9 @@ class PracticeCommands:
 
 def _check_link(workspace: Workspace, engagement_id: str, other: str, relation: str) -> None:
     if relation not in LINK_RELATIONS:
-        raise InvalidInputError(f"A relation is one of {', '.join(LINK_RELATIONS)}; not {relation!r}.")
+        raise InvalidInputError(
+            f"A relation is one of {', '.join(LINK_RELATIONS)}; not {relation!r}."
+        )
     if other == engagement_id:
         raise InvalidInputError(f"An engagement cannot be linked to itself ({other!r}).")
     if ":" in other:

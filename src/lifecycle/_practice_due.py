@@ -32,7 +32,9 @@ def owed_items(engagement: Engagement, today: dt.date) -> Iterator[Owing]:
             due = start + dt.timedelta(days=owed.within_days)
             title = f"{activity.title if activity else owed.activity} ({person.name})"
             why = {"join": "appointed", "leave": "left", "handover": "took over"}[owed.when]
-            source = f"role {person.role}: {person.name} {why} {start}, within {owed.within_days} days"
+            source = (
+                f"role {person.role}: {person.name} {why} {start}, within {owed.within_days} days"
+            )
             yield owed.activity, title, due, due < today, source
 
 

@@ -19,8 +19,16 @@ def dump_practice(e: Engagement) -> dict[str, Any]:
         "round": e.round,
         "last_on": e.last_on.isoformat() if e.last_on else None,
         "people": [
-            [p.name, p.role, p.since.isoformat(), p.seq, p.org,
-             p.left.isoformat() if p.left else None, p.left_seq, p.by_handover]
+            [
+                p.name,
+                p.role,
+                p.since.isoformat(),
+                p.seq,
+                p.org,
+                p.left.isoformat() if p.left else None,
+                p.left_seq,
+                p.by_handover,
+            ]
             for p in e.people
         ],
         "links": [[o, r, n] for (o, r), n in e.links.items()],

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any, Final
 
 from ._codeversion import code_version
-from ._practice_state import dump_practice, load_practice
 from ._convert import structure_playbook, unstructure_playbook
 from ._files import read_regular
 from ._history import SUFFIX, Anchor
 from ._lines import MAX_LINE_BYTES
 from ._playbooks import playbook_digest
+from ._practice_state import dump_practice, load_practice
 from ._state import ActivityRecord, Engagement, Entry, Fired
 
 __all__ = ["MIN_EVENTS", "load_snapshot", "remove_snapshot", "save_snapshot", "snapshot_path"]

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ._model import RETURN, Playbook, Rule, Trigger
-from ._validate_practice import practice_problems
 from ._rules import CORE_RULE_KINDS, MAX_DAYS, Param, RuleKind
+from ._validate_practice import practice_problems
 
 if TYPE_CHECKING:
     from ._playbooks import Document

@@ -13,8 +13,8 @@ import attrs
 from ._config import Config, load_config
 from ._history import SUFFIX
 from ._inputs import date_problem
-from ._places import place_problem
 from ._model import Fact
+from ._places import place_problem
 from .exceptions import HistoryError, InvalidInputError, NotFoundError
 
 __all__ = ["Workspace", "fact_values", "parse_assignments", "parse_fact_value"]
