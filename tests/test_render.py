@@ -203,7 +203,7 @@ class TestStatus:
 
 class TestListAndDue:
     def test_list_shows_each_and_error(self, clocked: Engine, workspace: Path, cli):
-        """`list` shows each engagement's playbook, stage and events, and an unreadable one as ERROR."""
+        """`list` shows each engagement's playbook, stage, events, title and envoy, and an unreadable one as ERROR."""
         clocked.open("eng-1", "core", actor="officer")
         drive_core(clocked, "eng-2")
         (workspace / "broken.history.jsonl").write_bytes(b"this is not a history\n")
@@ -213,7 +213,7 @@ class TestListAndDue:
         assert set(rows) == {"broken", "eng-1", "eng-2"}
         assert re.search(r"core@1\.2\.0 +support-request  \(1 events\)$", rows["eng-1"])
         events = len(clocked.history("eng-2"))
-        assert rows["eng-2"].endswith(f"closed [final]  ({events} events)")
+        assert f"closed [final]  ({events} events) 'Test engagement'  [envoy Amb. X]" in rows["eng-2"]
         assert rows["broken"].split()[1] == "ERROR" and "broken.history.jsonl" in rows["broken"]
 
     def test_list_empty(self, cli):
