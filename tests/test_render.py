@@ -72,7 +72,7 @@ def timeline(clocked: Engine, cli) -> dict[int, list[str]]:
 
 
 HISTORY = [
-    pytest.param(1, ["opened under core@1.1.0: Render test"], id="opened"),
+    pytest.param(1, ["opened under core@1.2.0: Render test"], id="opened"),
     pytest.param(2, ["set conflict=Lake Amani dispute"], id="fact_set"),
     pytest.param(3, ["checked request-recorded (From the desk)"], id="item_checked-note"),
     pytest.param(4, ["unchecked request-recorded"], id="item_unchecked"),
@@ -193,16 +193,17 @@ class TestStatus:
         assert lines.index("due") > lines.index("triggers")
 
     def test_final_stage_marked(self, clocked: Engine, cli):
-        """A closed engagement's status says [final] and allows no trigger."""
+        """A closed engagement's status says [final] and offers only the new-round trigger."""
         drive_core(clocked)
         _, out, _ = cli("status", "eng-1")
         assert "stage     closed: Closed  [final]" in out
-        assert "triggers" not in out.splitlines()
+        triggers = out.split("\ntriggers\n")[1].splitlines()
+        assert [t for t in triggers if t.startswith("  ")] == ["  reopen -> support-request: allowed"]
 
 
 class TestListAndDue:
     def test_list_shows_each_and_error(self, clocked: Engine, workspace: Path, cli):
-        """`list` shows each engagement's playbook, stage and events, and an unreadable one as ERROR."""
+        """`list` shows each engagement's playbook, stage, events, title and envoy, and an unreadable one as ERROR."""
         clocked.open("eng-1", "core", actor="officer")
         drive_core(clocked, "eng-2")
         (workspace / "broken.history.jsonl").write_bytes(b"this is not a history\n")
@@ -210,9 +211,9 @@ class TestListAndDue:
         assert code == 0
         rows = {line.split()[0]: line for line in out.splitlines()}
         assert set(rows) == {"broken", "eng-1", "eng-2"}
-        assert re.search(r"core@1\.1\.0 +support-request  \(1 events\)$", rows["eng-1"])
+        assert re.search(r"core@1\.2\.0 +support-request  \(1 events\)$", rows["eng-1"])
         events = len(clocked.history("eng-2"))
-        assert rows["eng-2"].endswith(f"closed [final]  ({events} events)")
+        assert f"closed [final]  ({events} events) 'Test engagement'  [envoy Amb. X]" in rows["eng-2"]
         assert rows["broken"].split()[1] == "ERROR" and "broken.history.jsonl" in rows["broken"]
 
     def test_list_empty(self, cli):

@@ -14,7 +14,7 @@ from typing import Final, TypeVar
 import attrs
 
 from ._lines import MAX_LINE_BYTES
-from ._model import ChecklistItem, Playbook, Stage, Trigger
+from ._model import ChecklistItem, Playbook, Role, Stage, Trigger
 from ._playbooks import LIST_KEYS, Document, playbook_digest, read_document
 from ._validate import Origins, validate_resolved
 from .exceptions import NotFoundError, PlaybookError
@@ -213,8 +213,17 @@ def _merge(parent: Playbook, doc: Document, origins: Origins) -> tuple[Playbook,
         triggers=tuple(lists["triggers"]),
         activities=tuple(lists["activities"]),
         rules=tuple(lists["rules"]),
+        channels=parent.channels if child.channels is None else child.channels,
+        roles=_merged_roles(parent, child),
     )
     return merged, problems
+
+
+def _merged_roles(parent: Playbook, child: Playbook) -> tuple[Role, ...] | None:
+    """Roles merge by id like the other lists (#13); None when neither playbook has any."""
+    if parent.roles is None and child.roles is None:
+        return None
+    return tuple(_merge_list(parent.roles or (), child.roles or (), set(child.remove)))
 
 
 def _merge_list(parent: Iterable[_E], child: Iterable[_E], removed: set[str]) -> list[_E]:

@@ -92,11 +92,21 @@ def evaluate(
     return [_evaluate_one(rule, view, action, kinds) for rule in rules]
 
 
+def _applies(rule: Rule, action: Action) -> bool:
+    """A rule with ``when_params`` applies only when each named parameter has a listed value."""
+    if rule.when_params is None:
+        return True
+    given = dict(action.params)
+    return all(given.get(key) in values for key, values in rule.when_params.items())
+
+
 def _evaluate_one(
     rule: Rule, view: EngagementView, action: Action, kinds: Mapping[str, RuleKind]
 ) -> Outcome:
     kind = kinds.get(rule.kind)
     plugin = kind.plugin if kind else ""
+    if not _applies(rule, action):  # the activity's parameters are not the ones it is about
+        return Outcome(rule.id, rule.kind, rule.severity, True, "", rule.override_roles, plugin)
     if kind is None:
         # Fail closed: a rule whose kind is not installed cannot be known to pass (#3).
         return _failed(rule, "", "is not installed; cannot check it")

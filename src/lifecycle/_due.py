@@ -15,6 +15,7 @@ from typing import Any, Literal
 import attrs
 
 from ._model import Rule
+from ._practice_due import owed_items
 from ._rules import latest_occurrence, names
 from ._state import Engagement
 
@@ -52,6 +53,7 @@ def due_items(engagement: Engagement, today: dt.date) -> list[DueItem]:
     if engagement.final:
         return []
     items = _cadences(engagement, today) + _deadlines(engagement, today)
+    items += [DueItem(engagement.id, "activity", *owing) for owing in owed_items(engagement, today)]
     return sorted(items, key=lambda i: (i.due, i.kind, i.id))
 
 

@@ -25,7 +25,10 @@ from ._inputs import MIN_DATE, check_actor
 from ._lines import format_at
 from ._machine import compile_machine
 from ._plugins import Plugins, make_plugin_manager
-from ._replay import EVENT_VERSIONS, apply, replay
+from ._practice import PracticeCommands, check_occurrence, check_params
+from ._practice_entry import entry_data
+from ._practice_replay import event_version
+from ._replay import apply, replay
 from ._rules import RuleKind
 from ._state import Action, Engagement
 from ._statecache import StateCache, continued
@@ -65,7 +68,7 @@ class _Ctx:
     appended: list[Result] = attrs.field(factory=list)
 
 
-class Engine:
+class Engine(PracticeCommands):
     """Runs engagements of one workspace.
 
     >>> import tempfile
@@ -173,8 +176,12 @@ class Engine:
         actor: str,
         title: str = "",
         facts: Mapping[str, str] | Sequence[str] = (),
+        entry: str | None = None,
+        channel: str | None = None,
     ) -> Result:
-        """Open a new engagement under *playbook_id*; the first event embeds the playbook."""
+        """Open a new engagement under *playbook_id*; the first event embeds the playbook.
+
+        With *entry* (and *channel*), it opens at that entry stage (#13)."""
         resolved = self.catalog.resolve(playbook_id)
         values = fact_values(
             resolved.playbook.facts,
@@ -187,11 +194,12 @@ class Engine:
         data = _opened_data(
             engagement_id, title, resolved, {k: v for k, v in values.items() if v is not None}
         )
+        data.update(entry_data(resolved.playbook, entry, channel))
         fields = {
             "at": at,
             "actor": actor,
             "type": "opened",
-            "v": EVENT_VERSIONS["opened"],
+            "v": event_version("opened", data),
             "data": data,
         }
         event = store.create(engagement_id, at, fields)
@@ -258,8 +266,10 @@ class Engine:
         note: str = "",
         override: str | None = None,
         expected_seq: int | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> Result:
-        """Record that *activity* took place *on* a date (today by default, never in the future).
+        """Record that *activity* took place *on* a date (today by default, never in the future),
+        with its *params* (#13).
 
         Raises:
             RefusedError: The activity is not allowed now (the refusal is recorded first).
@@ -275,9 +285,12 @@ class Engine:
                 raise InvalidInputError(f"The date {day.isoformat()} is before {MIN_DATE}.")
             if day > today:
                 raise InvalidInputError(f"The date {day.isoformat()} is in the future.")
-            action = Action("activity", activity, day)
+            given = check_params(eng, activity, params or {})
+            action = Action("activity", activity, day, tuple(sorted(given.items())))
             outcomes = evaluate(eng, action, self.rule_kinds)
             data: Record = {"activity": activity, "on": day.isoformat(), "stage": eng.stage}
+            if given:
+                data["params"] = given
             if note:
                 data["note"] = note
             if eng.stage not in spec.during:
@@ -295,22 +308,32 @@ class Engine:
         override: str | None = None,
         reason: str | None = None,
         expected_seq: int | None = None,
+        on: dt.date | None = None,
     ) -> Result:
-        """Fire *trigger*: check its rules, the checklist gate and its *reason*, record, and move.
+        """Fire *trigger*: check its rules, the checklist gate and its *reason*, record, and move
+        (the move happened *on* a day: today by default, #13).
 
         Raises:
             NotFoundError: The playbook has no such trigger.
             RefusedError: The move is not allowed now (the refusal is recorded first).
             ConcurrencyConflict: *expected_seq* is given and another event came first.
         """
-        with self._open(engagement_id, actor, expected_seq) as ctx:
+        with self._open(engagement_id, actor, expected_seq, allow_final=True) as ctx:
             eng = ctx.engagement
+            spec = eng.playbook.trigger(trigger)
+            if eng.final and not (spec and spec.new_round and eng.stage in spec.from_):
+                _refuse_final(eng)
             machine = compile_machine(eng.playbook, eng.playbook_sha256)
             dest = machine.target(trigger, eng.stage, eng.came_from())
-            action = Action("trigger", trigger, _date(ctx.at))
+            day = check_occurrence(eng, on, _date(ctx.at)) if on else _date(ctx.at)
+            action = Action("trigger", trigger, day)
             outcomes = evaluate(eng, action, self.rule_kinds)
             outcomes += [g for g in [gate(eng, trigger)] if g is not None]
             data: Record = {"trigger": trigger, "from": eng.stage, "to": dest}
+            if on is not None:
+                data["on"] = day.isoformat()
+            if spec and spec.new_round:
+                data["round"] = eng.round + 1
             if reason is not None and reason.strip():
                 data["reason"] = reason.strip()  # given where none is needed: recorded too
             why = [f"trigger {trigger!r} cannot fire from stage {eng.stage!r}"] * (dest is None)
@@ -370,10 +393,7 @@ class Engine:
     ) -> Iterator[_Ctx]:
         with self._command(self.store_of(engagement_id), actor, expected_seq) as ctx:
             if ctx.engagement.final and not allow_final:
-                raise RefusedError(
-                    f"Engagement {engagement_id!r} is in final stage {ctx.engagement.stage!r}; "
-                    "nothing more can be done but notes."
-                )
+                _refuse_final(ctx.engagement)
             yield ctx
 
     @contextlib.contextmanager
@@ -469,7 +489,7 @@ class Engine:
             "at": ctx.at,
             "actor": ctx.actor,
             "type": kind,
-            "v": EVENT_VERSIONS[kind],
+            "v": event_version(kind, data),
             "data": data,
         }
         if reason is not None:
@@ -503,6 +523,13 @@ def _opened_data(
         "playbook_sha256": resolved.sha256,
         "facts": dict(facts),
     }
+
+
+def _refuse_final(engagement: Engagement) -> None:
+    raise RefusedError(
+        f"Engagement {engagement.id!r} is in final stage {engagement.stage!r}; "
+        "nothing more can be done but notes."
+    )
 
 
 def _date(at: str) -> dt.date:

@@ -13,12 +13,16 @@ from typing import Any, Final
 
 from ._inputs import date_problem
 from ._model import Fact, Playbook
+from ._places import place_problem
+from ._practice_check import ACTIVITY_CHECK, PRACTICE_CHECKS
 from ._state import Engagement
 
 __all__ = ["event_problems", "fact_problems", "kind_checked"]
 
 Record = dict[str, Any]  # Any: a JSON object as stored.
-_IN_FINAL: Final = frozenset({"note_added", "refused", "forced", "repaired"})
+_IN_FINAL: Final = frozenset(
+    {"note_added", "refused", "forced", "repaired", "linked", "unlinked"}
+)
 
 
 def event_problems(engagement: Engagement, record: Record) -> list[str]:
@@ -27,7 +31,7 @@ def event_problems(engagement: Engagement, record: Record) -> list[str]:
     if not isinstance(data, dict):
         return []  # replay reports a missing data object
     problems = []
-    if kind not in _IN_FINAL and engagement.final:
+    if kind not in _IN_FINAL and engagement.final and not _reopens(engagement, data):
         problems.append(
             f"{kind} recorded after the engagement reached final stage {engagement.stage!r}"
         )
@@ -35,6 +39,12 @@ def event_problems(engagement: Engagement, record: Record) -> list[str]:
     if check is not None:
         problems.extend(check(engagement, data, record))
     return problems
+
+
+def _reopens(engagement: Engagement, data: Record) -> bool:
+    """A new-round trigger out of the final stage it leaves (#13)."""
+    trigger = engagement.playbook.trigger(str(data.get("trigger")))
+    return trigger is not None and bool(trigger.new_round) and engagement.stage in trigger.from_
 
 
 def kind_checked(kind: object) -> bool:
@@ -66,6 +76,8 @@ def _valid(fact: Fact, value: object) -> bool:
         return value in fact.choices
     if fact.type == "date":
         return date_problem(value) is None
+    if fact.type in ("country", "subdivision"):
+        return not place_problem(fact.type, value)
     return True
 
 
@@ -103,6 +115,7 @@ def _activity(engagement: Engagement, data: Record, record: Record) -> Iterator[
         yield f"activity date {problem}"
     elif isinstance(on, str) and isinstance(at, str) and on > at[:10]:
         yield f"activity dated {on}, after it was recorded ({at[:10]})"
+    yield from ACTIVITY_CHECK(engagement, data, record)
 
 
 _CHECKS: Final = {
@@ -110,4 +123,5 @@ _CHECKS: Final = {
     "item_checked": _item,
     "item_unchecked": _item,
     "activity_recorded": _activity,
+    **PRACTICE_CHECKS,
 }

@@ -103,6 +103,19 @@ class OpenedV1:
 
 
 @attrs.frozen
+class OpenedV2:
+    """``opened`` v2 (#13): opened at an entry stage, through a channel of entry."""
+
+    engagement: str
+    title: str
+    facts: dict[str, FactValue]
+    playbook: dict[str, Any]  # Any: checked as a playbook when the engagement is replayed
+    playbook_sha256: str
+    entry: str
+    channel: str = ""
+
+
+@attrs.frozen
 class FactSetV1:
     """``fact_set``: facts set, or unset (``null``)."""
 
@@ -139,6 +152,19 @@ class ActivityRecordedV1:
 
 
 @attrs.frozen
+class ActivityRecordedV2:
+    """``activity_recorded`` v2 (#13): with the activity's parameters (``record --set``)."""
+
+    activity: str
+    on: str = attrs.field(metadata=_DAY)
+    stage: str
+    rules: tuple[Decision, ...]
+    params: dict[str, str]
+    note: str = ""
+    override: Override | None = None
+
+
+@attrs.frozen
 class NoteAddedV1:
     """``note_added``."""
 
@@ -153,6 +179,19 @@ class AdvancedV1:
     from_: str
     to: str
     rules: tuple[Decision, ...]
+    override: Override | None = None
+
+
+@attrs.frozen
+class AdvancedV2:
+    """``advanced`` v2 (#13): the day the move happened, and the round a new round starts."""
+
+    trigger: str
+    from_: str
+    to: str
+    rules: tuple[Decision, ...]
+    on: str = attrs.field(default="", metadata=_DAY)
+    round: int | None = None
     override: Override | None = None
 
 
@@ -175,6 +214,72 @@ class RefusedV1:
 
 
 @attrs.frozen
+class RefusedV2:
+    """``refused`` v2 (#13): a refused record with its activity parameters, or a refused
+    advance with the day it was said to happen."""
+
+    action: Literal["advance", "record", "force"]
+    stage: str
+    rules: tuple[Decision, ...]
+    why: tuple[str, ...]
+    trigger: str = ""
+    activity: str = ""
+    from_: str = ""
+    to: str | None = None
+    on: str = attrs.field(default="", metadata=_DAY)
+    note: str = ""
+    roles: tuple[str, ...] = ()
+    override: AttemptedOverride | None = None
+    params: dict[str, str] = attrs.field(factory=dict)
+    round: int | None = None
+
+
+@attrs.frozen
+class PersonAddedV1:
+    """``person_added`` (#13): someone took a role in the engagement on a day."""
+
+    name: str
+    role: str
+    on: str = attrs.field(metadata=_DAY)
+    org: str = ""
+
+
+@attrs.frozen
+class PersonLeftV1:
+    """``person_left`` (#13): someone left on a day (the top-level ``reason`` is required)."""
+
+    name: str
+    on: str = attrs.field(metadata=_DAY)
+
+
+@attrs.frozen
+class HandedOverV1:
+    """``handed_over`` (#13): the envoy *from_* left and *to* was appointed, on a day."""
+
+    from_: str
+    to: str
+    on: str = attrs.field(metadata=_DAY)
+    org: str = ""
+
+
+@attrs.frozen
+class LinkedV1:
+    """``linked`` (#13): a link to another engagement or an outside reference ``ORG:REF``."""
+
+    other: str
+    relation: Literal["parent", "child", "same-process", "follows"]
+    note: str = ""
+
+
+@attrs.frozen
+class UnlinkedV1:
+    """``unlinked`` (#13): a link removed."""
+
+    other: str
+    relation: Literal["parent", "child", "same-process", "follows"]
+
+
+@attrs.frozen
 class ForcedV1:
     """``forced``: a move regardless of rules (the top-level ``reason`` is required)."""
 
@@ -194,13 +299,22 @@ class RepairedV1:
 
 EVENT_MODELS: Final[Mapping[tuple[str, int], type]] = {
     ("opened", 1): OpenedV1,
+    ("opened", 2): OpenedV2,
     ("fact_set", 1): FactSetV1,
     ("item_checked", 1): ItemCheckedV1,
     ("item_unchecked", 1): ItemUncheckedV1,
     ("activity_recorded", 1): ActivityRecordedV1,
+    ("activity_recorded", 2): ActivityRecordedV2,
     ("note_added", 1): NoteAddedV1,
     ("advanced", 1): AdvancedV1,
+    ("advanced", 2): AdvancedV2,
     ("refused", 1): RefusedV1,
+    ("refused", 2): RefusedV2,
+    ("person_added", 1): PersonAddedV1,
+    ("person_left", 1): PersonLeftV1,
+    ("handed_over", 1): HandedOverV1,
+    ("linked", 1): LinkedV1,
+    ("unlinked", 1): UnlinkedV1,
     ("forced", 1): ForcedV1,
     ("repaired", 1): RepairedV1,
 }
@@ -220,6 +334,7 @@ class Event:
     reason: str | None = None
 
 
+_NEEDS_REASON: Final = frozenset({"forced", "person_left"})
 _DATA_CHECKS: Final = {key: compile_check(model) for key, model in EVENT_MODELS.items()}
 _HEADER_CHECK: Final = compile_check(Header)
 _ENVELOPE_CHECK: Final = compile_check(Event)
@@ -244,7 +359,7 @@ def event_problem(record: Mapping[str, Any]) -> str:
         return ""
     actor, reason = get("actor"), get("reason")
     if type(actor) is str and actor and not data_check(get("data")):
-        if (reason is None and kind != "forced") or type(reason) is str:
+        if (reason is None and kind not in _NEEDS_REASON) or type(reason) is str:
             if actor.strip():
                 return ""
     return _explain(record, data_check)
@@ -271,7 +386,7 @@ def _explain(record: Mapping[str, Any], data_check: Check) -> str:
         return f"{kind} event: {problem.lstrip('.')}"
     if not str(record.get("actor")).strip():
         return f"{kind} event: actor: empty"
-    if kind == "forced" and type(record.get("reason")) is not str:
+    if kind in _NEEDS_REASON and type(record.get("reason")) is not str:
         return f"{kind} event: reason: missing"
     return f"{kind} event: data{data_check(record.get('data'))}"
 

@@ -8,9 +8,11 @@ from typing import Final, Literal
 
 import attrs
 
-FactType = Literal["text", "date", "bool", "choice"]
+FactType = Literal["text", "date", "bool", "choice", "country", "subdivision"]
 Severity = Literal["block", "warn"]
 ReasonNeed = Literal["required"]
+ParamType = Literal["text", "choice"]
+OwedWhen = Literal["join", "leave", "handover"]
 
 # A trigger's `to` that names no stage: back to the stage the engagement was in when it entered
 # the trigger's from-stage (resume returns to where support was suspended, #9).
@@ -23,8 +25,13 @@ __all__ = [
     "ChecklistItem",
     "Fact",
     "FactType",
+    "Owed",
+    "OwedWhen",
+    "Param",
+    "ParamType",
     "Playbook",
     "ReasonNeed",
+    "Role",
     "Rule",
     "Severity",
     "Stage",
@@ -77,6 +84,15 @@ class Stage:
     description: str = ""
     steps: tuple[str, ...] = ()
     checklist: tuple[ChecklistItem, ...] = ()
+    # None, not False: absent from the embedded playbook, so old digests still hold (#13).
+    entry: bool | None = None
+    # Owed only by an engagement that entered at this stage (who asked, scope, mandate).
+    entry_checklist: tuple[ChecklistItem, ...] | None = None
+
+    @property
+    def is_entry(self) -> bool:
+        """Whether an engagement may start here (the initial stage always may)."""
+        return self.initial or bool(self.entry)
 
 
 @attrs.frozen
@@ -91,11 +107,23 @@ class Trigger:
     description: str = ""
     # None, not a default word: absent from the embedded playbook, so old digests still hold.
     reason: ReasonNeed | None = None
+    # A trigger out of a final stage that starts a new round of the engagement (#13).
+    new_round: bool | None = None
 
     @property
     def returns(self) -> bool:
         """Whether the trigger leads back to where the engagement came from."""
         return self.to == RETURN
+
+
+@attrs.frozen
+class Param:
+    """A parameter an activity is recorded with (``record --set K=V``)."""
+
+    id: str
+    type: ParamType = "text"
+    choices: tuple[str, ...] = ()
+    required: bool = False
 
 
 @attrs.frozen
@@ -106,6 +134,31 @@ class Activity:
     title: str
     during: tuple[str, ...] = ()
     every_days: int | None = None
+    description: str = ""
+    params: tuple[Param, ...] | None = None  # None: absent, so old digests hold (#13)
+
+    def param(self, param_id: str) -> Param | None:
+        """The parameter *param_id*, or None."""
+        return next((p for p in self.params or () if p.id == param_id), None)
+
+
+@attrs.frozen
+class Owed:
+    """An activity a person in a role owes when they join, leave, or take over by handover."""
+
+    activity: str
+    when: OwedWhen
+    within_days: int
+
+
+@attrs.frozen
+class Role:
+    """A role people hold in an engagement (envoy, deputy, ...), and what it owes."""
+
+    id: str
+    title: str = ""
+    org: ReasonNeed | None = None  # "required": a person in this role names their organization
+    owes: tuple[Owed, ...] = ()
     description: str = ""
 
 
@@ -125,6 +178,8 @@ class Rule:
     message: str = ""
     override_roles: tuple[str, ...] = ()
     basis: str = ""
+    # Activity parameters the rule applies to: it passes unless each named one has a listed value.
+    when_params: Mapping[str, tuple[str, ...]] | None = None
     params: Mapping[str, object] = attrs.field(factory=dict)
 
 
@@ -151,6 +206,13 @@ class Playbook:
     activities: tuple[Activity, ...] = ()
     rules: tuple[Rule, ...] = ()
     checklist: tuple[ChecklistAddition, ...] = ()
+    # None: absent from older playbooks' canonical form, so their digests still hold (#13).
+    channels: tuple[str, ...] | None = None
+    roles: tuple[Role, ...] | None = None
+
+    def role(self, role_id: str) -> Role | None:
+        """Return the role with *role_id*, or None."""
+        return next((r for r in self.roles or () if r.id == role_id), None)
 
     def stage(self, stage_id: str) -> Stage | None:
         """Return the stage with *stage_id*, or None."""
@@ -212,7 +274,7 @@ class Playbook:
     def item(self, item_id: str) -> tuple[Stage, ChecklistItem] | None:
         """Return the checklist item *item_id* with the stage it belongs to, or None."""
         for stage in self.stages:
-            for item in stage.checklist:
+            for item in (*stage.checklist, *(stage.entry_checklist or ())):
                 if item.id == item_id:
                     return stage, item
         return None

@@ -18,6 +18,8 @@ from ._decide import GATE, evaluate, gate, unchecked_problem
 from ._lines import date_of
 from ._machine import compile_machine
 from ._playbooks import playbook_digest
+from ._practice_entry import entry_problem
+from ._practice_replay import PRACTICE_APPLY, PRACTICE_VERSIONS, occurrence_of, params_of
 from ._rules import RuleKind
 from ._state import Action, ActivityRecord, Engagement, Entry, Fired
 from ._validate import Origins, validate_resolved
@@ -26,16 +28,17 @@ from .exceptions import LifecycleError
 __all__ = ["EVENT_VERSIONS", "Mismatch", "ReplayError", "apply", "replay", "start"]
 
 EVENT_VERSIONS: Final = {
-    "opened": 1,
+    "opened": 2,
     "fact_set": 1,
     "item_checked": 1,
     "item_unchecked": 1,
-    "activity_recorded": 1,
+    "activity_recorded": 2,
     "note_added": 1,
-    "advanced": 1,
-    "refused": 1,
+    "advanced": 2,
+    "refused": 2,
     "forced": 1,
     "repaired": 1,
+    **PRACTICE_VERSIONS,
 }
 
 Record = dict[str, Any]  # Any: a JSON object as stored.
@@ -78,10 +81,17 @@ def start(record: Record) -> Engagement:
         raise ReplayError(seq, f"embedded playbook is invalid: {problems[0]}")
     on = _date(record)
     initial = playbook.initial_stage().id
+    entry = str(data.get("entry", "")) if record.get("v") == 2 else ""
+    if entry:
+        if problem := entry_problem(playbook, entry, str(data.get("channel", ""))):
+            raise ReplayError(seq, f"opened: {problem}")
+        initial = entry
     facts = data.get("facts") or {}
     if not isinstance(facts, dict):
         raise ReplayError(seq, "opened: facts is not an object")
     return Engagement(
+        entry=entry,
+        channel=str(data.get("channel", "")) if entry else "",
         id=str(data.get("engagement", "")),
         title=str(data.get("title", "")),
         playbook=playbook,
@@ -148,7 +158,9 @@ def _unchecked(engagement: Engagement, data: Record, record: Record) -> None:
 def _activity(engagement: Engagement, data: Record, record: Record) -> None:
     on = dt.date.fromisoformat(str(data["on"]))
     engagement.activities.append(
-        ActivityRecord(str(data["activity"]), on, _int(record.get("seq")), engagement.stage)
+        ActivityRecord(
+            str(data["activity"]), on, _int(record.get("seq")), engagement.stage, params_of(record)
+        )
     )
 
 
@@ -162,7 +174,11 @@ def _advanced(engagement: Engagement, data: Record, record: Record) -> None:
     )
     if dest != data.get("to"):
         raise ValueError(f"trigger leads to {dest!r}, recorded {data.get('to')!r}")
-    seq, on = record["seq"], _date(record)
+    seq, on = record["seq"], occurrence_of(record)
+    spec = engagement.playbook.trigger(trigger)
+    if spec is not None and spec.new_round:
+        engagement.round += 1  # a new round: every checklist is owed again
+        engagement.done.clear()
     engagement.fired.append(Fired(trigger, on, seq, source, dest))
     _enter(engagement, dest, seq, on)
 
@@ -177,6 +193,8 @@ def _forced(engagement: Engagement, data: Record, record: Record) -> None:
 
 def _enter(engagement: Engagement, stage: str, seq: int, on: dt.date) -> None:
     """Entering a stage reopens its checklist (an incoming envoy gets their own induction)."""
+    if seq > 1 and (engagement.last_on is None or on > engagement.last_on):
+        engagement.last_on = on  # a move is an occurrence; opening is not (#13)
     entered = engagement.playbook.stage(stage)
     for item in entered.checklist if entered else ():
         engagement.done.pop(item.id, None)
@@ -190,6 +208,7 @@ _APPLY: Final[dict[str, Callable[[Engagement, Record, Record], None]]] = {
     "activity_recorded": _activity,
     "advanced": _advanced,
     "forced": _forced,
+    **PRACTICE_APPLY,
 }
 
 
@@ -225,9 +244,10 @@ def decision_action(engagement: Engagement, record: Record) -> Action | None:
     trigger = data.get("trigger")
     activity = data.get("activity")
     if kind in ("advanced", "refused") and isinstance(trigger, str):
-        return Action("trigger", trigger, _date(record))
+        return Action("trigger", trigger, _trigger_day(record))
     if kind in ("activity_recorded", "refused") and isinstance(activity, str):
-        return Action("activity", activity, dt.date.fromisoformat(str(data.get("on"))))
+        on = dt.date.fromisoformat(str(data.get("on")))
+        return Action("activity", activity, on, params_of(record))
     return None
 
 
@@ -272,6 +292,13 @@ def recheck(
         Mismatch(seq, str(rule), str(r.get("outcome")), "absent") for rule, r in recorded.items()
     )
     return out
+
+
+def _trigger_day(record: Record) -> dt.date:
+    data = record.get("data")
+    if record.get("v") == 2 and isinstance(data, dict) and data.get("on"):
+        return dt.date.fromisoformat(str(data["on"]))
+    return _date(record)
 
 
 def _data(record: Record) -> Record:

@@ -22,6 +22,7 @@ from ._files import read_regular
 from ._history import SUFFIX, Anchor
 from ._lines import MAX_LINE_BYTES
 from ._playbooks import playbook_digest
+from ._practice_state import dump_practice, load_practice
 from ._state import ActivityRecord, Engagement, Entry, Fired
 
 __all__ = ["MIN_EVENTS", "load_snapshot", "remove_snapshot", "save_snapshot", "snapshot_path"]
@@ -119,6 +120,7 @@ def _dump(e: Engagement) -> dict[str, Any]:
         "seq": e.seq,
         "head": e.head,
         "last_at": e.last_at,
+        "practice": dump_practice(e),  # #13
     }
 
 
@@ -128,7 +130,7 @@ def _load(d: dict[str, Any]) -> Engagement | None:
     if playbook_digest(playbook) != d["playbook_sha256"]:
         return None
     day = dt.date.fromisoformat
-    return Engagement(
+    engagement = Engagement(
         id=d["id"],
         title=d["title"],
         playbook=playbook,
@@ -145,3 +147,5 @@ def _load(d: dict[str, Any]) -> Engagement | None:
         head=d["head"],
         last_at=d["last_at"],
     )
+    load_practice(engagement, d["practice"])  # #13
+    return engagement

@@ -9,7 +9,7 @@ import attrs
 
 from ._model import Playbook
 
-__all__ = ["Action", "ActivityRecord", "Engagement", "Entry", "Fired"]
+__all__ = ["Action", "ActivityRecord", "Engagement", "Entry", "Fired", "Person"]
 
 
 # Immutable (rule kinds see them) and as cheap to build as a slotted class: built per event.
@@ -28,6 +28,7 @@ class ActivityRecord(NamedTuple):
     on: dt.date
     seq: int
     stage: str
+    params: tuple[tuple[str, str], ...] = ()  # sorted (id, value) pairs (#13)
 
 
 class Fired(NamedTuple):
@@ -46,6 +47,26 @@ class Action(NamedTuple):
     kind: Literal["trigger", "activity"]
     id: str
     on: dt.date
+    params: tuple[tuple[str, str], ...] = ()  # an activity's parameters, sorted (#13)
+
+
+@attrs.define
+class Person:
+    """Someone in a role in the engagement, from *since* (until *left*, when they leave)."""
+
+    name: str
+    role: str
+    since: dt.date
+    seq: int
+    org: str = ""
+    left: dt.date | None = None
+    left_seq: int = 0
+    by_handover: bool = False
+
+    @property
+    def active(self) -> bool:
+        """Whether the person is still in the engagement."""
+        return self.left is None
 
 
 @attrs.define
@@ -64,6 +85,14 @@ class Engagement:
     activities: list[ActivityRecord] = attrs.field(factory=list)
     fired: list[Fired] = attrs.field(factory=list)
     notes: int = 0
+    # The practice (#13): where it was entered and through which channel, its round, the
+    # people in roles, links to other engagements, and the latest occurrence date of a move.
+    entry: str = ""
+    channel: str = ""
+    round: int = 1
+    people: list[Person] = attrs.field(factory=list)
+    links: dict[tuple[str, str], str] = attrs.field(factory=dict)
+    last_on: dt.date | None = None
     seq: int = 0
     head: str = ""
     last_at: str = ""
@@ -99,6 +128,18 @@ class Engagement:
         dates += [a.on for a in self.activities if a.activity == name]
         return max(dates, default=None)
 
+    def person(self, name: str) -> Person | None:
+        """The person *name* still in the engagement, or None."""
+        return next((p for p in self.people if p.name == name and p.active), None)
+
+    def current_envoy(self) -> str | None:
+        """The envoy now in place: the latest active person in role envoy, else the fact."""
+        envoys = [p.name for p in self.people if p.role == "envoy" and p.active]
+        if envoys:
+            return envoys[-1]
+        value = self.facts.get("envoy")
+        return value if isinstance(value, str) else None
+
     def is_done(self, item: str) -> bool:
         """Whether checklist item *item* is checked (since its stage was last entered)."""
         return item in self.done
@@ -107,4 +148,6 @@ class Engagement:
         """The required checklist items of *stage_id* not yet done."""
         stage = self.playbook.stage(stage_id)
         items = stage.checklist if stage else ()
+        if stage is not None and stage.id == self.entry and self.round == 1:
+            items = (*items, *(stage.entry_checklist or ()))  # owed by who entered here
         return [i.id for i in items if i.required and i.id not in self.done]

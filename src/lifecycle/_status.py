@@ -9,6 +9,7 @@ from typing import Any
 from ._decide import Outcome, check_override, evaluate, gate
 from ._due import due_items
 from ._machine import compile_machine
+from ._practice import practice_status
 from ._rules import RuleKind
 from ._state import Action, Engagement
 
@@ -44,14 +45,18 @@ def status_of(
         "triggers": [_trigger(engagement, t.id, roles, kinds, today) for t in pb.triggers],
         "activities": [_activity(engagement, a.id, roles, kinds, today) for a in pb.activities],
         "due": [item.as_json() for item in due_items(engagement, today)],
+        **practice_status(engagement),
     }
 
 
 def _checklist(engagement: Engagement) -> list[Json]:
     stage = engagement.playbook.stage(engagement.stage)
+    items = stage.checklist if stage else ()
+    if stage is not None and stage.id == engagement.entry and engagement.round == 1:
+        items = (*items, *(stage.entry_checklist or ()))  # owed by who entered here (#13)
     return [
         {"id": i.id, "text": i.text, "required": i.required, "done": engagement.is_done(i.id)}
-        for i in (stage.checklist if stage else ())
+        for i in items
     ]
 
 
@@ -67,7 +72,7 @@ def _trigger(
     spec = next(t for t in engagement.playbook.triggers if t.id == trigger)
     outcomes = evaluate(engagement, Action("trigger", trigger, today), kinds)
     outcomes += [g for g in [gate(engagement, trigger)] if g is not None]
-    entry = _verdict(outcomes, roles, engagement.final)
+    entry = _verdict(outcomes, roles, engagement.final and not spec.new_round)
     if dest is None:
         entry["allowed"] = False
         entry["blocked_by"].insert(

@@ -13,6 +13,7 @@ import attrs
 
 from ._model import RETURN, Playbook, Rule, Trigger
 from ._rules import CORE_RULE_KINDS, MAX_DAYS, Param, RuleKind
+from ._validate_practice import practice_problems
 
 if TYPE_CHECKING:
     from ._playbooks import Document
@@ -85,6 +86,7 @@ def validate_resolved(
             continue
         yield from _rule_problems(pb, rule, kinds, origins)
     yield from _item_problems(pb, origins)
+    yield from practice_problems(pb, origins)
 
 
 def _stage_problems(pb: Playbook, origins: Origins) -> Iterator[str]:
@@ -119,7 +121,7 @@ def _return_problems(pb: Playbook, trigger: Trigger, origins: Origins) -> Iterat
 
 
 def _graph_problems(pb: Playbook, origins: Origins) -> Iterator[str]:
-    exits = {source for t in pb.triggers for source in t.from_}
+    exits = {source for t in pb.triggers if not t.new_round for source in t.from_}
     for stage in pb.stages:
         if stage.final and stage.id in exits:
             out = [t.id for t in pb.triggers if stage.id in t.from_]

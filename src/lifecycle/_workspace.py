@@ -14,6 +14,7 @@ from ._config import Config, load_config
 from ._history import SUFFIX
 from ._inputs import date_problem
 from ._model import Fact
+from ._places import place_problem
 from .exceptions import HistoryError, InvalidInputError, NotFoundError
 
 __all__ = ["Workspace", "fact_values", "parse_assignments", "parse_fact_value"]
@@ -132,6 +133,8 @@ def parse_fact_value(fact: Fact, text: str) -> object:
         if problem := date_problem(text):
             raise InvalidInputError(f"Fact {fact.id!r} is a date: {problem}.")
         return text
+    if fact.type in ("country", "subdivision") and (problem := place_problem(fact.type, text)):
+        raise InvalidInputError(f"Fact {fact.id!r}: {problem}.")
     if fact.type == "choice" and text not in fact.choices:
         raise InvalidInputError(
             f"Fact {fact.id!r} is one of {', '.join(fact.choices)}; not {text!r}."

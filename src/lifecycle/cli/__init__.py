@@ -114,9 +114,9 @@ def cli(ctx: click.Context, workspace: Path, actor: str, playbook_dirs: list[Pat
 
 
 def _register_commands() -> None:
-    from . import _audit, _authoring, _engagements
+    from . import _audit, _authoring, _engagements, _practice
 
-    for module in (_engagements, _authoring, _audit):
+    for module in (_engagements, _authoring, _audit, _practice):
         for command in module.COMMANDS:
             cli.add_command(command)
 

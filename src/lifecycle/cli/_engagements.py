@@ -11,6 +11,7 @@ import click
 
 from .._engine import Result
 from .._inputs import date_problem
+from .._workspace import parse_assignments
 from ..exceptions import InvalidInputError, LifecycleError, RefusedError
 from . import _render
 
@@ -40,10 +41,27 @@ def _done(result: Result, what: str) -> None:
 @click.option("--playbook", required=True, help="Playbook id (see `lifecycle playbooks list`).")
 @click.option("--title", default="", help="A title for the engagement.")
 @click.option("--set", "facts", multiple=True, metavar="KEY=VALUE", help="Set a fact; repeatable.")
-def new(engagement: str, playbook: str, title: str, facts: tuple[str, ...]) -> None:
+@click.option("--entry", metavar="STAGE", help="Open at this entry stage (default the initial one).")
+@click.option("--channel", metavar="CHANNEL", help="How the request came (desk-check-in, ...).")
+def new(
+    engagement: str,
+    playbook: str,
+    title: str,
+    facts: tuple[str, ...],
+    entry: str | None,
+    channel: str | None,
+) -> None:
     """Open a new engagement under a playbook."""
     env = _env()
-    result = env.engine.open(engagement, playbook, actor=env.actor, title=title, facts=list(facts))
+    result = env.engine.open(
+        engagement,
+        playbook,
+        actor=env.actor,
+        title=title,
+        facts=list(facts),
+        entry=entry,
+        channel=channel,
+    )
     pb = result.engagement.playbook
     _done(result, f"Opened {engagement} under {pb.id}@{pb.version}")
 
@@ -109,14 +127,29 @@ def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -
 )
 @click.option("--note", default="", help="What happened.")
 @click.option("--override", metavar="REASON", help="Override blocking rules, with a reason.")
+@click.option(
+    "--set", "params", multiple=True, metavar="K=V", help="An activity parameter; repeatable."
+)
 def record(
-    engagement: str, activity: str, on: dt.date | None, note: str, override: str | None
+    engagement: str,
+    activity: str,
+    on: dt.date | None,
+    note: str,
+    override: str | None,
+    params: tuple[str, ...],
 ) -> None:
     """Record an activity (a retreat, a coaching session, a briefing)."""
     env = _env()
+    given = parse_assignments(list(params))
     result = _refusable(
         lambda: env.engine.record(
-            engagement, activity, actor=env.actor, on=on, note=note, override=override
+            engagement,
+            activity,
+            actor=env.actor,
+            on=on,
+            note=note,
+            override=override,
+            params=given,
         )
     )
     _done(result, f"Recorded {activity} on {result.event['data']['on']}")
@@ -136,12 +169,21 @@ def note(engagement: str, text: str) -> None:
 @click.argument("trigger")
 @click.option("--override", metavar="REASON", help="Override blocking rules, with a reason.")
 @click.option("--reason", metavar="TEXT", help="Why (recorded; required by some triggers).")
-def advance(engagement: str, trigger: str, override: str | None, reason: str | None) -> None:
+@click.option(
+    "--on",
+    "on",
+    callback=_parse_date,
+    metavar="DATE",
+    help="When it happened (YYYY-MM-DD, not before the previous occurrence; default today).",
+)
+def advance(
+    engagement: str, trigger: str, override: str | None, reason: str | None, on: dt.date | None
+) -> None:
     """Fire a trigger: move the engagement to its next stage if the rules allow it."""
     env = _env()
     result = _refusable(
         lambda: env.engine.advance(
-            engagement, trigger, actor=env.actor, override=override, reason=reason
+            engagement, trigger, actor=env.actor, override=override, reason=reason, on=on
         )
     )
     _done(
@@ -173,31 +215,48 @@ def _refusable(call: Any) -> Result:
 
 @click.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (docs/cli.md).")
-def list_(as_json: bool) -> None:
-    """List the engagements in the workspace."""
+@click.option("--country", metavar="CODE", help="Only engagements with this country fact.")
+@click.option("--stage", metavar="STAGE", help="Only engagements in this stage.")
+@click.option("--playbook", metavar="ID", help="Only engagements under this playbook.")
+@click.option("--active", is_flag=True, help="Only engagements not in a final stage.")
+def list_(
+    as_json: bool, country: str | None, stage: str | None, playbook: str | None, active: bool
+) -> None:
+    """List the engagements in the workspace: title, country, stage, current envoy, links."""
     env = _env()
     rows = []
     for engagement_id in env.engine.workspace.engagements():
         try:
             eng = env.engine.engagement(engagement_id)
-            rows.append(
-                {
-                    "engagement": eng.id,
-                    "title": eng.title,
-                    "playbook": eng.playbook.id,
-                    "version": eng.playbook.version,
-                    "stage": eng.stage,
-                    "final": eng.final,
-                    "events": eng.seq,
-                    "error": None,
-                }
-            )
         except LifecycleError as exc:
             rows.append({"engagement": engagement_id, "error": str(exc)})
+            continue
+        wanted = (country, stage, playbook, True if active else None)
+        have = (eng.facts.get("country"), eng.stage, eng.playbook.id, not eng.final)
+        if all(w is None or w == h for w, h in zip(wanted, have, strict=True)):
+            rows.append(_list_row(eng))
     if as_json:
         _echo_json({"workspace": str(env.workspace), "engagements": rows})
     else:
         click.echo(_render.engagements(rows))
+
+
+def _list_row(eng: Any) -> dict[str, Any]:
+    # Any: an Engagement (kept out of this module's imports) and its JSON row.
+    return {
+        "engagement": eng.id,
+        "title": eng.title,
+        "playbook": eng.playbook.id,
+        "version": eng.playbook.version,
+        "stage": eng.stage,
+        "final": eng.final,
+        "events": eng.seq,
+        "error": None,
+        "country": eng.facts.get("country"),
+        "envoy": eng.current_envoy(),
+        "round": eng.round,
+        "links": [{"other": o, "relation": r} for (o, r) in eng.links],
+    }
 
 
 @click.command("history")

@@ -43,6 +43,7 @@ def status(data: Json) -> str:
         f"  events    {data['events']}   actor {data['actor']['name']} "
         f"({', '.join(data['actor']['roles']) or 'no roles'})",
     ]
+    lines += _practice_lines(data)
     if data["facts"]:
         lines.append("facts")
         lines += [f"  {k} = {v}" for k, v in sorted(data["facts"].items())]
@@ -62,6 +63,24 @@ def status(data: Json) -> str:
         lines.append("due")
         lines += [_due_line(i) for i in data["due"]]
     return _joined(lines)
+
+
+def _practice_lines(data: Json) -> list[str]:
+    """Round, entry, people and links (#13)."""
+    lines = [f"  round     {data['round']}"] if data.get("round", 1) > 1 else []
+    if data.get("entry"):
+        lines.append(f"  entered   at {data['entry']}" + (f" via {data['channel']}" if data.get("channel") else ""))
+    if data.get("people"):
+        lines.append("people")
+        lines += [
+            f"  {p['name']} ({p['role']}{', ' + p['org'] if p['org'] else ''}) since {p['since']}"
+            + (f", left {p['left']}" if p["left"] else "")
+            for p in data["people"]
+        ]
+    if data.get("links"):
+        lines.append("links")
+        lines += [f"  {link['relation']} {link['other']}" for link in data["links"]]
+    return lines
 
 
 def _joined(lines: Iterable[str]) -> str:
@@ -97,9 +116,15 @@ def engagements(rows: Iterable[Json]) -> str:
             lines.append(f"{row['engagement']:<24} ERROR {row['error']}")
             continue
         final = " [final]" if row["final"] else ""
+        extra = [f"{k} {row[k]}" for k in ("country", "envoy") if row.get(k)]
+        extra += [f"{link['relation']} {link['other']}" for link in row.get("links", [])]
+        title = f" {row['title']!r}" if row.get("title") else ""
         lines.append(
-            f"{row['engagement']:<24} {row['playbook']}@{row['version']:<8} "
-            f"{row['stage']}{final}  ({row['events']} events)"
+            escape(
+                f"{row['engagement']:<24} {row['playbook']}@{row['version']:<8} "
+                f"{row['stage']}{final}  ({row['events']} events){title}"
+                + (f"  [{'; '.join(extra)}]" if extra else "")
+            )
         )
     return _joined(lines) if lines else "No engagements in this workspace."
 
@@ -132,6 +157,8 @@ def _event_line(event: Json) -> str:
     body = {
         "opened": lambda: (
             f"opened under {data['playbook']['id']}@{data['playbook']['version']}"
+            + (f" at {data['entry']}" if data.get("entry") else "")
+            + (f" via {data['channel']}" if data.get("channel") else "")
             + (f": {data['title']}" if data.get("title") else "")
         ),
         "fact_set": lambda: "set " + ", ".join(f"{k}={v}" for k, v in data["facts"].items()),
@@ -144,7 +171,19 @@ def _event_line(event: Json) -> str:
             + (f" ({data['note']})" if data.get("note") else "")
         ),
         "note_added": lambda: f"note: {data['text']}",
-        "advanced": lambda: f"advanced by {data['trigger']}: {data['from']} -> {data['to']}",
+        "advanced": lambda: (
+            f"advanced by {data['trigger']}: {data['from']} -> {data['to']}"
+            + (f" on {data['on']}" if data.get("on") else "")
+            + (f" (round {data['round']})" if data.get("round") else "")
+        ),
+        "person_added": lambda: (
+            f"{data['name']} joined as {data['role']} on {data['on']}"
+            + (f" ({data['org']})" if data.get("org") else "")
+        ),
+        "person_left": lambda: f"{data['name']} left on {data['on']}",
+        "handed_over": lambda: f"handover {data['from']} -> {data['to']} on {data['on']}",
+        "linked": lambda: f"linked to {data['other']} as {data['relation']}",
+        "unlinked": lambda: f"unlinked {data['other']} ({data['relation']})",
         "refused": lambda: (
             f"REFUSED {data.get('action')} "
             f"{data.get('trigger') or data.get('activity') or data.get('to')}: "
