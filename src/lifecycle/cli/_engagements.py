@@ -11,7 +11,8 @@ import click
 
 from .._engine import Result
 from .._inputs import date_problem
-from ..exceptions import InvalidInputError, LifecycleError, RefusedError
+from .._listing import engagement_rows
+from ..exceptions import InvalidInputError, RefusedError
 from . import _render
 
 __all__ = ["COMMANDS"]
@@ -176,26 +177,9 @@ def _refusable(call: Any) -> Result:
 def list_(as_json: bool) -> None:
     """List the engagements in the workspace."""
     env = _env()
-    rows = []
-    for engagement_id in env.engine.workspace.engagements():
-        try:
-            eng = env.engine.engagement(engagement_id)
-            rows.append(
-                {
-                    "engagement": eng.id,
-                    "title": eng.title,
-                    "playbook": eng.playbook.id,
-                    "version": eng.playbook.version,
-                    "stage": eng.stage,
-                    "final": eng.final,
-                    "events": eng.seq,
-                    "error": None,
-                }
-            )
-        except LifecycleError as exc:
-            rows.append({"engagement": engagement_id, "error": str(exc)})
+    rows = engagement_rows(env.engine)
     if as_json:
-        _echo_json({"workspace": str(env.workspace), "engagements": rows})
+        _echo_json({"workspace": env.store_label, "engagements": rows})
     else:
         click.echo(_render.engagements(rows))
 
