@@ -396,7 +396,7 @@ class Engine:
         moved on since (another writer), nothing is evaluated or written (ConcurrencyConflict).
         """
         check_actor(actor)
-        self.store.require(engagement_id)
+        check_engagement_id(engagement_id)  # the store's session says if it does not exist
         cached = self._states.cached(engagement_id)
         appended: list[Result] = []
         try:

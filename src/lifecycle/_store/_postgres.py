@@ -278,13 +278,19 @@ class PostgresStore:
         label = self.label_of(engagement)
         conn = self.connection()
         with self.guard(label):
+            check_engagement_id(engagement)
             row = conn.execute(
-                "SELECT head_seq FROM lifecycle_engagements WHERE id = %s FOR UPDATE", (engagement,)
+                "SELECT head_seq, head_hash FROM lifecycle_engagements WHERE id = %s FOR UPDATE",
+                (engagement,),
             ).fetchone()
             if row is None:
                 conn.rollback()
                 raise NotFoundError("engagement", engagement, f"(not in {self.label})")
-            records, anchor = self._read(conn, engagement, after)
+            if after is not None and (after.seq, after.head) == tuple(row):
+                records: list[Record] = []  # the caller's state is the head: nothing to read
+                anchor = after
+            else:
+                records, anchor = self._read(conn, engagement, after)
         session = Session(label, records, anchor.seq, anchor.head, write=lambda _: None)
         session._write = lambda line: self._append(conn, engagement, session, line)
         session.anchor = anchor
@@ -302,18 +308,17 @@ class PostgresStore:
         digest = match.group(1).decode() if match else ""
         with self.guard(session.label):
             try:
+                # One round trip: the line and the head move together, in one transaction.
                 conn.execute(
-                    "INSERT INTO lifecycle_events (engagement, seq, hash, line) "
-                    "VALUES (%s, %s, %s, %s)",
-                    (engagement, seq, digest, line),
+                    "WITH added AS (INSERT INTO lifecycle_events (engagement, seq, hash, line) "
+                    "VALUES (%s, %s, %s, %s) RETURNING engagement) "
+                    "UPDATE lifecycle_engagements SET head_seq = %s, head_hash = %s "
+                    "WHERE id = (SELECT engagement FROM added)",
+                    (engagement, seq, digest, line, seq, digest),
                 )
             except psycopg.errors.UniqueViolation:
                 conn.rollback()
                 raise ConcurrencyConflict(session.label, session.head_seq, seq) from None
-            conn.execute(
-                "UPDATE lifecycle_engagements SET head_seq = %s, head_hash = %s WHERE id = %s",
-                (seq, digest, engagement),
-            )
             conn.commit()
             # Acknowledged. Hold the engagement again for the rest of the command.
             conn.execute(
