@@ -20,12 +20,12 @@ from ._convert import unstructure_playbook
 from ._decide import Outcome, check_override, evaluate, gate, missing_reason, reason_problem
 from ._due import DueItem, due_items
 from ._events import check_events
-from ._history import Session
 from ._inputs import MIN_DATE, check_actor
 from ._lines import format_at
 from ._machine import compile_machine
 from ._plugins import Plugins, make_plugin_manager
 from ._replay import EVENT_VERSIONS, apply, replay
+from ._results import Result, _Ctx
 from ._rules import RuleKind
 from ._state import Action, Engagement
 from ._statecache import StateCache, continued
@@ -37,33 +37,12 @@ from .exceptions import (
     InvalidInputError,
     LifecycleError,
     NotFoundError,
-    PluginError,
     RefusedError,
 )
 
-__all__ = ["Engine", "Result"]
+__all__ = ["Engine", "Result"]  # Result: re-exported from ._results, where it lives
 
 Record = dict[str, Any]  # Any: a JSON object as stored.
-
-
-@attrs.frozen
-class Result:
-    """What a command did: the event it appended, the state after it, and what to tell the user."""
-
-    event: Record
-    engagement: Engagement
-    warnings: tuple[str, ...] = ()
-    # Filled once the history's lock is released and plugins have heard of the event.
-    plugin_errors: list[PluginError] = attrs.field(factory=list)
-
-
-@attrs.frozen
-class _Ctx:
-    session: Session
-    engagement: Engagement
-    at: str
-    actor: str
-    appended: list[Result] = attrs.field(factory=list)
 
 
 class Engine:
