@@ -28,9 +28,11 @@ demo: $(VENV)/.installed
 	$(BIN)/lifecycle demo
 
 test: $(VENV)/.installed-test
+	bash .ci/postgres
 	$(BIN)/python -m pytest -q tests $(PLUGIN_DIRS:%=%/tests)
 
 bench: $(VENV)/.installed-test
+	bash .ci/postgres
 	$(BIN)/python bench/run.py
 
 lint: $(VENV)/.installed-test

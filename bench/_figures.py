@@ -493,3 +493,8 @@ FIGURES: tuple[Figure, ...] = (
         eventsourcing_replay,
     ),
 )
+
+# The store figures (#11) live in their own module; it imports the helpers above.
+from _pgfigures import PG_FIGURES  # noqa: E402
+
+FIGURES = FIGURES + PG_FIGURES

@@ -158,3 +158,71 @@ def pip_install_target(target: Path, *distributions: Path) -> None:
         capture_output=True,
         timeout=300,
     )
+
+
+# PostgreSQL (#11): the server `make test` starts; each test gets a schema of its own, dropped after.
+PG_BASE = os.environ.get("LIFECYCLE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1/test")
+
+
+def pg_admin():
+    """An autocommit connection to the test database, for creating and dropping schemas."""
+    import psycopg
+
+    return psycopg.connect(PG_BASE, autocommit=True)
+
+
+def schema_url(schema: str) -> str:
+    """The store URL of *schema* in the test database (its search_path)."""
+    sep = "&" if "?" in PG_BASE else "?"
+    return f"{PG_BASE}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[Callable[[], str]]:
+    """Make fresh initialized store schemas (call it); every one is dropped after the test."""
+    import uuid
+
+    from lifecycle import PostgresStore
+
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with pg_admin() as conn:
+            conn.execute(f"CREATE SCHEMA {name}")
+        made.append(name)
+        PostgresStore(schema_url(name)).init()
+        return schema_url(name)
+
+    yield make
+    with pg_admin() as conn:
+        for name in made:
+            conn.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+@pytest.fixture
+def pg_url(pg_schema: Callable[[], str], workspace: Path) -> str:
+    """A fresh initialized store schema holding the workspace's lifecycle.toml."""
+    from lifecycle import PostgresStore
+
+    url = pg_schema()
+    store = PostgresStore(url)
+    store.put_settings("lifecycle.toml", (workspace / "lifecycle.toml").read_bytes())
+    store.close()
+    return url
+
+
+def make_store(kind: str, request: pytest.FixtureRequest, workspace: Path):
+    """A store of *kind* (memory, file, postgresql) with the workspace's settings."""
+    from lifecycle import FileStore, MemoryStore, PostgresStore
+
+    if kind == "file":
+        return FileStore(workspace)
+    if kind == "memory":
+        return MemoryStore(settings={"lifecycle.toml": (workspace / "lifecycle.toml").read_bytes()})
+    store = PostgresStore(request.getfixturevalue("pg_url"))
+    request.addfinalizer(store.close)
+    return store
+
+
+STORE_KINDS = ["memory", "file", "postgresql"]

@@ -4,6 +4,7 @@ history, status/list JSON, and the lifecycle_event plugin hook."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -15,10 +16,36 @@ import pytest
 import lifecycle
 from lifecycle import Engine, make_plugin_manager
 
-from conftest import CORE_PATH, FIXTURES, drive_core
+from conftest import CORE_PATH, FIXTURES, STORE_KINDS, drive_core, make_store
 
 Cli = Callable[..., tuple[int, str, str]]
 HEX64 = re.compile(r"^  checkpoint eng-1 (\d+) ([0-9a-f]{64})$", re.MULTILINE)
+
+
+# The engine suite runs on every store (#11): the CLI on files and on PostgreSQL, the library on
+# memory, files and PostgreSQL.
+@pytest.fixture(params=["file", "postgresql"])
+def cli(request: pytest.FixtureRequest, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """The conftest CLI, on the workspace's files or on a fresh PostgreSQL schema."""
+    if request.param == "postgresql":
+        monkeypatch.setenv("LIFECYCLE_STORE", request.getfixturevalue("pg_url"))
+    return cli
+
+
+@pytest.fixture(params=STORE_KINDS)
+def engine(request: pytest.FixtureRequest, workspace: Path, plugins: Any) -> Engine:
+    """An engine on the workspace's store of each kind."""
+    store = make_store(request.param, request, workspace)
+    return Engine(store=store, plugins=plugins, playbook_dirs=[FIXTURES])
+
+
+def audited(workspace: Path, engagement: str = "eng-1") -> list[str]:
+    """The audit's arguments for *engagement*: its file, or (on a store) none."""
+    return (
+        []
+        if os.environ.get("LIFECYCLE_STORE")
+        else [str(workspace / f"{engagement}.history.jsonl")]
+    )
 
 
 def cli_drive(cli: Cli, engagement: str = "eng-1", *, until: str | None = None) -> None:
@@ -61,7 +88,7 @@ class TestWholeCycle:
         """audit exits 0 and prints `checkpoint <id> <events> <64-hex>` with the event count."""
         cli_drive(cli)
         count = len(events(cli))
-        code, out, err = cli("audit", str(workspace / "eng-1.history.jsonl"))
+        code, out, err = cli("audit", *audited(workspace))
         assert code == 0, out + err
         match = HEX64.search(out)
         assert match is not None, out

@@ -118,8 +118,16 @@ class TestSchemas:
                 assert event_problem(record) == "", record
                 assert structure_event(record).seq == record["seq"]
                 kinds.add(record["type"])
-        practice = {"person_added", "person_left", "handed_over", "linked", "unlinked"}  # test_practice
-        assert kinds >= {kind for kind, _ in EVENT_MODELS} - {"repaired", "item_unchecked"} - practice
+        practice = {
+            "person_added",
+            "person_left",
+            "handed_over",
+            "linked",
+            "unlinked",
+        }  # test_practice
+        assert (
+            kinds >= {kind for kind, _ in EVENT_MODELS} - {"repaired", "item_unchecked"} - practice
+        )
 
     @pytest.mark.parametrize(("name", "kind", "edit"), FORGERIES, ids=[f[0] for f in FORGERIES])
     def test_forged_event_is_bad_event_at_its_seq(self, hostile, engine: Engine, name, kind, edit):

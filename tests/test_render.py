@@ -198,7 +198,9 @@ class TestStatus:
         _, out, _ = cli("status", "eng-1")
         assert "stage     closed: Closed  [final]" in out
         triggers = out.split("\ntriggers\n")[1].splitlines()
-        assert [t for t in triggers if t.startswith("  ")] == ["  reopen -> support-request: allowed"]
+        assert [t for t in triggers if t.startswith("  ")] == [
+            "  reopen -> support-request: allowed"
+        ]
 
 
 class TestListAndDue:
@@ -213,7 +215,9 @@ class TestListAndDue:
         assert set(rows) == {"broken", "eng-1", "eng-2"}
         assert re.search(r"core@1\.2\.0 +support-request  \(1 events\)$", rows["eng-1"])
         events = len(clocked.history("eng-2"))
-        assert f"closed [final]  ({events} events) 'Test engagement'  [envoy Amb. X]" in rows["eng-2"]
+        assert (
+            f"closed [final]  ({events} events) 'Test engagement'  [envoy Amb. X]" in rows["eng-2"]
+        )
         assert rows["broken"].split()[1] == "ERROR" and "broken.history.jsonl" in rows["broken"]
 
     def test_list_empty(self, cli):

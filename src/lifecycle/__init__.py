@@ -11,7 +11,7 @@ tamper-evident history of each that an auditor can verify offline.
 from __future__ import annotations
 
 from . import exceptions
-from ._audit import Checkpoint, FileReport, audit_file
+from ._audit import Checkpoint, FileReport, audit_file, audit_stream
 from ._conformance import Finding
 from ._decide import Outcome
 from ._engine import Engine, Result
@@ -21,6 +21,7 @@ from ._playbooks import dump_playbook, load_playbook
 from ._plugins import PluginReport, Plugins, make_plugin_manager
 from ._rules import Param, RuleKind, Verdict
 from ._state import Action, Engagement
+from ._store import FileStore, MemoryStore, PostgresStore, Store, open_store
 from .hookspecs import hookimpl
 
 __all__ = [
@@ -33,24 +34,30 @@ __all__ = [
     "Fact",
     "FileHistoryStore",
     "FileReport",
+    "FileStore",
     "Finding",
     "HistoryStore",
     "MemoryHistoryStore",
+    "MemoryStore",
     "Outcome",
     "Param",
     "Playbook",
     "PluginReport",
     "Plugins",
+    "PostgresStore",
     "Result",
     "Rule",
     "RuleKind",
     "Stage",
+    "Store",
     "Trigger",
     "Verdict",
     "audit_file",
+    "audit_stream",
     "dump_playbook",
     "exceptions",
     "hookimpl",
     "load_playbook",
     "make_plugin_manager",
+    "open_store",
 ]

@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import attrs
 
@@ -32,6 +32,7 @@ __all__ = [
     "Checkpoint",
     "FileReport",
     "audit_file",
+    "audit_stream",
     "find_histories",
     "missing_reports",
     "read_checkpoints",
@@ -151,16 +152,44 @@ def audit_file(
     today: dt.date,
     against: Mapping[str, Checkpoint] | None = None,
 ) -> FileReport:
-    """Audit one history file."""
-    report = FileReport(str(path))
+    """Audit one history file: :func:`audit_stream` over its bytes."""
     try:
         # Only a regular file, never through a symlink, never a blocking open (a FIFO).
         with os.fdopen(open_regular(path, os.O_RDONLY), "rb") as handle:
-            _Reader(report, kinds, today, against or {}).run(handle)
+            chunks = iter(lambda: handle.read(_CHUNK), b"")
+            return audit_stream(str(path), chunks, kinds=kinds, today=today, against=against)
     except NotRegularFileError as exc:
+        report = FileReport(str(path))
         report.findings.append(Finding("not-regular-file", "error", None, _message(exc, path)))
     except HistoryError as exc:
+        report = FileReport(str(path))
         report.findings.append(Finding("unreadable", "error", None, _message(exc, path)))
+    except OSError as exc:
+        report = FileReport(str(path))
+        report.findings.append(
+            Finding("unreadable", "error", None, f"cannot read: {exc.strerror or exc}")
+        )
+    return report
+
+
+def audit_stream(
+    label: str,
+    chunks: Iterable[bytes],
+    *,
+    kinds: Mapping[str, RuleKind],
+    today: dt.date,
+    against: Mapping[str, Checkpoint] | None = None,
+) -> FileReport:
+    """Audit one history given as a stream of byte chunks (a file's, or a store's lines, #11).
+
+    *label* names it in the report; its last path part is checked like a file name
+    (``<engagement>.history.jsonl``). A store error while reading is an ``unreadable`` finding.
+    """
+    report = FileReport(label)
+    try:
+        _Reader(report, kinds, today, against or {}).run(chunks)
+    except HistoryError as exc:
+        report.findings.append(Finding("unreadable", "error", None, _message(exc, label)))
     except OSError as exc:
         report.findings.append(
             Finding("unreadable", "error", None, f"cannot read: {exc.strerror or exc}")
@@ -168,9 +197,9 @@ def audit_file(
     return report
 
 
-def _message(exc: HistoryError, path: Path) -> str:
+def _message(exc: HistoryError, path: Path | str) -> str:
     """The error's sentence without the path in front (the report names the file)."""
-    return str(exc).removeprefix(f"{path}: ") + "; not audited"
+    return str(exc).removeprefix(f"{path}: ").removeprefix(f"{exc.path}: ") + "; not audited"
 
 
 @attrs.define
@@ -184,10 +213,10 @@ class _Reader:
     checkpoint: Checkpoint | None = None
     checkpoint_seen: bool = False
 
-    def run(self, handle: IO[bytes]) -> None:
+    def run(self, chunks: Iterable[bytes]) -> None:
         conformance = Conformance(self.kinds, self.today)
         number = 0
-        for number, raw, complete in _lines(handle):
+        for number, raw, complete in _lines(chunks):
             if not complete:
                 self._add(
                     "torn-tail",
@@ -367,14 +396,15 @@ class _Reader:
 _CHUNK = 1 << 20
 
 
-def _lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes, bool]]:
-    """(line number, bytes without newline, complete?) for each line, read in 1 MiB chunks.
+def _lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes, bool]]:
+    """(line number, bytes without newline, complete?) for each line of the chunks (a file is
+    read in 1 MiB chunks).
 
     Memory stays bounded: a line longer than the cap is yielded cut to just over the cap (so
     it fails as ``too-long``) and the rest of it is skipped.
     """
     number, pending, overlong = 0, b"", False
-    while chunk := handle.read(_CHUNK):
+    for chunk in chunks:
         lines = (pending + chunk).split(b"\n")
         pending = lines.pop()
         for raw in lines:

@@ -21,10 +21,17 @@ from cattrs.errors import IterableValidationNote
 from cattrs.gen import make_dict_structure_fn
 
 from ._convert import structure_problems
-from ._inputs import ACTOR_NAME, read_toml
+from ._inputs import ACTOR_NAME, parse_toml, read_toml
 from .exceptions import ConfigError, InvalidInputError
 
-__all__ = ["CONFIG_NAME", "MAX_CONFIG_BYTES", "ActorEntry", "Config", "load_config"]
+__all__ = [
+    "CONFIG_NAME",
+    "MAX_CONFIG_BYTES",
+    "ActorEntry",
+    "Config",
+    "load_config",
+    "parse_config",
+]
 
 CONFIG_NAME: Final = "lifecycle.toml"
 MAX_CONFIG_BYTES: Final = 1024 * 1024
@@ -65,6 +72,25 @@ def load_config(root: Path) -> Config:
         raise ConfigError(path, str(exc)) from None
     if data is None:
         return Config()
+    return _structured(data, path)
+
+
+def parse_config(raw: bytes, label: str) -> Config:
+    """A configuration kept as bytes by a shared store (#11), validated as the file would be.
+
+    Raises:
+        ConfigError: Over the size bound, not TOML, or not a valid configuration.
+    """
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(label, f"larger than {MAX_CONFIG_BYTES} bytes")
+    try:
+        data = parse_toml(raw)
+    except InvalidInputError as exc:
+        raise ConfigError(label, str(exc)) from None
+    return _structured(data, label)
+
+
+def _structured(data: dict[str, Any], path: Path | str) -> Config:
     try:
         config = _CONVERTER.structure(data, Config)
     except Exception as exc:  # noqa: BLE001 - cattrs raises a group of any kind; reworded below

@@ -20,7 +20,6 @@ from ._convert import unstructure_playbook
 from ._decide import Outcome, check_override, evaluate, gate, missing_reason, reason_problem
 from ._due import DueItem, due_items
 from ._events import check_events
-from ._history import FileHistoryStore, HistoryStore, Session
 from ._inputs import MIN_DATE, check_actor
 from ._lines import format_at
 from ._machine import compile_machine
@@ -29,43 +28,24 @@ from ._practice import PracticeCommands, check_occurrence, check_params
 from ._practice_entry import entry_data
 from ._practice_replay import event_version
 from ._replay import apply, replay
+from ._results import Result, _Ctx
 from ._rules import RuleKind
 from ._state import Action, Engagement
 from ._statecache import StateCache, continued
 from ._status import status_of
-from ._workspace import Workspace, fact_values, parse_assignments
+from ._store import FileStore, Store
+from ._workspace import Workspace, check_engagement_id, fact_values, parse_assignments
 from .exceptions import (
     ConcurrencyConflict,
     InvalidInputError,
     LifecycleError,
     NotFoundError,
-    PluginError,
     RefusedError,
 )
 
-__all__ = ["Engine", "Result"]
+__all__ = ["Engine", "Result"]  # Result: re-exported from ._results, where it lives
 
 Record = dict[str, Any]  # Any: a JSON object as stored.
-
-
-@attrs.frozen
-class Result:
-    """What a command did: the event it appended, the state after it, and what to tell the user."""
-
-    event: Record
-    engagement: Engagement
-    warnings: tuple[str, ...] = ()
-    # Filled once the history's lock is released and plugins have heard of the event.
-    plugin_errors: list[PluginError] = attrs.field(factory=list)
-
-
-@attrs.frozen
-class _Ctx:
-    session: Session
-    engagement: Engagement
-    at: str
-    actor: str
-    appended: list[Result] = attrs.field(factory=list)
 
 
 class Engine(PracticeCommands):
@@ -79,20 +59,38 @@ class Engine(PracticeCommands):
 
     def __init__(
         self,
-        workspace: Path | str,
+        workspace: Path | str | None = None,
         *,
+        store: Store | None = None,
         plugins: Plugins | None = None,
         playbook_dirs: Sequence[Path] = (),
         clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
-        self.workspace = Workspace(Path(workspace))
+        if (workspace is None) == (store is None):
+            raise InvalidInputError("Give an engine either a workspace folder or a store.")
+        self.store: Store = store if store is not None else FileStore(Path(str(workspace)))
         self.plugins = plugins if plugins is not None else make_plugin_manager()
         self._playbook_dirs = tuple(playbook_dirs)
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._catalog: Catalog | None = None
         # The state after the last command on each history, with the anchor that proves it is
         # current: the next command verifies the anchor and reads only what came after it.
-        self._states = StateCache()
+        self._states = StateCache(self.store)
+
+    @property
+    def workspace(self) -> Workspace:
+        """The workspace folder, when the engine runs on the file store.
+
+        Raises:
+            InvalidInputError: The engine runs on another store.
+        """
+        if not isinstance(self.store, FileStore):
+            raise InvalidInputError(f"The store {self.store.label} has no workspace folder.")
+        return self.store.workspace
+
+    def engagements(self) -> list[str]:
+        """Every engagement id in the store, sorted."""
+        return self.store.engagements()
 
     @property
     def catalog(self) -> Catalog:
@@ -106,34 +104,34 @@ class Engine(PracticeCommands):
         """The rule-kind registry."""
         return self.plugins.rule_kinds()
 
-    def store(self, engagement: str) -> HistoryStore:
-        """The history store of *engagement* (which need not exist yet)."""
-        return FileHistoryStore(self.workspace.path_of(engagement))
-
     # ------------------------------------------------------------------ reading
 
     def engagement(self, engagement_id: str) -> Engagement:
         """The engagement as it stands: a replay of its history."""
-        store = FileHistoryStore(self.workspace.existing(engagement_id))
-        cached = self._states.cached(store.path)
-        records, anchor = store.read_after(cached[1] if cached else None)
-        engagement, used = continued(store.label, cached, records, anchor)
-        self._states.remember(store.path, engagement, anchor, used)
+        self.store.require(engagement_id)
+        cached = self._states.cached(engagement_id)
+        records, anchor = self.store.read_after(engagement_id, cached[1] if cached else None)
+        label = self.store.label_of(engagement_id)
+        engagement, used = continued(label, cached, records, anchor)
+        self._states.remember(engagement_id, engagement, anchor, used)
         return engagement
 
     def history(self, engagement_id: str) -> list[Record]:
         """The verified events of *engagement_id*, oldest first, each checked against its schema."""
-        store = self.store_of(engagement_id)
-        return check_events(store.label, store.read())
+        return check_events(self.store.label_of(engagement_id), self._read(engagement_id))
 
     def engagement_at(self, engagement_id: str, seq: int) -> Engagement:
         """The engagement as it stood after event *seq* (CorruptHistoryError if unreplayable)."""
-        store = self.store_of(engagement_id)
-        return continued(store.label, None, store.read()[:seq], None)[0]
+        records = self._read(engagement_id)[:seq]
+        return continued(self.store.label_of(engagement_id), None, records, None)[0]
+
+    def _read(self, engagement_id: str) -> list[Record]:
+        self.store.require(engagement_id)
+        return self.store.read_after(engagement_id, None)[0]
 
     def roles_of(self, actor: str) -> tuple[str, ...]:
         """The roles of *actor* in this workspace."""
-        return self.workspace.roles_of(actor)
+        return self.store.roles_of(actor)
 
     def status(self, engagement_id: str, *, actor: str) -> dict[str, Any]:
         """The dry run: stage, facts, checklist, and for every trigger and activity whether
@@ -155,7 +153,7 @@ class Engine(PracticeCommands):
         be read (each as one line)."""
         items: list[DueItem] = []
         problems: list[str] = []
-        for engagement_id in self.workspace.engagements():
+        for engagement_id in self.store.engagements():
             try:
                 items.extend(due_items(self.engagement(engagement_id), self.today()))
             except LifecycleError as exc:
@@ -187,9 +185,8 @@ class Engine(PracticeCommands):
             resolved.playbook.facts,
             parse_assignments(facts if isinstance(facts, Mapping) else list(facts)),
         )
-        store = self.store(engagement_id)
+        check_engagement_id(engagement_id)
         check_actor(actor)
-        self.workspace.create_root()
         at = self._now("")
         data = _opened_data(
             engagement_id, title, resolved, {k: v for k, v in values.items() if v is not None}
@@ -202,7 +199,7 @@ class Engine(PracticeCommands):
             "v": event_version("opened", data),
             "data": data,
         }
-        event = store.create(engagement_id, at, fields)
+        event = self.store.create(engagement_id, at, fields)
         engagement = replay([event])
         return Result(event, engagement, plugin_errors=self.plugins.notify(engagement, event))
 
@@ -253,7 +250,7 @@ class Engine(PracticeCommands):
         """Add a note to the history (allowed in final stages too)."""
         if not text.strip():
             raise InvalidInputError("A note needs text.")
-        with self._command(self.store_of(engagement_id), actor, expected_seq) as ctx:
+        with self._command(engagement_id, actor, expected_seq) as ctx:
             return self._append(ctx, "note_added", {"text": text})
 
     def record(
@@ -372,14 +369,6 @@ class Engine(PracticeCommands):
                 self._refuse(ctx, "force", data, [], problems, reason)
             return self._append(ctx, "forced", data, reason=reason.strip())
 
-    def store_of(self, engagement_id: str) -> FileHistoryStore:
-        """The store of an existing engagement.
-
-        Raises:
-            NotFoundError: No such engagement.
-        """
-        return FileHistoryStore(self.workspace.existing(engagement_id))
-
     # ------------------------------------------------------------------ internals
 
     @contextlib.contextmanager
@@ -391,14 +380,14 @@ class Engine(PracticeCommands):
         *,
         allow_final: bool = False,
     ) -> Iterator[_Ctx]:
-        with self._command(self.store_of(engagement_id), actor, expected_seq) as ctx:
+        with self._command(engagement_id, actor, expected_seq) as ctx:
             if ctx.engagement.final and not allow_final:
                 _refuse_final(ctx.engagement)
             yield ctx
 
     @contextlib.contextmanager
     def _command(
-        self, store: FileHistoryStore, actor: str, expected_seq: int | None = None
+        self, engagement_id: str, actor: str, expected_seq: int | None = None
     ) -> Iterator[_Ctx]:
         """Lock, continue from the last known state, yield; plugins hear of events afterwards.
 
@@ -406,16 +395,17 @@ class Engine(PracticeCommands):
         moved on since (another writer), nothing is evaluated or written (ConcurrencyConflict).
         """
         check_actor(actor)
-        cached = self._states.cached(store.path)
+        check_engagement_id(engagement_id)  # the store's session says if it does not exist
+        cached = self._states.cached(engagement_id)
         appended: list[Result] = []
         try:
-            with store.session(after=cached[1] if cached else None) as session:
+            with self.store.session(engagement_id, cached[1] if cached else None) as session:
                 if expected_seq is not None and expected_seq != session.head_seq:
-                    raise ConcurrencyConflict(store.label, expected_seq, session.head_seq)
-                engagement, used = continued(store.label, cached, session.records, session.anchor)
+                    raise ConcurrencyConflict(session.label, expected_seq, session.head_seq)
+                engagement, used = continued(session.label, cached, session.records, session.anchor)
                 yield _Ctx(session, engagement, self._now(engagement.last_at), actor, appended)
                 if session.anchor is not None:
-                    self._states.remember(store.path, engagement, session.anchor, used)
+                    self._states.remember(engagement_id, engagement, session.anchor, used)
         finally:
             # Plugins hear of events only after the lock is released: a hook may read the
             # history (or run a command) without deadlocking, and can never hold writers up.

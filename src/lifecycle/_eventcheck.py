@@ -20,9 +20,7 @@ from ._state import Engagement
 __all__ = ["event_problems", "fact_problems", "kind_checked"]
 
 Record = dict[str, Any]  # Any: a JSON object as stored.
-_IN_FINAL: Final = frozenset(
-    {"note_added", "refused", "forced", "repaired", "linked", "unlinked"}
-)
+_IN_FINAL: Final = frozenset({"note_added", "refused", "forced", "repaired", "linked", "unlinked"})
 
 
 def event_problems(engagement: Engagement, record: Record) -> list[str]:

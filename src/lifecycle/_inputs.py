@@ -106,6 +106,16 @@ def read_toml(path: Path, *, max_bytes: int) -> dict[str, Any] | None:
     raw = _read_regular(path, max_bytes)
     if raw is None:
         return None
+    return parse_toml(raw)
+
+
+def parse_toml(raw: bytes) -> dict[str, Any]:
+    """Parse TOML bytes as :func:`read_toml` does (a store keeps settings as bytes, #11).
+
+    Raises:
+        InvalidInputError: Not UTF-8, not TOML, or nested too deep.
+    """
+    # Any: parsed TOML.
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -19,8 +19,8 @@ from ._state import Engagement
 from .exceptions import InvalidInputError, NotFoundError, RefusedError
 
 if TYPE_CHECKING:
-    from ._engine import Result, _Ctx
-    from ._workspace import Workspace
+    from ._results import Result, _Ctx
+    from ._store import Store
 
 __all__ = [
     "OUTSIDE_REF",
@@ -42,7 +42,7 @@ OUTSIDE_REF: Final = re.compile(
 
 
 class _Engine(Protocol):
-    workspace: Workspace
+    store: Store
 
     def _open(
         self,
@@ -204,7 +204,7 @@ class PracticeCommands:
         expected_seq: int | None = None,
     ) -> Result:
         """Link the engagement to *other* (an engagement here, or ``ORG:REF`` for same-process)."""
-        _check_link(self.workspace, engagement_id, other, relation)
+        _check_link(self.store, engagement_id, other, relation)
         with self._open(engagement_id, actor, expected_seq, allow_final=True) as ctx:
             if (other, relation) in ctx.engagement.links:
                 raise RefusedError(
@@ -233,7 +233,7 @@ class PracticeCommands:
             return self._append(ctx, "unlinked", {"other": other, "relation": relation})
 
 
-def _check_link(workspace: Workspace, engagement_id: str, other: str, relation: str) -> None:
+def _check_link(store: Store, engagement_id: str, other: str, relation: str) -> None:
     if relation not in LINK_RELATIONS:
         raise InvalidInputError(
             f"A relation is one of {', '.join(LINK_RELATIONS)}; not {relation!r}."
@@ -246,7 +246,7 @@ def _check_link(workspace: Workspace, engagement_id: str, other: str, relation: 
                 f"{other!r}: an outside reference is ORG:REF, and only for --as same-process."
             )
         return
-    workspace.existing(other)  # NotFoundError: a link to an engagement here that does not exist
+    store.require(other)  # NotFoundError: a link to an engagement here that does not exist
 
 
 def practice_status(engagement: Engagement) -> Record:

@@ -7,17 +7,19 @@ it are verified and applied. Otherwise the history is replayed whole.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ._events import check_events
 from ._history import Anchor
 from ._replay import ReplayError, apply, replay
-from ._snapshot import MIN_EVENTS, load_snapshot, remove_snapshot, save_snapshot
+from ._snapshot import MIN_EVENTS
 from ._state import Engagement
 from .exceptions import CorruptHistoryError
+
+if TYPE_CHECKING:
+    from ._store import Store
 
 __all__ = ["StateCache", "continued", "copy_engagement"]
 
@@ -25,36 +27,38 @@ Record = dict[str, Any]  # Any: a JSON object as stored.
 
 
 class StateCache:
-    """The engine's memory of each history: its last state and anchor, and its snapshot's seq."""
+    """The engine's memory of each history, by engagement id: its last state and anchor, and
+    the seq of the snapshot its store keeps (#11: keyed by id, snapshots behind the store)."""
 
-    def __init__(self) -> None:
-        self._live: dict[Path, tuple[Engagement, Anchor]] = {}
-        self._snapshot_at: dict[Path, int] = {}  # the seq of the snapshot on disk, per history
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._live: dict[str, tuple[Engagement, Anchor]] = {}
+        self._snapshot_at: dict[str, int] = {}  # the seq of the store's snapshot, per history
 
-    def cached(self, path: Path) -> tuple[Engagement, Anchor] | None:
-        """A state to continue from: this engine's last one, else the snapshot on disk."""
-        live = self._live.get(path)
+    def cached(self, engagement: str) -> tuple[Engagement, Anchor] | None:
+        """A state to continue from: this engine's last one, else the store's snapshot."""
+        live = self._live.get(engagement)
         if live is not None:
             return copy_engagement(live[0]), live[1]  # the command works on its own copy
-        snapshot = load_snapshot(path)
-        self._snapshot_at[path] = snapshot[1].seq if snapshot else 0
+        snapshot = self._store.load_snapshot(engagement)
+        self._snapshot_at[engagement] = snapshot[1].seq if snapshot else 0
         return snapshot
 
-    def remember(self, path: Path, engagement: Engagement, anchor: Anchor, used: bool) -> None:
+    def remember(self, key: str, engagement: Engagement, anchor: Anchor, used: bool) -> None:
         """Keep the state for the next command; save a snapshot when the last is far behind.
 
         When the cached state was not used (its anchor line changed), the snapshot on disk is
         stale: it is rewritten, or removed when the history is too short to need one.
         """
-        last = self._snapshot_at.get(path, 0) if used else 0
+        last = self._snapshot_at.get(key, 0) if used else 0
         if engagement.seq == anchor.seq and _snapshot_due(last, anchor):
-            save_snapshot(path, engagement, anchor)
-            self._snapshot_at[path] = anchor.seq
-        elif not used and self._snapshot_at.get(path):
-            remove_snapshot(path)
-            self._snapshot_at[path] = 0
+            self._store.save_snapshot(key, engagement, anchor)
+            self._snapshot_at[key] = anchor.seq
+        elif not used and self._snapshot_at.get(key):
+            self._store.remove_snapshot(key)
+            self._snapshot_at[key] = 0
         # A copy: the caller's engagement (a Result's, a plugin's) may be changed by its holder.
-        self._live[path] = (copy_engagement(engagement), anchor)
+        self._live[key] = (copy_engagement(engagement), anchor)
 
 
 def continued(

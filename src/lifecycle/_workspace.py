@@ -17,7 +17,13 @@ from ._model import Fact
 from ._places import place_problem
 from .exceptions import HistoryError, InvalidInputError, NotFoundError
 
-__all__ = ["Workspace", "fact_values", "parse_assignments", "parse_fact_value"]
+__all__ = [
+    "Workspace",
+    "check_engagement_id",
+    "fact_values",
+    "parse_assignments",
+    "parse_fact_value",
+]
 
 # Always used with fullmatch: `$` would also match before a final newline (#9).
 ENGAGEMENT_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -37,11 +43,7 @@ class Workspace:
         Raises:
             InvalidInputError: *engagement* is not a valid engagement id.
         """
-        if not is_engagement_id(engagement):
-            raise InvalidInputError(
-                f"Invalid engagement id {engagement!r}: use letters, digits, '.', '_' and '-' "
-                "(at most 128), starting with a letter or digit."
-            )
+        check_engagement_id(engagement)
         return self.root / f"{engagement}{SUFFIX}"
 
     def existing(self, engagement: str) -> Path:
@@ -107,6 +109,19 @@ class Workspace:
         if self._config is None:
             self._config = load_config(self.root)
         return self._config.roles_of(actor)
+
+
+def check_engagement_id(engagement: str) -> None:
+    """Refuse an invalid engagement id (every store names engagements alike, #11).
+
+    Raises:
+        InvalidInputError: *engagement* is not a valid engagement id.
+    """
+    if not is_engagement_id(engagement):
+        raise InvalidInputError(
+            f"Invalid engagement id {engagement!r}: use letters, digits, '.', '_' and '-' "
+            "(at most 128), starting with a letter or digit."
+        )
 
 
 def is_engagement_id(text: str) -> bool:

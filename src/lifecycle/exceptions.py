@@ -74,8 +74,8 @@ class PlaybookError(LifecycleError):
 class ConfigError(LifecycleError):
     """The workspace configuration file is invalid."""
 
-    def __init__(self, path: Path, message: str) -> None:
-        self.path = path
+    def __init__(self, path: Path | str, message: str) -> None:
+        self.path = Path(path)  # a shared store's settings are named by a label (#11)
         super().__init__(f"{path}: {message}")
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from ._engine import Engine
 from ._plugins import Plugins, make_plugin_manager
 from ._state import Engagement
+from ._store import FileStore, Store
 
 __all__ = ["DEFAULT_ROLES", "drive", "make_engine", "plugin_manager"]
 
@@ -39,24 +40,34 @@ def plugin_manager(*plugins: object, entrypoints: bool = False) -> Plugins:
 
 
 def make_engine(
-    workspace: Path | str,
+    workspace: Path | str | None = None,
     *,
+    store: Store | None = None,
     plugins: Iterable[object] = (),
     playbook_dirs: Sequence[Path | str] = (),
     roles: Mapping[str, Sequence[str]] = DEFAULT_ROLES,
     clock: Callable[[], dt.datetime] | None = None,
     entrypoints: bool = False,
 ) -> Engine:
-    """An engine on *workspace*, whose ``lifecycle.toml`` gives *roles* to actors."""
-    root = Path(workspace)
-    root.mkdir(parents=True, exist_ok=True)
+    """An engine on *workspace* (or on *store*, e.g. a :class:`~lifecycle.MemoryStore`), whose
+    ``lifecycle.toml`` setting gives *roles* to actors.
+
+    >>> from lifecycle import MemoryStore
+    >>> make_engine(store=MemoryStore()).roles_of("head")
+    ('officer', 'head-of-unit')
+    """
+    if store is None:
+        if workspace is None:
+            raise TypeError("make_engine() needs a workspace or a store")
+        Path(workspace).mkdir(parents=True, exist_ok=True)
+        store = FileStore(workspace)
     lines = []
     for actor, held in roles.items():
         listed = ", ".join(f'"{r}"' for r in held)
         lines += [f'[actors."{actor}"]', f"roles = [{listed}]", ""]
-    (root / "lifecycle.toml").write_text("\n".join(lines), encoding="utf-8")
+    store.put_settings("lifecycle.toml", "\n".join(lines).encode("utf-8"))
     return Engine(
-        root,
+        store=store,
         plugins=plugin_manager(*plugins, entrypoints=entrypoints),
         playbook_dirs=[Path(d) for d in playbook_dirs],
         clock=clock,
@@ -78,7 +89,7 @@ def drive(
     *facts* are set (once, at the start). A blocked trigger raises
     :class:`~lifecycle.exceptions.RefusedError`, as it would for a user.
     """
-    if engagement not in engine.workspace.engagements():
+    if engagement not in engine.engagements():
         engine.open(
             engagement, playbook, actor=actor, facts=[f"{k}={v}" for k, v in (facts or {}).items()]
         )

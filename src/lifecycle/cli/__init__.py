@@ -18,6 +18,7 @@ import click
 from .._engine import Engine
 from .._inputs import text_problem
 from .._plugins import Plugins, make_plugin_manager
+from .._store import Store, open_store
 from ..exceptions import ConfigError, InvalidInputError, LifecycleError, NotFoundError
 from ._render import escape
 from ._streams import guarded_streams
@@ -28,12 +29,35 @@ __all__ = ["Env", "cli", "main"]
 class Env:
     """What every command shares: the global options, and the engine built from them."""
 
-    def __init__(self, workspace: Path, actor: str, playbook_dirs: Sequence[Path]) -> None:
+    def __init__(
+        self,
+        workspace: Path,
+        actor: str,
+        playbook_dirs: Sequence[Path],
+        store_url: str | None = None,
+    ) -> None:
         self.workspace = workspace
+        self.store_url = store_url or None
         self.actor = actor
         self.playbook_dirs = tuple(playbook_dirs)
         self._plugins: Plugins | None = None
         self._engine: Engine | None = None
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        """The store: ``--store`` when given, else the files of ``--workspace``."""
+        if self._store is None:
+            self._store = open_store(self.store_url, self.workspace)
+            ctx = click.get_current_context(silent=True)
+            if ctx is not None:  # the connection closes with the command, whatever happens
+                ctx.find_root().call_on_close(self._store.close)
+        return self._store
+
+    @property
+    def store_label(self) -> str:
+        """How output names the store (the workspace folder for files)."""
+        return str(self.workspace) if self.store_url is None else self.store.label
 
     @property
     def plugins(self) -> Plugins:
@@ -47,7 +71,7 @@ class Env:
         """The engine on the workspace."""
         if self._engine is None:
             self._engine = Engine(
-                self.workspace, plugins=self.plugins, playbook_dirs=self.playbook_dirs
+                store=self.store, plugins=self.plugins, playbook_dirs=self.playbook_dirs
             )
         return self._engine
 
@@ -92,6 +116,14 @@ def _playbook_dirs(ctx: click.Context, param: click.Parameter, value: Sequence[s
     help="Folder of history files (env LIFECYCLE_WORKSPACE).",
 )
 @click.option(
+    "--store",
+    "store_url",
+    envvar="LIFECYCLE_STORE",
+    metavar="URL",
+    help="A shared store instead of --workspace's files: postgresql://... (env LIFECYCLE_STORE; "
+    "docs/stores.md).",
+)
+@click.option(
     "--actor",
     envvar="LIFECYCLE_ACTOR",
     default=_default_actor,
@@ -107,16 +139,22 @@ def _playbook_dirs(ctx: click.Context, param: click.Parameter, value: Sequence[s
     "(env LIFECYCLE_PLAYBOOKS, os.pathsep-separated).",
 )
 @click.pass_context
-def cli(ctx: click.Context, workspace: Path, actor: str, playbook_dirs: list[Path]) -> None:
+def cli(
+    ctx: click.Context,
+    workspace: Path,
+    store_url: str | None,
+    actor: str,
+    playbook_dirs: list[Path],
+) -> None:
     """Run mediation-support engagements under an organization's playbook, and audit their
     tamper-evident histories."""
-    ctx.obj = Env(workspace, actor, playbook_dirs)
+    ctx.obj = Env(workspace, actor, playbook_dirs, store_url)
 
 
 def _register_commands() -> None:
-    from . import _audit, _authoring, _engagements, _practice
+    from . import _audit, _authoring, _engagements, _practice, _stores
 
-    for module in (_engagements, _authoring, _audit, _practice):
+    for module in (_engagements, _authoring, _audit, _practice, _stores):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -11,11 +11,19 @@ from typing import Any
 
 import click
 
-from .._audit import Checkpoint, FileReport, find_histories, missing_reports, read_checkpoints
+from .._audit import (
+    Checkpoint,
+    FileReport,
+    audit_stream,
+    find_histories,
+    missing_reports,
+    read_checkpoints,
+)
 from .._auditcache import AuditCache, audit_cached, default_cache_dir
 from .._codeversion import code_version
 from .._inputs import check_actor
 from .._repair import repair_file
+from .._store import open_store
 from ..exceptions import InvalidInputError
 
 __all__ = ["COMMANDS"]
@@ -78,7 +86,7 @@ def _reports(
 
 
 @click.command("audit")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (docs/cli.md).")
 @click.option(
     "--against",
@@ -100,18 +108,34 @@ def _reports(
     help="Audit every file from scratch (the cache is keyed by each file's bytes and the code "
     "versions; env LIFECYCLE_CACHE_DIR moves it).",
 )
+@click.option(
+    "--store",
+    "store_url",
+    metavar="URL",
+    help="Audit every engagement held in this store (postgresql://...) instead of PATHS; "
+    "without PATHS, the global --store is audited.",
+)
 def audit(
-    paths: tuple[Path, ...], as_json: bool, against: Path | None, jobs: int, no_cache: bool
+    paths: tuple[Path, ...],
+    as_json: bool,
+    against: Path | None,
+    jobs: int,
+    no_cache: bool,
+    store_url: str | None,
 ) -> None:
-    """Verify history files and folders: integrity, conformance, completeness.
+    """Verify history files and folders (or a store's histories): integrity, conformance,
+    completeness.
 
     Exit 0 when no file has an error finding (warnings allowed), 1 otherwise, 2 when no history
     file is found (with --against, each checkpoint is then reported missing: exit 1).
     """
+    store = _audited_store(paths, store_url)
     files, missing = find_histories(paths)
     if missing:
         raise InvalidInputError(f"No such file or folder: {', '.join(missing)}.")
-    if not files and against is None:  # an OK about nothing would vouch for nothing (#9)
+    if (
+        store is None and not files and against is None
+    ):  # an OK about nothing vouches for nothing (#9)
         raise InvalidInputError(
             f"No history file (*.history.jsonl) in {', '.join(map(str, paths))}: nothing to audit."
         )
@@ -122,7 +146,10 @@ def audit(
         except ValueError as exc:
             raise InvalidInputError(f"{against}: {exc}") from None
     today = _env().engine.today()
-    reports = _reports(files, jobs, today, checkpoints, not no_cache)
+    if store is not None:
+        reports = _store_reports(store, today, checkpoints)
+    else:
+        reports = _reports(files, jobs, today, checkpoints, not no_cache)
     show_progress = not as_json and sys.stderr.isatty() and len(files) >= _PROGRESS_MIN_FILES
     results: list[FileReport] = []
     if show_progress:
@@ -150,6 +177,36 @@ def audit(
         bad = sum(not r.ok for r in results)
         click.echo(f"audit: {len(results)} file(s), {bad} with errors: {'OK' if ok else 'FAILED'}")
     click.get_current_context().exit(0 if ok else 1)
+
+
+def _audited_store(paths: tuple[Path, ...], store_url: str | None) -> Any:
+    """The store to audit (None: audit PATHS)."""
+    # Any: a Store.
+    if paths and store_url:
+        raise click.UsageError("Give PATHS or --store, not both.")
+    url = store_url or (None if paths else _env().store_url)
+    if url is None:
+        if not paths:
+            raise click.UsageError("Missing argument 'PATHS...' (or --store URL).")
+        return None
+    store = open_store(url, Path("."))
+    click.get_current_context().call_on_close(store.close)
+    if not store.engagements():
+        raise InvalidInputError(f"No engagement in {store.label}: nothing to audit.")
+    return store
+
+
+def _store_reports(
+    store: Any, today: dt.date, against: Mapping[str, Checkpoint]
+) -> Iterator[FileReport]:
+    """Each engagement of *store*, audited from its stored lines (no cache: no file bytes)."""
+    # Any: a Store.
+    kinds = _env().plugins.rule_kinds()
+    for engagement in store.engagements():
+        label = store.label_of(engagement)
+        yield audit_stream(
+            label, store.lines(engagement), kinds=kinds, today=today, against=against
+        )
 
 
 def _text(report: FileReport) -> str:

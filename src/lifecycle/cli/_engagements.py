@@ -11,8 +11,9 @@ import click
 
 from .._engine import Result
 from .._inputs import date_problem
+from .._listing import engagement_rows, matches
 from .._workspace import parse_assignments
-from ..exceptions import InvalidInputError, LifecycleError, RefusedError
+from ..exceptions import InvalidInputError, RefusedError
 from . import _render
 
 __all__ = ["COMMANDS"]
@@ -41,7 +42,9 @@ def _done(result: Result, what: str) -> None:
 @click.option("--playbook", required=True, help="Playbook id (see `lifecycle playbooks list`).")
 @click.option("--title", default="", help="A title for the engagement.")
 @click.option("--set", "facts", multiple=True, metavar="KEY=VALUE", help="Set a fact; repeatable.")
-@click.option("--entry", metavar="STAGE", help="Open at this entry stage (default the initial one).")
+@click.option(
+    "--entry", metavar="STAGE", help="Open at this entry stage (default the initial one)."
+)
 @click.option("--channel", metavar="CHANNEL", help="How the request came (desk-check-in, ...).")
 def new(
     engagement: str,
@@ -224,39 +227,15 @@ def list_(
 ) -> None:
     """List the engagements in the workspace: title, country, stage, current envoy, links."""
     env = _env()
-    rows = []
-    for engagement_id in env.engine.workspace.engagements():
-        try:
-            eng = env.engine.engagement(engagement_id)
-        except LifecycleError as exc:
-            rows.append({"engagement": engagement_id, "error": str(exc)})
-            continue
-        wanted = (country, stage, playbook, True if active else None)
-        have = (eng.facts.get("country"), eng.stage, eng.playbook.id, not eng.final)
-        if all(w is None or w == h for w, h in zip(wanted, have, strict=True)):
-            rows.append(_list_row(eng))
+    rows = [
+        row
+        for row in engagement_rows(env.engine)
+        if matches(row, country=country, stage=stage, playbook=playbook, active=active)
+    ]
     if as_json:
-        _echo_json({"workspace": str(env.workspace), "engagements": rows})
+        _echo_json({"workspace": env.store_label, "engagements": rows})
     else:
         click.echo(_render.engagements(rows))
-
-
-def _list_row(eng: Any) -> dict[str, Any]:
-    # Any: an Engagement (kept out of this module's imports) and its JSON row.
-    return {
-        "engagement": eng.id,
-        "title": eng.title,
-        "playbook": eng.playbook.id,
-        "version": eng.playbook.version,
-        "stage": eng.stage,
-        "final": eng.final,
-        "events": eng.seq,
-        "error": None,
-        "country": eng.facts.get("country"),
-        "envoy": eng.current_envoy(),
-        "round": eng.round,
-        "links": [{"other": o, "relation": r} for (o, r) in eng.links],
-    }
 
 
 @click.command("history")

@@ -69,7 +69,10 @@ def _practice_lines(data: Json) -> list[str]:
     """Round, entry, people and links (#13)."""
     lines = [f"  round     {data['round']}"] if data.get("round", 1) > 1 else []
     if data.get("entry"):
-        lines.append(f"  entered   at {data['entry']}" + (f" via {data['channel']}" if data.get("channel") else ""))
+        lines.append(
+            f"  entered   at {data['entry']}"
+            + (f" via {data['channel']}" if data.get("channel") else "")
+        )
     if data.get("people"):
         lines.append("people")
         lines += [

@@ -1,0 +1,88 @@
+"""The ``list`` rows: one per engagement, from a replay, or from a store's cache of them (#11).
+
+A shared store may keep each engagement's row with the head seq it was computed at
+(:class:`ListingCache`); a row is used only while the head is still there, else the engagement is
+replayed and its row cached again. Like every cache, it is an accelerator only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from .exceptions import LifecycleError
+
+if TYPE_CHECKING:
+    from ._engine import Engine
+    from ._state import Engagement
+
+__all__ = ["ListingCache", "engagement_rows", "matches"]
+
+Row = dict[str, Any]  # Any: a JSON object, as `list --json` prints it.
+
+
+@runtime_checkable
+class ListingCache(Protocol):
+    """A store that keeps ``list`` rows, each valid while its engagement's head is unchanged."""
+
+    def summaries(self) -> dict[str, Any]:
+        """The rows still valid, by engagement id."""
+
+    def save_summaries(self, rows: Mapping[str, tuple[int, Mapping[str, Any]]]) -> None:
+        """Keep rows, each with the head seq it describes."""
+
+
+def engagement_rows(engine: Engine) -> list[Row]:
+    """The ``list`` rows of every engagement of *engine*'s store, sorted by id."""
+    store = engine.store
+    cache = store if isinstance(store, ListingCache) else None
+    cached = cache.summaries() if cache is not None else {}
+    rows: list[Row] = []
+    fresh: dict[str, tuple[int, Row]] = {}
+    for engagement_id in engine.engagements():
+        row = cached.get(engagement_id)
+        if row is None:
+            try:
+                eng = engine.engagement(engagement_id)
+            except LifecycleError as exc:
+                row = {"engagement": engagement_id, "error": str(exc)}
+            else:
+                row = _row(eng)
+                fresh[engagement_id] = (eng.seq, row)
+        rows.append(row)
+    if cache is not None and fresh:
+        cache.save_summaries(fresh)
+    return rows
+
+
+def _row(eng: Engagement) -> Row:
+    return {
+        "engagement": eng.id,
+        "title": eng.title,
+        "playbook": eng.playbook.id,
+        "version": eng.playbook.version,
+        "stage": eng.stage,
+        "final": eng.final,
+        "events": eng.seq,
+        "error": None,
+        "country": eng.facts.get("country"),
+        "envoy": eng.current_envoy(),
+        "round": eng.round,
+        "links": [{"other": o, "relation": r} for (o, r) in eng.links],
+    }
+
+
+def matches(
+    row: Mapping[str, Any],
+    *,
+    country: str | None = None,
+    stage: str | None = None,
+    playbook: str | None = None,
+    active: bool = False,
+) -> bool:
+    """Whether *row* passes ``list``'s filters; a row that could not be read always does."""
+    if row.get("error"):
+        return True
+    wanted = (country, stage, playbook, True if active else None)
+    have = (row.get("country"), row.get("stage"), row.get("playbook"), not row.get("final"))
+    return all(w is None or w == h for w, h in zip(wanted, have, strict=True))

@@ -1,0 +1,437 @@
+"""The PostgreSQL store, for an office whose staff work from several machines (#11).
+
+Each event's line is stored as the exact bytes the file store writes (``lifecycle_events.line``),
+so ``seq``, ``prev`` and ``hash`` are the same and an export is byte-identical. A command's
+session locks the engagement's row (``SELECT ... FOR UPDATE``); each append is committed on its
+own, with ``synchronous_commit`` on, before it is acknowledged, and the row is locked again at
+once for the rest of the session. ``(engagement, seq)`` is unique, so a writer that lost its lock
+can never add a second event at a seq. psycopg is imported only when a store connects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .._config import CONFIG_NAME, Config, parse_config
+from .._files import lock_timeout
+from .._history import SUFFIX, Anchor, Record, Session, _verify, check_size
+from .._lines import decode_line
+from .._workspace import check_engagement_id
+from ..exceptions import (
+    ConcurrencyConflict,
+    EngagementExistsError,
+    HistoryBusyError,
+    HistoryError,
+    NotFoundError,
+)
+from ._schema import MIGRATIONS, SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from .._state import Engagement
+
+__all__ = ["PostgresStore", "is_postgres_url"]
+
+_PASSWORD = re.compile(r"(://[^:/@]*):[^@/]*@")
+_LINE_HASH = re.compile(rb',"hash":"([0-9a-f]{64})"\}\n\Z')
+
+
+def is_postgres_url(text: str) -> bool:
+    """Whether *text* names a PostgreSQL store."""
+    return text.startswith(("postgresql://", "postgres://"))
+
+
+def _psycopg() -> Any:
+    # Any: the psycopg module, imported only here so `import lifecycle` never needs it.
+    try:
+        import psycopg
+    except ImportError:
+        raise HistoryError(
+            "postgresql", "this store needs psycopg: pip install 'lifecycle[postgresql]'"
+        ) from None
+    return psycopg
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+class PostgresStore:
+    """Every engagement of one workspace, in a PostgreSQL schema (the URL's ``search_path``)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._conn: Any = None  # Any: a psycopg.Connection, made on first use.
+        self._config: Config | None = None
+
+    @property
+    def label(self) -> str:
+        """The URL, without its password."""
+        return _PASSWORD.sub(r"\1@", self.url)
+
+    def label_of(self, engagement: str) -> str:
+        """``<url>/<id>.history.jsonl``."""
+        return f"{self.label}/{engagement}{SUFFIX}"
+
+    # ------------------------------------------------------------------ connection
+
+    def connection(self) -> Any:
+        """The store's connection, made and checked on first use (schema version known).
+
+        Raises:
+            HistoryError: No server, no psycopg, or a schema missing or newer than this code.
+        """
+        # Any: a psycopg.Connection.
+        if self._conn is None or self._conn.closed:
+            self._conn = self._connect()
+            with self.guard(self.label):
+                version = self._schema_version(self._conn)
+                self._conn.rollback()
+            if version == 0:
+                raise HistoryError(
+                    self.label, "no lifecycle schema here: run `lifecycle store init`"
+                )
+            if version > SCHEMA_VERSION:
+                raise HistoryError(
+                    self.label,
+                    f"the schema is version {version}, newer than this lifecycle knows "
+                    f"({SCHEMA_VERSION}): upgrade lifecycle",
+                )
+        return self._conn
+
+    def _connect(self) -> Any:
+        psycopg = _psycopg()
+        try:
+            conn = psycopg.connect(self.url, connect_timeout=10, application_name="lifecycle")
+        except psycopg.Error as exc:
+            raise HistoryError(self.label, f"cannot connect: {_first_line(exc)}") from None
+        wait = f"{round(lock_timeout() * 1000)}ms"
+        with self.guard(self.label):
+            # Acknowledged means committed and flushed: never trust an asynchronous commit.
+            conn.execute("SELECT set_config('synchronous_commit', 'on', false)")
+            conn.execute("SELECT set_config('lock_timeout', %s, false)", (wait,))
+            conn.commit()
+        return conn
+
+    @staticmethod
+    def _schema_version(conn: Any) -> int:
+        # Any: a psycopg.Connection.
+        if conn.execute("SELECT to_regclass('lifecycle_schema')").fetchone()[0] is None:
+            return 0
+        row = conn.execute("SELECT max(version) FROM lifecycle_schema").fetchone()
+        return int(row[0] or 0)
+
+    def close(self) -> None:
+        """Close the connection (a later use opens a new one)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    @contextlib.contextmanager
+    def guard(self, label: str) -> Iterator[None]:
+        """Turn database errors into one-line :class:`HistoryError`\\ s naming *label*."""
+        psycopg = _psycopg()
+        try:
+            yield
+        except psycopg.errors.LockNotAvailable:
+            self._rollback()
+            raise HistoryBusyError(label, lock_timeout()) from None
+        except psycopg.OperationalError as exc:
+            self.close()
+            raise HistoryError(
+                label,
+                f"the database connection was lost ({_first_line(exc)}); nothing was "
+                "acknowledged, and nothing is ever stored half",
+            ) from None
+        except psycopg.Error as exc:
+            self._rollback()
+            raise HistoryError(label, f"database error: {_first_line(exc)}") from None
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(Exception):  # a broken connection: the server rolls back
+            self._conn.rollback()
+
+    # ------------------------------------------------------------------ schema
+
+    def init(self) -> tuple[int, int]:
+        """Create or migrate the schema; return (version before, version after).
+
+        Raises:
+            HistoryError: The schema is newer than this code, or the database refuses.
+        """
+        conn = self._connect()
+        try:
+            with self.guard(self.label):
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext('lifecycle_schema'))")
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS lifecycle_schema "
+                    "(version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())"
+                )
+                before = self._schema_version(conn)
+                if before > SCHEMA_VERSION:
+                    conn.rollback()
+                    raise HistoryError(
+                        self.label,
+                        f"the schema is version {before}, newer than this lifecycle knows "
+                        f"({SCHEMA_VERSION}): refusing to touch it",
+                    )
+                for version, statements in MIGRATIONS:
+                    if version > before:
+                        for statement in statements:
+                            conn.execute(statement)
+                        conn.execute(
+                            "INSERT INTO lifecycle_schema (version) VALUES (%s)", (version,)
+                        )
+                conn.commit()
+        finally:
+            conn.close()
+        return before, SCHEMA_VERSION
+
+    def put_settings(self, name: str, body: bytes) -> None:
+        """Store workspace settings file *name* for every user of the store."""
+        conn = self.connection()
+        with self.guard(self.label):
+            conn.execute(
+                "INSERT INTO lifecycle_settings (name, body) VALUES (%s, %s) "
+                "ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body",
+                (name, body),
+            )
+            conn.commit()
+        self._config = None
+
+    # ------------------------------------------------------------------ the Store interface
+
+    def engagements(self) -> list[str]:
+        """Every engagement id, sorted as Python sorts them."""
+        rows = self._query("SELECT id FROM lifecycle_engagements")
+        return sorted(row[0] for row in rows)
+
+    def require(self, engagement: str) -> None:
+        """NotFoundError unless *engagement* exists."""
+        check_engagement_id(engagement)
+        rows = self._query("SELECT 1 FROM lifecycle_engagements WHERE id = %s", (engagement,))
+        if not rows:
+            raise NotFoundError("engagement", engagement, f"(not in {self.label})")
+
+    def create(self, engagement: str, created: str, first: Mapping[str, Any]) -> Record:
+        """Insert the header and the first event in one transaction."""
+        from .._history import _first_lines
+
+        check_engagement_id(engagement)
+        lines, record = _first_lines(engagement, created, first)
+        header, line = lines.split(b"\n")[0] + b"\n", lines[lines.index(b"\n") + 1 :]
+        self._insert({engagement: [header, line]})
+        return record
+
+    def load(self, histories: Mapping[str, bytes]) -> None:
+        """Insert whole histories in one transaction: all of them, or none."""
+        for engagement in histories:
+            check_engagement_id(engagement)
+        self._insert({e: data.splitlines(keepends=True) for e, data in histories.items()})
+
+    def _insert(self, histories: Mapping[str, list[bytes]]) -> None:
+        psycopg = _psycopg()
+        conn = self.connection()
+        with self.guard(self.label):
+            try:
+                self._copy(conn, histories)
+                conn.commit()
+            except psycopg.errors.UniqueViolation:
+                conn.rollback()
+                taken = [e for e in histories if self._exists(conn, e)]
+                conn.rollback()
+                raise EngagementExistsError(
+                    self.label_of(taken[0] if taken else next(iter(histories))),
+                    "the engagement exists already",
+                ) from None
+
+    @staticmethod
+    def _copy(conn: Any, histories: Mapping[str, list[bytes]]) -> None:
+        # Any: a psycopg.Connection. COPY: a 10,000-engagement import is one round trip.
+        rows = [
+            (engagement, seq, decode_line(line.rstrip(b"\n"))[1], line)
+            for engagement, lines in histories.items()
+            for seq, line in enumerate(lines)
+        ]
+        heads = {engagement: (seq, digest) for engagement, seq, digest, _ in rows}
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO lifecycle_engagements (id, head_seq, head_hash) VALUES (%s, %s, %s)",
+                [(e, seq, digest) for e, (seq, digest) in heads.items()],
+            )
+            with cur.copy("COPY lifecycle_events (engagement, seq, hash, line) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+
+    @staticmethod
+    def _exists(conn: Any, engagement: str) -> bool:
+        # Any: a psycopg.Connection.
+        row = conn.execute("SELECT 1 FROM lifecycle_engagements WHERE id = %s", (engagement,))
+        return row.fetchone() is not None
+
+    @contextlib.contextmanager
+    def session(self, engagement: str, after: Anchor | None = None) -> Iterator[Session]:
+        """Lock the engagement's row, read and verify, and yield a session."""
+        label = self.label_of(engagement)
+        conn = self.connection()
+        with self.guard(label):
+            check_engagement_id(engagement)
+            row = conn.execute(
+                "SELECT head_seq, head_hash FROM lifecycle_engagements WHERE id = %s FOR UPDATE",
+                (engagement,),
+            ).fetchone()
+            if row is None:
+                conn.rollback()
+                raise NotFoundError("engagement", engagement, f"(not in {self.label})")
+            if after is not None and (after.seq, after.head) == tuple(row):
+                records: list[Record] = []  # the caller's state is the head: nothing to read
+                anchor = after
+            else:
+                records, anchor = self._read(conn, engagement, after)
+        session = Session(label, records, anchor.seq, anchor.head, write=lambda _: None)
+        session._write = lambda line: self._append(conn, engagement, session, line)
+        session.anchor = anchor
+        try:
+            yield session
+        finally:
+            self._rollback()  # every append is committed already: this only ends the lock
+
+    def _append(self, conn: Any, engagement: str, session: Session, line: bytes) -> None:
+        # Any: a psycopg.Connection.
+        psycopg = _psycopg()
+        seq = session.head_seq + 1
+        check_size(session.label, line)
+        match = _LINE_HASH.search(line)
+        digest = match.group(1).decode() if match else ""
+        with self.guard(session.label):
+            try:
+                # One round trip: the line and the head move together, in one transaction.
+                conn.execute(
+                    "WITH added AS (INSERT INTO lifecycle_events (engagement, seq, hash, line) "
+                    "VALUES (%s, %s, %s, %s) RETURNING engagement) "
+                    "UPDATE lifecycle_engagements SET head_seq = %s, head_hash = %s "
+                    "WHERE id = (SELECT engagement FROM added)",
+                    (engagement, seq, digest, line, seq, digest),
+                )
+            except psycopg.errors.UniqueViolation:
+                conn.rollback()
+                raise ConcurrencyConflict(session.label, session.head_seq, seq) from None
+            conn.commit()
+            # Acknowledged. Hold the engagement again for the rest of the command.
+            conn.execute(
+                "SELECT 1 FROM lifecycle_engagements WHERE id = %s FOR UPDATE", (engagement,)
+            )
+
+    def read_after(
+        self, engagement: str, after: Anchor | None = None
+    ) -> tuple[list[Record], Anchor]:
+        """The verified events after *after* (all of them when it no longer holds)."""
+        conn = self.connection()
+        with self.guard(self.label_of(engagement)):
+            try:
+                return self._read(conn, engagement, after)
+            finally:
+                conn.rollback()
+
+    def _read(
+        self, conn: Any, engagement: str, after: Anchor | None
+    ) -> tuple[list[Record], Anchor]:
+        # Any: a psycopg.Connection.
+        label = self.label_of(engagement)
+        if after is not None:
+            row = conn.execute(
+                "SELECT hash FROM lifecycle_events WHERE engagement = %s AND seq = %s",
+                (engagement, after.seq),
+            ).fetchone()
+            if row is not None and row[0] == after.head:
+                data = self._bytes(conn, engagement, after.seq + 1)
+                return _verify(label, data, after)
+        data = self._bytes(conn, engagement, 0)
+        return _verify(label, data, None, engagement)
+
+    @staticmethod
+    def _bytes(conn: Any, engagement: str, start: int) -> bytes:
+        # Any: a psycopg.Connection.
+        rows = conn.execute(
+            "SELECT line FROM lifecycle_events WHERE engagement = %s AND seq >= %s ORDER BY seq",
+            (engagement, start),
+        ).fetchall()
+        return b"".join(bytes(row[0]) for row in rows)
+
+    def lines(self, engagement: str) -> Iterator[bytes]:
+        """The stored lines, header first, streamed from a server-side cursor."""
+        self.require(engagement)
+        conn = self.connection()
+        with self.guard(self.label_of(engagement)):
+            try:
+                with conn.cursor(name="lifecycle_lines") as cur:
+                    cur.itersize = 2000
+                    cur.execute(
+                        "SELECT line FROM lifecycle_events WHERE engagement = %s ORDER BY seq",
+                        (engagement,),
+                    )
+                    for row in cur:
+                        yield bytes(row[0])
+            finally:
+                self._rollback()
+
+    def settings(self, name: str) -> bytes | None:
+        """The bytes of settings file *name*, as ``store init --settings`` stored them."""
+        rows = self._query("SELECT body FROM lifecycle_settings WHERE name = %s", (name,))
+        return bytes(rows[0][0]) if rows else None
+
+    def roles_of(self, actor: str) -> tuple[str, ...]:
+        """The roles the stored ``lifecycle.toml`` gives *actor*."""
+        if self._config is None:
+            raw = self.settings(CONFIG_NAME)
+            label = f"{self.label} (setting {CONFIG_NAME})"
+            self._config = Config() if raw is None else parse_config(raw, label)
+        return self._config.roles_of(actor)
+
+    def summaries(self) -> dict[str, Any]:
+        """The listing rows cached for engagements whose head has not moved since."""
+        # Any: JSON objects.
+        rows = self._query(
+            "SELECT id, summary FROM lifecycle_engagements WHERE summary_seq = head_seq"
+        )
+        return {row[0]: row[1] for row in rows}
+
+    def save_summaries(self, rows: Mapping[str, tuple[int, Mapping[str, Any]]]) -> None:
+        """Cache listing rows (each valid while the head is at its seq); only a cache."""
+        psycopg = _psycopg()
+        conn = self.connection()
+        with self.guard(self.label):
+            # A cache: losing it in a crash costs a replay, so it need not wait for the disk.
+            conn.execute("SET LOCAL synchronous_commit = off")
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "UPDATE lifecycle_engagements SET summary_seq = %s, summary = %s "
+                    "WHERE id = %s AND head_seq = %s",
+                    [
+                        (seq, psycopg.types.json.Jsonb(dict(row)), e, seq)
+                        for e, (seq, row) in rows.items()
+                    ],
+                )
+            conn.commit()
+
+    def load_snapshot(self, engagement: str) -> tuple[Engagement, Anchor] | None:
+        """None: this store keeps no snapshots (docs/stores.md)."""
+        return None
+
+    def save_snapshot(self, engagement: str, state: Engagement, anchor: Anchor) -> None:
+        """Nothing: this store keeps no snapshots."""
+
+    def remove_snapshot(self, engagement: str) -> None:
+        """Nothing: this store keeps no snapshots."""
+
+    def _query(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
+        # Any: result rows.
+        conn = self.connection()
+        with self.guard(self.label):
+            try:
+                return list(conn.execute(sql, params).fetchall())
+            finally:
+                conn.rollback()
