@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from ._authority import Authority
 from ._catalog import Catalog, Resolved
 from ._convert import unstructure_playbook
 from ._decide import Outcome, check_override, evaluate, gate, missing_reason, reason_problem
@@ -22,6 +23,7 @@ from ._due import DueItem, due_items
 from ._events import check_events
 from ._history import FileHistoryStore, HistoryStore, Session
 from ._inputs import MIN_DATE, check_actor
+from ._keys import PrivateKey
 from ._lines import format_at
 from ._machine import compile_machine
 from ._plugins import Plugins, make_plugin_manager
@@ -81,8 +83,11 @@ class Engine:
         plugins: Plugins | None = None,
         playbook_dirs: Sequence[Path] = (),
         clock: Callable[[], dt.datetime] | None = None,
+        key: PrivateKey | None = None,
     ) -> None:
         self.workspace = Workspace(Path(workspace))
+        # Who acts and with what roles: the keyring's, when the workspace has one (#12).
+        self.authority = Authority(Path(workspace), key)
         self.plugins = plugins if plugins is not None else make_plugin_manager()
         self._playbook_dirs = tuple(playbook_dirs)
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
@@ -129,8 +134,9 @@ class Engine:
         return continued(store.label, None, store.read()[:seq], None)[0]
 
     def roles_of(self, actor: str) -> tuple[str, ...]:
-        """The roles of *actor* in this workspace."""
-        return self.workspace.roles_of(actor)
+        """The roles of *actor* in this workspace (the keyring's, when it has one)."""
+        roles = self.authority.roles_of(actor)
+        return roles if roles is not None else self.workspace.roles_of(actor)
 
     def status(self, engagement_id: str, *, actor: str) -> dict[str, Any]:
         """The dry run: stage, facts, checklist, and for every trigger and activity whether
@@ -182,6 +188,7 @@ class Engine:
         )
         store = self.store(engagement_id)
         check_actor(actor)
+        self.authority.check_actor(actor)
         self.workspace.create_root()
         at = self._now("")
         data = _opened_data(
@@ -194,7 +201,7 @@ class Engine:
             "v": EVENT_VERSIONS["opened"],
             "data": data,
         }
-        event = store.create(engagement_id, at, fields)
+        event = store.create(engagement_id, at, self.authority.first(engagement_id, at, fields))
         engagement = replay([event])
         return Result(event, engagement, plugin_errors=self.plugins.notify(engagement, event))
 
@@ -386,6 +393,7 @@ class Engine:
         moved on since (another writer), nothing is evaluated or written (ConcurrencyConflict).
         """
         check_actor(actor)
+        self.authority.check_actor(actor)
         cached = self._states.cached(store.path)
         appended: list[Result] = []
         try:
@@ -474,7 +482,7 @@ class Engine:
         }
         if reason is not None:
             fields["reason"] = reason
-        event = ctx.session.append(fields)
+        event = ctx.session.append(self.authority.next(ctx.engagement.id, ctx.session, fields))
         apply(ctx.engagement, event)
         result = Result(event, ctx.engagement)
         ctx.appended.append(result)
