@@ -28,12 +28,28 @@ __all__ = ["Env", "cli", "main"]
 class Env:
     """What every command shares: the global options, and the engine built from them."""
 
-    def __init__(self, workspace: Path, actor: str, playbook_dirs: Sequence[Path]) -> None:
+    def __init__(
+        self,
+        workspace: Path,
+        actor: str,
+        playbook_dirs: Sequence[Path],
+        key: Path | None = None,
+        actor_given: bool = True,
+    ) -> None:
         self.workspace = workspace
-        self.actor = actor
+        self._actor = actor
         self.playbook_dirs = tuple(playbook_dirs)
+        self.key = key
+        self._actor_given = actor_given
         self._plugins: Plugins | None = None
         self._engine: Engine | None = None
+
+    @property
+    def actor(self) -> str:
+        """Who is acting: with ``--key`` and no ``--actor``, the keyring's name for the key."""
+        if self.key is not None and not self._actor_given:
+            return self.engine.authority.name() or self._actor
+        return self._actor
 
     @property
     def plugins(self) -> Plugins:
@@ -46,9 +62,14 @@ class Env:
     def engine(self) -> Engine:
         """The engine on the workspace."""
         if self._engine is None:
+            from .._keys import load_private
+
+            key = load_private(self.key) if self.key is not None else None
             self._engine = Engine(
-                self.workspace, plugins=self.plugins, playbook_dirs=self.playbook_dirs
+                self.workspace, plugins=self.plugins, playbook_dirs=self.playbook_dirs, key=key
             )
+            for warning in self._engine.authority.warnings():
+                click.echo(f"warning: {escape(warning)}", err=True)
         return self._engine
 
 
@@ -106,17 +127,27 @@ def _playbook_dirs(ctx: click.Context, param: click.Parameter, value: Sequence[s
     help="Extra folder of TOML playbooks; repeatable "
     "(env LIFECYCLE_PLAYBOOKS, os.pathsep-separated).",
 )
+@click.option(
+    "--key",
+    envvar="LIFECYCLE_KEY",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Sign every event with this Ed25519 private key (env LIFECYCLE_KEY); the actor is "
+    "then the keyring's name for it.",
+)
 @click.pass_context
-def cli(ctx: click.Context, workspace: Path, actor: str, playbook_dirs: list[Path]) -> None:
+def cli(
+    ctx: click.Context, workspace: Path, actor: str, playbook_dirs: list[Path], key: Path | None
+) -> None:
     """Run mediation-support engagements under an organization's playbook, and audit their
     tamper-evident histories."""
-    ctx.obj = Env(workspace, actor, playbook_dirs)
+    given = ctx.get_parameter_source("actor") != click.core.ParameterSource.DEFAULT
+    ctx.obj = Env(workspace, actor, playbook_dirs, key, given)
 
 
 def _register_commands() -> None:
-    from . import _audit, _authoring, _engagements
+    from . import _audit, _authoring, _engagements, _keys
 
-    for module in (_engagements, _authoring, _audit):
+    for module in (_engagements, _authoring, _audit, _keys):
         for command in module.COMMANDS:
             cli.add_command(command)
 

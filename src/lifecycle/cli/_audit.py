@@ -17,6 +17,7 @@ from .._codeversion import code_version
 from .._inputs import check_actor
 from .._repair import repair_file
 from ..exceptions import InvalidInputError
+from ._auditkeys import KeyChecks, key_options
 
 __all__ = ["COMMANDS"]
 
@@ -100,8 +101,14 @@ def _reports(
     help="Audit every file from scratch (the cache is keyed by each file's bytes and the code "
     "versions; env LIFECYCLE_CACHE_DIR moves it).",
 )
+@key_options
 def audit(
-    paths: tuple[Path, ...], as_json: bool, against: Path | None, jobs: int, no_cache: bool
+    paths: tuple[Path, ...],
+    as_json: bool,
+    against: Path | None,
+    jobs: int,
+    no_cache: bool,
+    **keys: Any,
 ) -> None:
     """Verify history files and folders: integrity, conformance, completeness.
 
@@ -116,13 +123,15 @@ def audit(
             f"No history file (*.history.jsonl) in {', '.join(map(str, paths))}: nothing to audit."
         )
     checkpoints: Mapping[str, Checkpoint] = {}
-    if against is not None:
+    saved = against.read_text(encoding="utf-8", errors="replace") if against else None
+    if against is not None and saved is not None:
         try:
-            checkpoints = read_checkpoints(against.read_text(encoding="utf-8", errors="replace"))
+            checkpoints = read_checkpoints(saved)
         except ValueError as exc:
             raise InvalidInputError(f"{against}: {exc}") from None
     today = _env().engine.today()
-    reports = _reports(files, jobs, today, checkpoints, not no_cache)
+    checks = KeyChecks.build(_env().plugins, keys, saved, checkpoints)
+    reports = checks.applied(_reports(files, jobs, today, checkpoints, not no_cache))
     show_progress = not as_json and sys.stderr.isatty() and len(files) >= _PROGRESS_MIN_FILES
     results: list[FileReport] = []
     if show_progress:
@@ -134,7 +143,7 @@ def audit(
         for report in reports:
             results.append(report)
             if not as_json:
-                click.echo(_text(report))
+                click.echo(checks.text(report, _text(report)))
     absent = missing_reports(results, checkpoints)
     if not as_json and not show_progress:
         for report in absent:
@@ -142,10 +151,10 @@ def audit(
     results += absent
     ok = all(r.ok for r in results)
     if as_json:
-        click.echo(json.dumps({"ok": ok, "files": [r.as_json() for r in results]}, indent=2))
+        click.echo(json.dumps({"ok": ok, "files": [checks.json(r) for r in results]}, indent=2))
     elif show_progress:
         for report in results:
-            click.echo(_text(report))
+            click.echo(checks.text(report, _text(report)))
     if not as_json:
         bad = sum(not r.ok for r in results)
         click.echo(f"audit: {len(results)} file(s), {bad} with errors: {'OK' if ok else 'FAILED'}")
