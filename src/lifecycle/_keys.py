@@ -142,6 +142,8 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
 
 
 def _read(path: Path) -> bytes:
+    if not os.path.lexists(path):
+        raise KeyFileError(path, "no such key file")
     try:
         fd = open_regular(path, os.O_RDONLY)
     except FileNotFoundError:
