@@ -493,3 +493,7 @@ FIGURES: tuple[Figure, ...] = (
         eventsourcing_replay,
     ),
 )
+
+from _signfigures import SIGN_FIGURES  # noqa: E402 - it imports this module's helpers
+
+FIGURES += SIGN_FIGURES
