@@ -12,10 +12,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
 
 from lifecycle._lines import decode_line, encode_line
 from lifecycle._playbooks import canonical_json
+
+from conftest import run_cli
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ import json
 from pathlib import Path
 
 import pytest
-from signed import Office, append_signed
-from test_tamper import rechain, split
 
 from lifecycle import audit_file
 from lifecycle._audit import Checkpoint
@@ -20,6 +18,8 @@ from lifecycle._lines import _HASH_KEY, decode_line, encode_line
 from lifecycle._notes import sign_note
 from lifecycle._signing import event_message
 from lifecycle.exceptions import RefusedError
+from signed import Office, append_signed
+from test_tamper import rechain, split
 
 ENG = "eng-s"
 REASON = "The council decision is pending but the envoy must start now."
@@ -237,8 +237,12 @@ def test_roles_are_taken_at_the_events_time(signed, office: Office) -> None:
 def test_force_by_actor_without_admin_role(signed, office: Office) -> None:
     """A force signed by the officer (not head-of-unit by the keyring) is `role-not-held`."""
     path, data = signed
-    fields = _note_fields(data, "officer", "forced", {"from": "induction-briefing",
-                                                      "to": "closed", "roles": ["head-of-unit"]})
+    fields = _note_fields(
+        data,
+        "officer",
+        "forced",
+        {"from": "induction-briefing", "to": "closed", "roles": ["head-of-unit"]},
+    )
     fields["reason"] = "Closing this engagement by decision of the board."
     append_signed(path, office.keys["officer"], fields)
     assert errors_at(path, office, path.read_bytes()) == {21: {"role-not-held"}}

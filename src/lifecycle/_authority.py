@@ -122,7 +122,9 @@ class Authority:
             return fields
         return self.finish(engagement, fields, 1, encode_hashed(header_record(engagement, at))[1])
 
-    def next(self, engagement: str, session: Session, fields: Mapping[str, Any]) -> Mapping[str, Any]:
+    def next(
+        self, engagement: str, session: Session, fields: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
         """:meth:`finish` for the event *session* appends next (under its lock)."""
         # Any: records are JSON objects.
         return self.finish(engagement, fields, session.head_seq + 1, session.head_hash)

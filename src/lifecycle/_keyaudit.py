@@ -100,7 +100,9 @@ class _Pass:
                 f"({info.reason})"
             )  # fmt: skip
         if actor != info.name:
-            yield _error("actor-mismatch", seq, f"names actor {actor!r}; the key is {info.name!r}'s")
+            yield _error(
+                "actor-mismatch", seq, f"names actor {actor!r}; the key is {info.name!r}'s"
+            )
         needed = self._needed_roles(record)
         held = self.keyring.roles_at(info.name, at)
         for what, allowed in needed:

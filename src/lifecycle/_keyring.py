@@ -143,10 +143,10 @@ def read_keyring(path: Path) -> Keyring:
     Raises:
         KeyringError: The file is missing or unreadable, or any line fails.
     """
+    if not os.path.lexists(path):
+        raise KeyringError(path, "no such keyring (create one with `lifecycle keyring init`)")
     try:
         fd = open_regular(path, os.O_RDONLY)
-    except FileNotFoundError:
-        raise KeyringError(path, "no such keyring (create one with `lifecycle keyring init`)")
     except (OSError, HistoryError) as exc:
         raise KeyringError(path, f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     try:
@@ -248,7 +248,9 @@ def change_keyring(
     try:
         lock(path, fd, exclusive=True)
         keyring = parse_keyring(str(path), read_bounded(path, fd))
-        return _append(path, fd, keyring, [root, *([new_root] if new_root else [])], kind, data, now)
+        return _append(
+            path, fd, keyring, [root, *([new_root] if new_root else [])], kind, data, now
+        )
     except HistoryError as exc:
         raise KeyringError(path, str(exc).removeprefix(f"{path}: ")) from None
     finally:
@@ -276,5 +278,5 @@ def _append(
         raise KeyringError(path, f"refused: {exc}; nothing written") from None
     line, digest = encode_hashed(sign_entry(keys, record))
     append_durably(path, fd, line)
-    keyring.head_seq, keyring.head_hash = record["seq"], digest
+    keyring.head_seq, keyring.head_hash = keyring.head_seq + 1, digest
     return keyring

@@ -8,7 +8,6 @@ only a comparison with what was published under that name shows it.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path

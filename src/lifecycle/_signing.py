@@ -26,8 +26,8 @@ __all__ = [
     "event_message",
     "is_canonical",
     "keyring_message",
-    "sign_event",
     "sign_entry",
+    "sign_event",
 ]
 
 EVENT_DOMAIN: Final = b"lifecycle-event-signature-v1\n"
