@@ -48,7 +48,7 @@ class Authority:
         path = self.keyring_path
         try:
             st = path.lstat()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # no keyring (or no workspace yet)
             self._keyring, self._stamp = None, None
             return None
         stamp = (st.st_ino, st.st_size, st.st_mtime_ns)

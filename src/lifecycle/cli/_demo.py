@@ -54,12 +54,12 @@ def run_demo(env: Any, echo: Callable[[str], Any], *, workspace: Path | None) ->
     config = root / "lifecycle.toml"
     if not config.exists():
         config.write_text(CONFIG, encoding="utf-8")
+    echo(f"Workspace: {root}")
     keys = _office(root, echo)
     engine, head = (
         Engine(root, plugins=env.plugins, playbook_dirs=env.playbook_dirs, key=keys[name])
         for name in (OFFICER, HEAD)
     )
-    echo(f"Workspace: {root}")
     _drive(engine, head, echo)
     echo("")
     echo("Timeline")
