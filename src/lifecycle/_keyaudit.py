@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import attrs
 
+from ._audit import _lines as lines_of
 from ._conformance import Finding
 from ._files import open_regular
 from ._keyring import KeyInfo, Keyring, read_keyring
@@ -152,14 +153,15 @@ def audit_signatures(path: Path, keyring: Keyring) -> list[Finding]:
     except (OSError, HistoryError):
         return findings  # the main audit reports a file it cannot read
     with os.fdopen(fd, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.endswith(b"\n"):
+        # The main audit's reader: memory stays bounded, an overlong line is cut (and fails).
+        for number, raw, complete in lines_of(handle):
+            if not complete:
                 break  # a torn tail: the main audit reports it
             try:
                 if number == 1:
-                    check.header(raw[:-1])
+                    check.header(raw)
                 else:
-                    findings.extend(check.event(raw[:-1], number - 1))
+                    findings.extend(check.event(raw, number - 1))
             except LineProblem:
                 continue
     return findings
