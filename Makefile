@@ -19,6 +19,8 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 PLUGIN_FILES := $(shell find plugins -type f -not -path '*/__pycache__/*' -not -path '*.egg-info*' 2>/dev/null)
 
 $(VENV)/.installed-test: $(BIN)/python pyproject.toml $(PLUGIN_FILES)
+	@# The keys tests check interop with OpenSSH's ssh-keygen (#12): install it where it is missing.
+	@command -v ssh-keygen >/dev/null || apt-get install -y -q openssh-client >/dev/null || sudo apt-get install -y -q openssh-client >/dev/null
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@# Plugins are installed the way an outside organization would: pip, from their folder.
 	$(foreach dir,$(PLUGIN_DIRS),$(BIN)/python -m pip install --quiet --force-reinstall --no-deps './$(dir)' && $(BIN)/python -m pip install --quiet './$(dir)[test]' &&) true

@@ -498,3 +498,7 @@ FIGURES: tuple[Figure, ...] = (
 from _pgfigures import PG_FIGURES  # noqa: E402
 
 FIGURES = FIGURES + PG_FIGURES
+
+from _signfigures import SIGN_FIGURES  # noqa: E402 - it imports this module's helpers
+
+FIGURES += SIGN_FIGURES

@@ -29,6 +29,7 @@ __all__ = [
     "MAX_CONFIG_BYTES",
     "ActorEntry",
     "Config",
+    "SigningSection",
     "load_config",
     "parse_config",
 ]
@@ -47,10 +48,18 @@ class ActorEntry:
 
 
 @attrs.frozen
+class SigningSection:
+    """``[signing]``: ``required = true`` refuses every unsigned command (#12)."""
+
+    required: bool = False
+
+
+@attrs.frozen
 class Config:
     """The whole of ``lifecycle.toml``; every section is optional."""
 
     actors: Mapping[str, ActorEntry] = attrs.field(factory=dict)
+    signing: SigningSection = attrs.field(factory=SigningSection)
 
     def roles_of(self, actor: str) -> tuple[str, ...]:
         """The roles of *actor* (none when unlisted)."""
@@ -179,6 +188,7 @@ def _is_tuple(kind: Any) -> bool:
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True)
     conv.register_structure_hook(str, _strict(str))
+    conv.register_structure_hook(bool, _strict(bool))
     conv.register_structure_hook_func(_is_tuple, _structure_tuple)
     conv.register_structure_hook_func(
         lambda kind: kind == Mapping[str, ActorEntry], _structure_actors

@@ -15,12 +15,14 @@ from typing import Any
 
 import attrs
 
+from ._authority import Authority
 from ._catalog import Catalog, Resolved
 from ._convert import unstructure_playbook
 from ._decide import Outcome, check_override, evaluate, gate, missing_reason, reason_problem
 from ._due import DueItem, due_items
 from ._events import check_events
 from ._inputs import MIN_DATE, check_actor
+from ._keys import PrivateKey
 from ._lines import format_at
 from ._machine import compile_machine
 from ._plugins import Plugins, make_plugin_manager
@@ -65,10 +67,13 @@ class Engine(PracticeCommands):
         plugins: Plugins | None = None,
         playbook_dirs: Sequence[Path] = (),
         clock: Callable[[], dt.datetime] | None = None,
+        key: PrivateKey | None = None,
     ) -> None:
         if (workspace is None) == (store is None):
             raise InvalidInputError("Give an engine either a workspace folder or a store.")
         self.store: Store = store if store is not None else FileStore(Path(str(workspace)))
+        # Who acts and with what roles: the keyring's, when the workspace has one (#12).
+        self.authority = Authority(self.store, key)
         self.plugins = plugins if plugins is not None else make_plugin_manager()
         self._playbook_dirs = tuple(playbook_dirs)
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
@@ -130,8 +135,9 @@ class Engine(PracticeCommands):
         return self.store.read_after(engagement_id, None)[0]
 
     def roles_of(self, actor: str) -> tuple[str, ...]:
-        """The roles of *actor* in this workspace."""
-        return self.store.roles_of(actor)
+        """The roles of *actor* in this workspace (the keyring's, when it has one)."""
+        roles = self.authority.roles_of(actor)
+        return roles if roles is not None else self.store.roles_of(actor)
 
     def status(self, engagement_id: str, *, actor: str) -> dict[str, Any]:
         """The dry run: stage, facts, checklist, and for every trigger and activity whether
@@ -187,6 +193,7 @@ class Engine(PracticeCommands):
         )
         check_engagement_id(engagement_id)
         check_actor(actor)
+        self.authority.check_actor(actor)
         at = self._now("")
         data = _opened_data(
             engagement_id, title, resolved, {k: v for k, v in values.items() if v is not None}
@@ -199,7 +206,9 @@ class Engine(PracticeCommands):
             "v": event_version("opened", data),
             "data": data,
         }
-        event = self.store.create(engagement_id, at, fields)
+        event = self.store.create(
+            engagement_id, at, self.authority.first(engagement_id, at, fields)
+        )
         engagement = replay([event])
         return Result(event, engagement, plugin_errors=self.plugins.notify(engagement, event))
 
@@ -396,6 +405,7 @@ class Engine(PracticeCommands):
         """
         check_actor(actor)
         check_engagement_id(engagement_id)  # the store's session says if it does not exist
+        self.authority.check_actor(actor)
         cached = self._states.cached(engagement_id)
         appended: list[Result] = []
         try:
@@ -484,7 +494,7 @@ class Engine(PracticeCommands):
         }
         if reason is not None:
             fields["reason"] = reason
-        event = ctx.session.append(fields)
+        event = ctx.session.append(self.authority.next(ctx.engagement.id, ctx.session, fields))
         apply(ctx.engagement, event)
         result = Result(event, ctx.engagement)
         ctx.appended.append(result)

@@ -7,6 +7,7 @@
       x PlaybookError                (.problems)          a playbook is invalid; every problem listed
       x ConfigError                  (.path)              the workspace configuration is invalid
       x InvalidInputError                                 a value the caller gave is malformed
+        + KeyFileError               (.path)              a key file cannot be read or is no Ed25519 key
       x RefusedError                 (.outcomes)          the playbook does not allow the action now
       x HistoryError                 (.path)              a history file cannot be read or written
         + TornTailError                                   its last line is incomplete; run `repair`
@@ -15,6 +16,7 @@
         + EngagementExistsError                           the engagement was opened already
         + HistoryBusyError           (.timeout, .pid)     another process held its lock too long
       x PluginError                  (.plugin, .problem)  a plugin failed to load or misbehaved
+      x KeyringError                 (.path)              a keyring fails its chain or signatures, or refuses a change
 
 The library raises these and never prints or exits; the CLI turns them into one line on stderr and
 an exit code (``NotFoundError`` and ``InvalidInputError`` are usage errors, exit 2; the rest exit 1).
@@ -34,6 +36,8 @@ __all__ = [
     "HistoryBusyError",
     "HistoryError",
     "InvalidInputError",
+    "KeyFileError",
+    "KeyringError",
     "LifecycleError",
     "NotFoundError",
     "PlaybookError",
@@ -59,6 +63,14 @@ class NotFoundError(LifecycleError):
 
 class InvalidInputError(LifecycleError):
     """A value the caller gave is malformed (a date, a fact value, an id)."""
+
+
+class KeyFileError(InvalidInputError):
+    """A key file (``--key``, ``--pub``, ``--trust``) cannot be read or holds no Ed25519 key."""
+
+    def __init__(self, path: Path | str, message: str) -> None:
+        self.path = Path(path)
+        super().__init__(f"{path}: {message}")
 
 
 class PlaybookError(LifecycleError):
@@ -152,3 +164,11 @@ class PluginError(LifecycleError):
         self.plugin = plugin
         self.problem = message
         super().__init__(f"plugin {plugin!r}: {message}")
+
+
+class KeyringError(LifecycleError):
+    """A keyring file fails its chain or its root signatures, or refuses a change."""
+
+    def __init__(self, path: Path | str, message: str) -> None:
+        self.path = Path(path)
+        super().__init__(f"{path}: {message}")

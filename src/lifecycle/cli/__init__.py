@@ -35,11 +35,15 @@ class Env:
         actor: str,
         playbook_dirs: Sequence[Path],
         store_url: str | None = None,
+        key: Path | None = None,
+        actor_given: bool = True,
     ) -> None:
         self.workspace = workspace
         self.store_url = store_url or None
-        self.actor = actor
+        self._actor = actor
         self.playbook_dirs = tuple(playbook_dirs)
+        self.key = key
+        self._actor_given = actor_given
         self._plugins: Plugins | None = None
         self._engine: Engine | None = None
         self._store: Store | None = None
@@ -60,6 +64,13 @@ class Env:
         return str(self.workspace) if self.store_url is None else self.store.label
 
     @property
+    def actor(self) -> str:
+        """Who is acting: with ``--key`` and no ``--actor``, the keyring's name for the key."""
+        if self.key is not None and not self._actor_given:
+            return self.engine.authority.name() or self._actor
+        return self._actor
+
+    @property
     def plugins(self) -> Plugins:
         """The plugin manager (entry points loaded once per run)."""
         if self._plugins is None:
@@ -70,9 +81,17 @@ class Env:
     def engine(self) -> Engine:
         """The engine on the workspace."""
         if self._engine is None:
+            from .._keys import load_private
+
+            key = load_private(self.key) if self.key is not None else None
             self._engine = Engine(
-                store=self.store, plugins=self.plugins, playbook_dirs=self.playbook_dirs
+                store=self.store,
+                plugins=self.plugins,
+                playbook_dirs=self.playbook_dirs,
+                key=key,
             )
+            for warning in self._engine.authority.warnings():
+                click.echo(f"warning: {escape(warning)}", err=True)
         return self._engine
 
 
@@ -138,6 +157,13 @@ def _playbook_dirs(ctx: click.Context, param: click.Parameter, value: Sequence[s
     help="Extra folder of TOML playbooks; repeatable "
     "(env LIFECYCLE_PLAYBOOKS, os.pathsep-separated).",
 )
+@click.option(
+    "--key",
+    envvar="LIFECYCLE_KEY",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Sign every event with this Ed25519 private key (env LIFECYCLE_KEY); the actor is "
+    "then the keyring's name for it.",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -145,16 +171,18 @@ def cli(
     store_url: str | None,
     actor: str,
     playbook_dirs: list[Path],
+    key: Path | None,
 ) -> None:
     """Run mediation-support engagements under an organization's playbook, and audit their
     tamper-evident histories."""
-    ctx.obj = Env(workspace, actor, playbook_dirs, store_url)
+    given = ctx.get_parameter_source("actor") != click.core.ParameterSource.DEFAULT
+    ctx.obj = Env(workspace, actor, playbook_dirs, store_url, key, given)
 
 
 def _register_commands() -> None:
-    from . import _audit, _authoring, _engagements, _practice, _stores
+    from . import _audit, _authoring, _engagements, _keys, _practice, _stores
 
-    for module in (_engagements, _authoring, _audit, _practice, _stores):
+    for module in (_engagements, _authoring, _audit, _practice, _stores, _keys):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -25,6 +25,7 @@ from .._inputs import check_actor
 from .._repair import repair_file
 from .._store import open_store
 from ..exceptions import InvalidInputError
+from ._auditkeys import KeyChecks, key_options
 
 __all__ = ["COMMANDS"]
 
@@ -115,6 +116,7 @@ def _reports(
     help="Audit every engagement held in this store (postgresql://...) instead of PATHS; "
     "without PATHS, the global --store is audited.",
 )
+@key_options
 def audit(
     paths: tuple[Path, ...],
     as_json: bool,
@@ -122,6 +124,7 @@ def audit(
     jobs: int,
     no_cache: bool,
     store_url: str | None,
+    **keys: Any,
 ) -> None:
     """Verify history files and folders (or a store's histories): integrity, conformance,
     completeness.
@@ -140,16 +143,18 @@ def audit(
             f"No history file (*.history.jsonl) in {', '.join(map(str, paths))}: nothing to audit."
         )
     checkpoints: Mapping[str, Checkpoint] = {}
-    if against is not None:
+    saved = against.read_text(encoding="utf-8", errors="replace") if against else None
+    if against is not None and saved is not None:
         try:
-            checkpoints = read_checkpoints(against.read_text(encoding="utf-8", errors="replace"))
+            checkpoints = read_checkpoints(saved)
         except ValueError as exc:
             raise InvalidInputError(f"{against}: {exc}") from None
     today = _env().engine.today()
+    checks = KeyChecks.build(_env().plugins, keys, saved, checkpoints)
     if store is not None:
-        reports = _store_reports(store, today, checkpoints)
+        reports = checks.applied(_store_reports(store, today, checkpoints), store)
     else:
-        reports = _reports(files, jobs, today, checkpoints, not no_cache)
+        reports = checks.applied(_reports(files, jobs, today, checkpoints, not no_cache))
     show_progress = not as_json and sys.stderr.isatty() and len(files) >= _PROGRESS_MIN_FILES
     results: list[FileReport] = []
     if show_progress:
@@ -161,7 +166,7 @@ def audit(
         for report in reports:
             results.append(report)
             if not as_json:
-                click.echo(_text(report))
+                click.echo(checks.text(report, _text(report)))
     absent = missing_reports(results, checkpoints)
     if not as_json and not show_progress:
         for report in absent:
@@ -169,10 +174,10 @@ def audit(
     results += absent
     ok = all(r.ok for r in results)
     if as_json:
-        click.echo(json.dumps({"ok": ok, "files": [r.as_json() for r in results]}, indent=2))
+        click.echo(json.dumps({"ok": ok, "files": [checks.json(r) for r in results]}, indent=2))
     elif show_progress:
         for report in results:
-            click.echo(_text(report))
+            click.echo(checks.text(report, _text(report)))
     if not as_json:
         bad = sum(not r.ok for r in results)
         click.echo(f"audit: {len(results)} file(s), {bad} with errors: {'OK' if ok else 'FAILED'}")

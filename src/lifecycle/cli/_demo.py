@@ -10,6 +10,10 @@ from typing import Any
 
 from .._audit import audit_file
 from .._engine import Engine
+from .._keyaudit import audit_signatures, trusted_keyring
+from .._keyring import KEYRING_NAME, change_keyring, init_keyring
+from .._keys import PrivateKey, load_private, load_public, new_key
+from .._lines import format_at
 from ..exceptions import RefusedError
 from . import _render
 from ._audit import _text
@@ -19,13 +23,10 @@ __all__ = ["run_demo"]
 ENGAGEMENT = "amani-2026"
 OFFICER = "a.mensah"
 HEAD = "h.osei"
-ROLES = f"""\
-# Who holds which role in this workspace (lifecycle.toml).
-[actors."{OFFICER}"]
-roles = ["officer"]
-
-[actors."{HEAD}"]
-roles = ["officer", "head-of-unit"]
+CONFIG = """\
+# Every event must be signed; roles come from the office keyring (keyring.jsonl).
+[signing]
+required = true
 """
 
 _PATH: list[tuple[str, list[str]]] = [
@@ -52,24 +53,47 @@ def run_demo(env: Any, echo: Callable[[str], Any], *, workspace: Path | None) ->
     root.mkdir(parents=True, exist_ok=True)
     config = root / "lifecycle.toml"
     if not config.exists():
-        config.write_text(ROLES, encoding="utf-8")
-    engine = Engine(root, plugins=env.plugins, playbook_dirs=env.playbook_dirs)
+        config.write_text(CONFIG, encoding="utf-8")
     echo(f"Workspace: {root}")
-    _drive(engine, echo)
+    keys = _office(root, echo)
+    engine, head = (
+        Engine(root, plugins=env.plugins, playbook_dirs=env.playbook_dirs, key=keys[name])
+        for name in (OFFICER, HEAD)
+    )
+    _drive(engine, head, echo)
     echo("")
     echo("Timeline")
     echo(_render.timeline(engine.history(ENGAGEMENT)))
     echo("")
-    report = audit_file(
-        engine.workspace.path_of(ENGAGEMENT), kinds=engine.rule_kinds, today=engine.today()
-    )
-    echo("Audit")
+    path = engine.workspace.path_of(ENGAGEMENT)
+    report = audit_file(path, kinds=engine.rule_kinds, today=engine.today())
+    keyring = trusted_keyring(root / KEYRING_NAME, load_public(root / "keys" / "root.pub"))
+    report.findings.extend(audit_signatures(path, keyring))
+    echo(f"Audit (signatures against {root / KEYRING_NAME}, trusting keys/root.pub)")
     echo(_text(report))
     echo(f"audit verdict: {'OK' if report.ok else 'FAILED'}")
     return 0 if report.ok else 1
 
 
-def _drive(engine: Engine, echo: Callable[[str], Any]) -> None:
+def _office(root: Path, echo: Callable[[str], Any]) -> dict[str, PrivateKey]:
+    """Keys for the office root and both actors in ``<root>/keys``, and the keyring."""
+    folder = root / "keys"
+    if not (root / KEYRING_NAME).exists():
+        folder.mkdir(exist_ok=True)
+        for name in ("root", OFFICER, HEAD):
+            new_key(name, folder)
+        now = format_at(dt.datetime.now(dt.UTC))
+        init_keyring(root / KEYRING_NAME, load_private(folder / "root.key"), now)
+        for name, roles in ((OFFICER, ["officer"]), (HEAD, ["officer", "head-of-unit"])):
+            entry = {"name": name, "key": load_public(folder / f"{name}.pub").line, "roles": roles}
+            change_keyring(
+                root / KEYRING_NAME, load_private(folder / "root.key"), "actor_added", entry, now
+            )
+        echo(f"Keys in {folder}; keyring {root / KEYRING_NAME} signed by keys/root.key")
+    return {name: load_private(folder / f"{name}.key") for name in (OFFICER, HEAD)}
+
+
+def _drive(engine: Engine, head: Engine, echo: Callable[[str], Any]) -> None:
     today = engine.today()
     engine.open(
         ENGAGEMENT,
@@ -113,7 +137,7 @@ def _drive(engine: Engine, echo: Callable[[str], Any]) -> None:
         engine.record(ENGAGEMENT, "training-conflict-party", actor=OFFICER)
     except RefusedError as exc:
         echo(f"  refused and recorded: {exc}")
-    result = engine.record(
+    result = head.record(
         ENGAGEMENT,
         "training-conflict-party",
         actor=HEAD,
