@@ -12,6 +12,8 @@ import pytest
 from lifecycle import Engine, audit_file
 from test_tamper import rechain, split
 
+from conftest import CORE_PATH
+
 TODAY = dt.datetime.now(dt.UTC).date()
 
 
@@ -249,7 +251,14 @@ class TestRounds:
         data = _status(cli, "eng-r")
         assert data["round"] == 2 and data["stage"] == "support-request"
         assert not any(i["done"] for i in data["checklist"])
-        _ok(cli, "advance", "eng-r", "withdraw", "--reason", "the parties declined support")
+        for trigger, items, facts in CORE_PATH:  # round 2: the whole cycle, every item owed again
+            if facts:
+                _ok(cli, "set", "eng-r", *facts)
+            for item in items:
+                _ok(cli, "check", "eng-r", item)
+            _ok(cli, "advance", "eng-r", trigger)
+        data = _status(cli, "eng-r")
+        assert (data["round"], data["stage"]) == (2, "closed")
         assert "round 2" in _ok(cli, "history", "eng-r")
         assert _errors(workspace, "eng-r") == []
 

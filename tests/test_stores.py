@@ -3,11 +3,20 @@ stores, and the office cycle giving the same bytes on files and on PostgreSQL.""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 
-from lifecycle import Engine, FileStore, MemoryStore, PostgresStore, open_store, testing
+from lifecycle import (
+    Engine,
+    FileStore,
+    MemoryStore,
+    PostgresStore,
+    audit_file,
+    open_store,
+    testing,
+)
 from lifecycle.exceptions import (
     ConcurrencyConflict,
     EngagementExistsError,
@@ -15,7 +24,7 @@ from lifecycle.exceptions import (
     NotFoundError,
 )
 
-from conftest import STORE_KINDS, drive_core, make_store, run_cli
+from conftest import CORE_PATH, STORE_KINDS, drive_core, make_store, run_cli
 
 
 def _engine(store, plugins, clock=None) -> Engine:
@@ -181,3 +190,91 @@ def test_a_store_history_error_is_named_by_its_label(plugins) -> None:
     assert store.label_of("eng-1") == "<memory>/eng-1.history.jsonl"
     with pytest.raises(NotFoundError, match="<memory>"):
         store.require("eng-2")
+
+
+def _office_cycle_cli(url: str, clock) -> None:
+    """An office's cycle through the CLI (in-process, with *clock*) on the store at *url*."""
+    from lifecycle.cli import run
+
+    def cli(*args: str, actor: str = "officer") -> None:
+        assert run(["--store", url, "--actor", actor, *args], clock=clock) == 0, args
+
+    cli("new", "office-1", "--playbook", "core", "--title", "Lake Amani talks")
+    for trigger, items, facts in CORE_PATH:
+        if facts:
+            cli("set", "office-1", *facts)
+        for item in items:
+            cli("check", "office-1", item)
+        if trigger == "end-support":
+            cli("record", "office-1", "reflection-retreat", "--on", "2026-01-05")
+            cli("note", "office-1", "Retreat held in Nairobi")
+        cli("advance", "office-1", trigger)
+
+
+def _office_cycle_api(engine: Engine) -> None:
+    """The same commands as :func:`_office_cycle_cli`, through the Python API."""
+    engine.open("office-1", "core", actor="officer", title="Lake Amani talks")
+    for trigger, items, facts in CORE_PATH:
+        if facts:
+            engine.set_facts("office-1", facts, actor="officer")
+        for item in items:
+            engine.check("office-1", item, actor="officer")
+        if trigger == "end-support":
+            engine.record("office-1", "reflection-retreat", actor="officer", on=dt.date(2026, 1, 5))
+            engine.note("office-1", "Retreat held in Nairobi", actor="officer")
+        engine.advance("office-1", trigger, actor="officer")
+
+
+def test_office_cycle_through_the_cli_on_postgresql_equals_the_api_on_files(
+    pg_url, workspace, plugins, fixed_clock, tmp_path, monkeypatch
+) -> None:
+    """An office's cycle run through the CLI on PostgreSQL exports, byte for byte, what the same
+    commands through the Python API write on files with the same fixed clock, and audits clean."""
+    monkeypatch.setenv("LIFECYCLE_LOAD_PLUGINS", "")
+    _office_cycle_cli(pg_url, type(fixed_clock)())
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "lifecycle.toml").write_bytes((workspace / "lifecycle.toml").read_bytes())
+    _office_cycle_api(_engine(FileStore(files), plugins, type(fixed_clock)()))
+    store = PostgresStore(pg_url)
+    try:
+        exported = _export(store, tmp_path / "export")
+    finally:
+        store.close()
+    assert exported == {"office-1.history.jsonl": (files / "office-1.history.jsonl").read_bytes()}
+    report = audit_file(
+        tmp_path / "export" / "office-1.history.jsonl",
+        kinds=plugins.rule_kinds(),
+        today=dt.date(2026, 1, 6),
+    )
+    assert report.ok and report.stage == "closed", report.findings
+
+
+def test_a_shared_store_signs_with_the_keyring_in_its_settings(pg_url, plugins, tmp_path) -> None:
+    """On PostgreSQL the keyring and the signing policy come from the store's settings: a keyed
+    engine signs as the keyring names it, an unsigned one is refused, and the signatures verify."""
+    from lifecycle._keyaudit import signature_findings
+    from lifecycle.exceptions import RefusedError
+    from signed import Office
+
+    office = Office(tmp_path / "office", plugins)
+    store = PostgresStore(pg_url)
+    try:
+        for name in ("lifecycle.toml", "keyring.jsonl"):
+            store.put_settings(name, (office.root / name).read_bytes())
+        signed = Engine(store=store, plugins=plugins, key=office.keys["head"])
+        signed.open("shared-1", "core", actor="head", title="Shared")
+        signed.note("shared-1", "Signed from a field office", actor="head")
+        with pytest.raises(RefusedError):
+            Engine(store=store, plugins=plugins).note("shared-1", "unsigned", actor="head")
+        assert len(signed.history("shared-1")) == 2
+        assert all("sig" in event for event in signed.history("shared-1"))
+        assert signature_findings(store.lines("shared-1"), office.keyring()) == []
+    finally:
+        store.close()
+    from lifecycle.cli import run
+
+    trust = tmp_path / "root.pub"
+    trust.write_text(office.root_key.public.line + "\n", encoding="utf-8")
+    keyring = str(office.keyring_path)
+    assert run(["audit", "--store", pg_url, "--keyring", keyring, "--trust", str(trust)]) == 0

@@ -7,10 +7,11 @@ on stderr; a traceback is shown only with ``LIFECYCLE_DEBUG=1``.
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import click
@@ -22,6 +23,8 @@ from .._store import Store, open_store
 from ..exceptions import ConfigError, InvalidInputError, LifecycleError, NotFoundError
 from ._render import escape
 from ._streams import guarded_streams
+
+Clock = Callable[[], dt.datetime]
 
 __all__ = ["Env", "cli", "main"]
 
@@ -37,8 +40,10 @@ class Env:
         store_url: str | None = None,
         key: Path | None = None,
         actor_given: bool = True,
+        clock: Clock | None = None,
     ) -> None:
         self.workspace = workspace
+        self.clock = clock
         self.store_url = store_url or None
         self._actor = actor
         self.playbook_dirs = tuple(playbook_dirs)
@@ -89,6 +94,7 @@ class Env:
                 plugins=self.plugins,
                 playbook_dirs=self.playbook_dirs,
                 key=key,
+                clock=self.clock,
             )
             for warning in self._engine.authority.warnings():
                 click.echo(f"warning: {escape(warning)}", err=True)
@@ -176,7 +182,9 @@ def cli(
     """Run mediation-support engagements under an organization's playbook, and audit their
     tamper-evident histories."""
     given = ctx.get_parameter_source("actor") != click.core.ParameterSource.DEFAULT
-    ctx.obj = Env(workspace, actor, playbook_dirs, store_url, key, given)
+    # run(clock=...) hands its clock in as the context's obj (the one seam tests need, #11).
+    clock = ctx.obj if callable(ctx.obj) else None
+    ctx.obj = Env(workspace, actor, playbook_dirs, store_url, key, given, clock)
 
 
 def _register_commands() -> None:
@@ -201,14 +209,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(run(argv))
 
 
-def run(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit code instead of exiting."""
+def run(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:
+    """Run the CLI; return the exit code instead of exiting.
+
+    *clock* (a function returning an aware datetime) replaces the system clock for the engine,
+    so a test can run commands through the CLI at fixed times, as through the Python API.
+    """
     args = list(argv) if argv is not None else sys.argv[1:]
     with guarded_streams():
         if problem := text_problem(args, os.environ):
             _error(problem)
             return 2
-        return _run(args)
+        return _run(args, clock)
 
 
 def _error(message: str) -> None:
@@ -216,13 +228,14 @@ def _error(message: str) -> None:
     click.echo(f"lifecycle: error: {escape(message)}", err=True)
 
 
-def _run(args: list[str]) -> int:
+def _run(args: list[str], clock: Clock | None = None) -> int:
     try:
         load_plugins().add_commands(cli)
         result = cli.main(
             args=args,
             prog_name="lifecycle",
             standalone_mode=False,
+            obj=clock,
         )
     except click.exceptions.Exit as exc:
         return exc.exit_code
