@@ -10,7 +10,6 @@ leave the actor without roles).
 from __future__ import annotations
 
 import re
-import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -20,7 +19,7 @@ import cattrs
 from cattrs.errors import IterableValidationNote
 from cattrs.gen import make_dict_structure_fn
 
-from ._convert import structure_problems
+from ._convert import is_tuple, strict, structure_problems, tuple_structurer
 from ._inputs import ACTOR_NAME, parse_toml, read_toml
 from .exceptions import ConfigError, InvalidInputError
 
@@ -108,16 +107,6 @@ def _structured(data: dict[str, Any], path: Path | str) -> Config:
     return config
 
 
-def _strict(kind: type) -> Callable[[object, type], object]:
-    def structure(value: object, _: type) -> object:
-        # `type(...) is` on purpose: no coercion, and bool is not an int here either.
-        if type(value) is not kind:
-            raise TypeError(f"expected {_NAMES.get(kind)}, got {_name(value)}")
-        return value
-
-    return structure
-
-
 _NAMES: Final = {
     str: "a string",
     int: "an integer",
@@ -130,25 +119,6 @@ _NAMES: Final = {
 
 def _name(value: object) -> str:
     return _NAMES.get(type(value), type(value).__name__)
-
-
-def _structure_tuple(value: object, kind: Any) -> tuple[object, ...]:
-    # Any: a typing alias such as tuple[str, ...].
-    if not isinstance(value, list):
-        raise TypeError(f"expected an array, got {_name(value)}")
-    (item_type, *_) = typing.get_args(kind)
-    errors: list[Exception] = []
-    items: list[object] = []
-    for index, item in enumerate(value):
-        try:
-            items.append(_CONVERTER.structure(item, item_type))
-        except Exception as exc:  # noqa: BLE001 - collected, re-raised as a group with paths
-            note = IterableValidationNote(f"Structuring item @ index {index}", index, item_type)
-            exc.__notes__ = [*getattr(exc, "__notes__", []), note]
-            errors.append(exc)
-    if errors:
-        raise cattrs.IterableValidationError("invalid items", errors, kind)
-    return tuple(items)
 
 
 def _structure_actors(value: object, _: Any) -> dict[str, ActorEntry]:
@@ -179,17 +149,11 @@ def _key_note(name: str) -> IterableValidationNote:
     return IterableValidationNote(f"Structuring actor {name}", name, ActorEntry)
 
 
-def _is_tuple(kind: Any) -> bool:
-    # Any: a typing form; get_origin is typed too narrowly for a plain comparison.
-    origin: object = typing.get_origin(kind)
-    return origin is tuple
-
-
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True)
-    conv.register_structure_hook(str, _strict(str))
-    conv.register_structure_hook(bool, _strict(bool))
-    conv.register_structure_hook_func(_is_tuple, _structure_tuple)
+    conv.register_structure_hook(str, strict(str))
+    conv.register_structure_hook(bool, strict(bool))
+    conv.register_structure_hook_func(is_tuple, tuple_structurer(conv))
     conv.register_structure_hook_func(
         lambda kind: kind == Mapping[str, ActorEntry], _structure_actors
     )

@@ -20,13 +20,23 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from ._model import Playbook, Rule, Trigger
 
-__all__ = ["structure_playbook", "structure_problems", "unstructure_playbook"]
+__all__ = [
+    "is_tuple",
+    "strict",
+    "structure_playbook",
+    "structure_problems",
+    "tuple_structurer",
+    "unstructure_playbook",
+]
 
 _RULE_FIELDS: Final = frozenset(a.name for a in attrs.fields(Rule)) - {"params"}
 _PRIMITIVES: Final = (str, int, bool)
 
 
-def _strict(kind: type) -> Callable[[object, type], object]:
+def strict(kind: type) -> Callable[[object, type], object]:
+    """A structure hook taking values of exactly *kind*: no coercion (cattrs would turn ``5``
+    into ``"5"``), and bool is not an int."""
+
     def structure(value: object, _: type) -> object:
         # `type(...) is` on purpose: bool is an int subclass, and True is no stage count.
         if type(value) is not kind:
@@ -47,23 +57,29 @@ def _type_name(kind: type) -> str:
     }.get(kind, kind.__name__)
 
 
-def _structure_tuple(value: object, kind: Any) -> tuple[object, ...]:
-    # Any: a typing alias such as tuple[str, ...]; cattrs hands it over as is.
-    if not isinstance(value, list | tuple):
-        raise TypeError(f"expected an array, got {_type_name(type(value))}")
-    (item_type, *_) = typing.get_args(kind)
-    errors: list[Exception] = []
-    items: list[object] = []
-    for index, item in enumerate(value):
-        try:
-            items.append(_CONVERTER.structure(item, item_type))
-        except Exception as exc:  # noqa: BLE001 - collected, re-raised as a group with paths
-            note = IterableValidationNote(f"Structuring item @ index {index}", index, item_type)
-            exc.__notes__ = [*getattr(exc, "__notes__", []), note]
-            errors.append(exc)
-    if errors:
-        raise cattrs.IterableValidationError("invalid items", errors, kind)
-    return tuple(items)
+def tuple_structurer(conv: cattrs.Converter) -> Callable[[object, Any], tuple[object, ...]]:
+    """A structure hook for ``tuple[X, ...]`` on *conv*: an array (never a string or a table),
+    each item structured, every bad item reported with its index."""
+
+    def structure(value: object, kind: Any) -> tuple[object, ...]:
+        # Any: a typing alias such as tuple[str, ...]; cattrs hands it over as is.
+        if not isinstance(value, list | tuple):
+            raise TypeError(f"expected an array, got {_type_name(type(value))}")
+        (item_type, *_) = typing.get_args(kind)
+        errors: list[Exception] = []
+        items: list[object] = []
+        for index, item in enumerate(value):
+            try:
+                items.append(conv.structure(item, item_type))
+            except Exception as exc:  # noqa: BLE001 - collected, re-raised as a group with paths
+                note = IterableValidationNote(f"Structuring item @ index {index}", index, item_type)
+                exc.__notes__ = [*getattr(exc, "__notes__", []), note]
+                errors.append(exc)
+        if errors:
+            raise cattrs.IterableValidationError("invalid items", errors, kind)
+        return tuple(items)
+
+    return structure
 
 
 def _structure_literal(value: object, kind: Any) -> object:
@@ -90,7 +106,8 @@ def _unstructure_rule(rule: Rule) -> dict[str, object]:
     return data
 
 
-def _is_tuple(kind: Any) -> bool:
+def is_tuple(kind: Any) -> bool:
+    """Whether *kind* is a ``tuple[...]`` annotation."""
     # Any: a typing form; get_origin is typed too narrowly for a plain comparison.
     origin: object = typing.get_origin(kind)
     return origin is tuple
@@ -105,8 +122,8 @@ def _is_literal(kind: Any) -> bool:
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True, omit_if_default=False)
     for kind in _PRIMITIVES:
-        conv.register_structure_hook(kind, _strict(kind))
-    conv.register_structure_hook_func(_is_tuple, _structure_tuple)
+        conv.register_structure_hook(kind, strict(kind))
+    conv.register_structure_hook_func(is_tuple, tuple_structurer(conv))
     conv.register_structure_hook_func(_is_literal, _structure_literal)
     conv.register_structure_hook(
         Trigger, make_dict_structure_fn(Trigger, conv, from_=override(rename="from"))
