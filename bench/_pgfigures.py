@@ -26,15 +26,25 @@ import sys, time
 from pathlib import Path
 from lifecycle import FileStore, PostgresStore, testing
 kind, where, engagement, count, go = sys.argv[1:6]
-store = PostgresStore(where) if kind == "postgresql" else FileStore(where)
-engine = testing.make_engine(store=store)
-engine.open(engagement, "core", actor="officer")
+if kind == "bare":  # the floor: one INSERT and COMMIT per append, nothing else
+    import psycopg
+    conn = psycopg.connect(where)
+    line = b"x" * 400
+    def append(i):
+        conn.execute("INSERT INTO bench_bare VALUES (%s, %s, %s)", (engagement, i, line))
+        conn.commit()
+else:
+    store = PostgresStore(where) if kind == "postgresql" else FileStore(where)
+    engine = testing.make_engine(store=store)
+    engine.open(engagement, "core", actor="officer")
+    def append(i):
+        engine.note(engagement, f"note {i}", actor="officer")
 print("ready", flush=True)
 while not Path(go).exists():
     time.sleep(0.001)
 started = time.time()
 for i in range(int(count)):
-    engine.note(engagement, f"note {i}", actor="officer")
+    append(i)
 print(started, time.time(), flush=True)
 """
 
@@ -51,6 +61,8 @@ def _schema() -> Iterator[str]:
     url = f"{BASE}{'&' if '?' in BASE else '?'}options=-csearch_path%3D{name}"
     try:
         PostgresStore(url).init()
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE bench_bare (k text, i int, line bytea, PRIMARY KEY (k, i))")
         yield url
     finally:
         with psycopg.connect(BASE, autocommit=True) as conn:
@@ -94,19 +106,26 @@ def _rate(kind: str, where: str, writers: int, count: int, go: Path) -> float:
 
 def _appends(work: Path, sizes: Sizes, writers: int) -> Result:
     count = max(10, sizes.appends // 2)
-    pg, files = [], []
+    pg, files, bare = [], [], []
     with _schema() as url:
-        for n in range(max(2, sizes.repeats - 2)):
+        for n in range(max(2, sizes.repeats - 2)):  # interleaved: the noise hits all three
             folder = work / f"pg-appends-{writers}-{n}"
             folder.mkdir(parents=True)
             files.append(_rate("file", str(folder), writers, count, work / "go"))
             pg.append(_rate("postgresql", url, writers, count, work / "go"))
+            bare.append(_rate("bare", url, writers, count, work / "go"))
     p, f = statistics.median(pg), statistics.median(files)
     ratio = p / f
-    spread = f"{min(pg):,.0f}-{max(pg):,.0f}"
-    ours = f"{p:,.0f}/s (runs {spread})"
-    floor = f"files {f:,.0f}/s (runs {min(files):,.0f}-{max(files):,.0f})"
+    ours = f"{p:,.0f}/s (runs {_spread(pg)})"
+    floor = (
+        f"files {f:,.0f}/s (runs {_spread(files)}); bare INSERT+COMMIT "
+        f"{statistics.median(bare):,.0f}/s (runs {_spread(bare)})"
+    )
     return _result(ours, floor, ratio, ratio >= 0.5 if writers == 8 else True)
+
+
+def _spread(rates: list[float]) -> str:
+    return f"{min(rates):,.0f}-{max(rates):,.0f}"
 
 
 def appends_1(work: Path, sizes: Sizes) -> Result:

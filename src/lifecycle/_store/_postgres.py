@@ -6,6 +6,11 @@ session locks the engagement's row (``SELECT ... FOR UPDATE``); each append is c
 own, with ``synchronous_commit`` on, before it is acknowledged, and the row is locked again at
 once for the rest of the session. ``(engagement, seq)`` is unique, so a writer that lost its lock
 can never add a second event at a seq. psycopg is imported only when a store connects.
+
+Round trips are what an append costs beyond the commit's flush, so the connection runs in
+autocommit and opens its transactions itself: taking the session's lock is one round trip
+(``BEGIN; SELECT ... FOR UPDATE``), an append is one (the line, the head, ``COMMIT``, and the
+lock taken again), and a read is one.
 """
 
 from __future__ import annotations
@@ -89,7 +94,6 @@ class PostgresStore:
             self._conn = self._connect()
             with self.guard(self.label):
                 version = self._schema_version(self._conn)
-                self._conn.rollback()
             if version == 0:
                 raise HistoryError(
                     self.label, "no lifecycle schema here: run `lifecycle store init`"
@@ -105,7 +109,9 @@ class PostgresStore:
     def _connect(self) -> Any:
         psycopg = _psycopg()
         try:
-            conn = psycopg.connect(self.url, connect_timeout=10, application_name="lifecycle")
+            conn = psycopg.connect(
+                self.url, connect_timeout=10, application_name="lifecycle", autocommit=True
+            )
         except psycopg.Error as exc:
             raise HistoryError(self.label, f"cannot connect: {_first_line(exc)}") from None
         wait = f"{round(lock_timeout() * 1000)}ms"
@@ -113,7 +119,6 @@ class PostgresStore:
             # Acknowledged means committed and flushed: never trust an asynchronous commit.
             conn.execute("SELECT set_config('synchronous_commit', 'on', false)")
             conn.execute("SELECT set_config('lock_timeout', %s, false)", (wait,))
-            conn.commit()
         return conn
 
     @staticmethod
@@ -165,6 +170,7 @@ class PostgresStore:
         conn = self._connect()
         try:
             with self.guard(self.label):
+                conn.execute("BEGIN")
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext('lifecycle_schema'))")
                 conn.execute(
                     "CREATE TABLE IF NOT EXISTS lifecycle_schema "
@@ -198,8 +204,7 @@ class PostgresStore:
                 "INSERT INTO lifecycle_settings (name, body) VALUES (%s, %s) "
                 "ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body",
                 (name, body),
-            )
-            conn.commit()
+            )  # autocommit: one statement, committed on its own
         self._config = None
 
     # ------------------------------------------------------------------ the Store interface
@@ -237,6 +242,7 @@ class PostgresStore:
         conn = self.connection()
         with self.guard(self.label):
             try:
+                conn.execute("BEGIN")  # all the histories, or none
                 self._copy(conn, histories)
                 conn.commit()
             except psycopg.errors.UniqueViolation:
@@ -279,10 +285,12 @@ class PostgresStore:
         conn = self.connection()
         with self.guard(label):
             check_engagement_id(engagement)
-            row = conn.execute(
-                "SELECT head_seq, head_hash FROM lifecycle_engagements WHERE id = %s FOR UPDATE",
+            row = self._locked(
+                conn,
+                "BEGIN; SELECT head_seq, head_hash FROM lifecycle_engagements "
+                "WHERE id = %s FOR UPDATE",
                 (engagement,),
-            ).fetchone()
+            )
             if row is None:
                 conn.rollback()
                 raise NotFoundError("engagement", engagement, f"(not in {self.label})")
@@ -308,22 +316,32 @@ class PostgresStore:
         digest = match.group(1).decode() if match else ""
         with self.guard(session.label):
             try:
-                # One round trip: the line and the head move together, in one transaction.
-                conn.execute(
+                # One round trip: the line and the head move together and are committed (the
+                # server answers once the commit is flushed), then the engagement is held again
+                # for the rest of the command. On any error the server runs none of what follows.
+                self._locked(
+                    conn,
                     "WITH added AS (INSERT INTO lifecycle_events (engagement, seq, hash, line) "
                     "VALUES (%s, %s, %s, %s) RETURNING engagement) "
                     "UPDATE lifecycle_engagements SET head_seq = %s, head_hash = %s "
-                    "WHERE id = (SELECT engagement FROM added)",
-                    (engagement, seq, digest, line, seq, digest),
+                    "WHERE id = (SELECT engagement FROM added); COMMIT; "
+                    "BEGIN; SELECT 1 FROM lifecycle_engagements WHERE id = %s FOR UPDATE",
+                    (engagement, seq, digest, line, seq, digest, engagement),
                 )
             except psycopg.errors.UniqueViolation:
                 conn.rollback()
                 raise ConcurrencyConflict(session.label, session.head_seq, seq) from None
-            conn.commit()
-            # Acknowledged. Hold the engagement again for the rest of the command.
-            conn.execute(
-                "SELECT 1 FROM lifecycle_engagements WHERE id = %s FOR UPDATE", (engagement,)
-            )
+
+    @staticmethod
+    def _locked(conn: Any, sql: str, params: tuple[object, ...]) -> Any:
+        """Run several statements in one round trip; the last one's first row."""
+        # Any: a psycopg.Connection and a row. Several statements need the simple query protocol,
+        # so the parameters are bound by psycopg on this side (escaped by libpq).
+        cur = _psycopg().ClientCursor(conn)
+        cur.execute(sql, params)
+        while cur.nextset():
+            pass
+        return cur.fetchone()
 
     def read_after(
         self, engagement: str, after: Anchor | None = None
@@ -331,10 +349,7 @@ class PostgresStore:
         """The verified events after *after* (all of them when it no longer holds)."""
         conn = self.connection()
         with self.guard(self.label_of(engagement)):
-            try:
-                return self._read(conn, engagement, after)
-            finally:
-                conn.rollback()
+            return self._read(conn, engagement, after)  # each statement checked on its own
 
     def _read(
         self, conn: Any, engagement: str, after: Anchor | None
@@ -367,6 +382,7 @@ class PostgresStore:
         conn = self.connection()
         with self.guard(self.label_of(engagement)):
             try:
+                conn.execute("BEGIN")  # a server-side cursor lives in a transaction
                 with conn.cursor(name="lifecycle_lines") as cur:
                     cur.itersize = 2000
                     cur.execute(
@@ -405,6 +421,7 @@ class PostgresStore:
         conn = self.connection()
         with self.guard(self.label):
             # A cache: losing it in a crash costs a replay, so it need not wait for the disk.
+            conn.execute("BEGIN")
             conn.execute("SET LOCAL synchronous_commit = off")
             with conn.cursor() as cur:
                 cur.executemany(
@@ -431,7 +448,5 @@ class PostgresStore:
         # Any: result rows.
         conn = self.connection()
         with self.guard(self.label):
-            try:
-                return list(conn.execute(sql, params).fetchall())
-            finally:
-                conn.rollback()
+            # Autocommit: one round trip, and no transaction of a session is ended by it.
+            return list(conn.execute(sql, params).fetchall())
