@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -26,6 +26,9 @@ __all__ = ["CadenceWatch"]
 Record = dict[str, Any]  # Any: a JSON object as stored.
 
 
+_WATCHED: Final = frozenset({"activity_recorded", "advanced", "forced"})
+
+
 @attrs.define
 class CadenceWatch:
     """Reports each missed cadence once, as a message naming the activity, due date and delay."""
@@ -35,8 +38,8 @@ class CadenceWatch:
     def before(self, engagement: Engagement, record: Record) -> list[str]:
         """The cadences *record* shows missed, *engagement* being the state before it."""
         kind, data = record.get("type"), record.get("data")
-        if engagement.final or not isinstance(data, dict):
-            return []
+        if kind not in _WATCHED or engagement.final or not isinstance(data, dict):
+            return []  # only a recorded activity or a move can show a cadence missed
         day = dt.date.fromisoformat(str(record.get("at"))[:10])
         if kind == "activity_recorded":
             return list(self._recorded(engagement, data, day))

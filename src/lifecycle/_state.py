@@ -96,6 +96,12 @@ class Engagement:
     seq: int = 0
     head: str = ""
     last_at: str = ""
+    # The latest occurrence of each trigger and activity, kept up as the lists grow (both are
+    # append-only): replay and the audit ask it per event, so a scan would be quadratic.
+    _occurred: dict[str, dt.date] = attrs.field(factory=dict, init=False, eq=False, repr=False)
+    _occurred_at: tuple[int, int, int, int] = attrs.field(
+        default=(0, 0, 0, 0), init=False, eq=False, repr=False
+    )
 
     @property
     def final(self) -> bool:
@@ -124,9 +130,21 @@ class Engagement:
 
     def last_occurrence(self, name: str) -> dt.date | None:
         """The latest date a trigger fired or an activity took place, by id; None if never."""
-        dates = [f.on for f in self.fired if f.trigger == name]
-        dates += [a.on for a in self.activities if a.activity == name]
-        return max(dates, default=None)
+        fired, activities = self.fired, self.activities
+        known_f, known_a, fired_id, activities_id = self._occurred_at
+        if (fired_id, activities_id) != (id(fired), id(activities)) or (
+            len(fired) < known_f or len(activities) < known_a
+        ):
+            self._occurred.clear()  # new lists (a snapshot, a copy): index them afresh
+            known_f = known_a = 0
+        occurred = self._occurred
+        new = [(f.trigger, f.on) for f in fired[known_f:]]
+        new += [(a.activity, a.on) for a in activities[known_a:]]
+        for key, on in new:
+            if (latest := occurred.get(key)) is None or on > latest:
+                occurred[key] = on
+        self._occurred_at = (len(fired), len(activities), id(fired), id(activities))
+        return occurred.get(name)
 
     def person(self, name: str) -> Person | None:
         """The person *name* still in the engagement, or None."""
