@@ -194,6 +194,14 @@ def latest_occurrence(
     never from one dated after the action it guards. Returns ``(event id, date)`` or None.
     """
     wanted = set(events)
+    # The engagement keeps each id's latest date: enough unless one lies after *until* (an
+    # action backdated before it), when the earlier occurrences must be looked at.
+    latest = [(on, name) for name in wanted if (on := engagement.last_occurrence(name))]
+    if until is None or all(on <= until for on, _ in latest):
+        if not latest:
+            return None
+        on, name = max(latest)
+        return name, on
     found = [(f.on, f.trigger) for f in engagement.fired if f.trigger in wanted]
     found += [(a.on, a.activity) for a in engagement.activities if a.activity in wanted]
     found = [(on, name) for on, name in found if until is None or on <= until]
