@@ -262,7 +262,8 @@ class _Reader:
         try:
             header, digest = decode_line(raw)
         except LineProblem as exc:
-            self._add(f"header-{exc.code}", 0, f"header: {exc}")
+            code = exc.code if exc.code == "bad-event" else f"header-{exc.code}"
+            self._add(code, 0, f"header: {exc}")
             return
         if header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
             self._add("header-format", 0, f"not a {FORMAT} v{FORMAT_VERSION} header")
