@@ -161,3 +161,48 @@ def test_duplicate_member_deep_in_the_playbook_is_an_error(history: Path, engine
     assert forged != body
     history.write_bytes(reforge(lines, 1, raw_line(forged)))
     assert "duplicate-key" in errors_at(history, engine, 1)
+
+
+@pytest.mark.parametrize(
+    "at",
+    ["2026-01-05T25:61:61.000000Z", "2026-02-30T10:00:00.000000Z", "2026-13-01T10:00:00.000000Z"],
+)
+def test_impossible_moment_is_a_time_error(history: Path, engine: Engine, at: str) -> None:
+    """An `at` with no such moment (hour 25, February 30, month 13) is a `time` error."""
+    lines = split(history.read_bytes())
+    seq = len(lines) - 1
+    history.write_bytes(b"".join(rechain(lines, seq, lambda r: r.update(at=at))))
+    assert "time" in errors_at(history, engine, seq)
+
+
+def test_future_at_is_a_time_error(history: Path, engine: Engine) -> None:
+    """An event recorded after the audit's day (the engine never writes the future) is a `time`
+    error."""
+    lines = split(history.read_bytes())
+    seq = len(lines) - 1
+    history.write_bytes(
+        b"".join(rechain(lines, seq, lambda r: r.update(at="9999-12-31T23:59:59.999999Z")))
+    )
+    assert "time" in errors_at(history, engine, seq)
+
+
+def forge_header(lines: list[bytes], created: str) -> bytes:
+    """The history with the header's `created` replaced and every event re-chained."""
+    header, _ = decode_line(lines[0].rstrip(b"\n"))
+    header["created"] = created
+    return b"".join(rechain([encode_line(header), *lines[1:]], 1))
+
+
+def test_header_created_not_a_timestamp_is_bad_event(history: Path, engine: Engine) -> None:
+    """A header `created` that is not in the engine's timestamp form is a bad event at seq 0."""
+    history.write_bytes(forge_header(split(history.read_bytes()), "yesterday"))
+    assert "bad-event" in errors_at(history, engine, 0)
+
+
+def test_header_created_after_event_one_is_a_time_error(history: Path, engine: Engine) -> None:
+    """A file created after its first event was recorded is a `time` error at event 1."""
+    lines = split(history.read_bytes())
+    opened, _ = decode_line(lines[1].rstrip(b"\n"))
+    later = f"{int(opened['at'][:4]) + 1}{opened['at'][4:]}"
+    history.write_bytes(forge_header(lines, later))
+    assert "time" in errors_at(history, engine, 1)

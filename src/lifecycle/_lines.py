@@ -32,7 +32,11 @@ FORMAT: Final = "lifecycle-history"
 FORMAT_VERSION: Final = 1
 MAX_LINE_BYTES: Final = 16 * 1024 * 1024
 _HEX64: Final = re.compile(rb"[0-9a-f]{64}")
-AT_FORMAT: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")
+# Months, days, hours, minutes and seconds in range (a day past its month's end is caught by
+# parsing the date: real_day).
+AT_FORMAT: Final = re.compile(
+    r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z\Z"
+)
 _HASH_KEY: Final = b',"hash":"'
 # One encoder and one decoder, built once: json.dumps/loads with options build new ones per call.
 _ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -254,6 +258,16 @@ def date_of(text: str) -> dt.date:
     if len(text) != 27 or text[10] != "T" or text[26] != "Z":
         raise ValueError(f"{text!r} is not a timestamp of the form YYYY-MM-DDTHH:MM:SS.ffffffZ")
     return _day(text[:10])
+
+
+@functools.lru_cache(maxsize=4096)  # consecutive events mostly share a day
+def real_day(text: str) -> bool:
+    """Whether *text* (``YYYY-MM-DD``) is a day of the calendar (not February 30)."""
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 @functools.lru_cache(maxsize=4096)  # consecutive events mostly share a day; parsing is pure
