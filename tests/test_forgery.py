@@ -4,6 +4,7 @@ one line, never with a traceback or an internal error."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
@@ -206,3 +207,23 @@ def test_header_created_after_event_one_is_a_time_error(history: Path, engine: E
     later = f"{int(opened['at'][:4]) + 1}{opened['at'][4:]}"
     history.write_bytes(forge_header(lines, later))
     assert "time" in errors_at(history, engine, 1)
+
+
+def test_future_at_verdict_is_not_cached(history: Path, engine: Engine, tmp_path: Path) -> None:
+    """A `time` error for an event after the audit's day is not kept in the audit cache: on the
+    day the event's `at` is reached, the cached audit no longer reports it."""
+    from lifecycle._auditcache import AuditCache, audit_cached
+
+    lines = split(history.read_bytes())
+    at = "2999-01-01T00:00:00.000000Z"
+    history.write_bytes(b"".join(rechain(lines, len(lines) - 1, lambda r: r.update(at=at))))
+    cache = AuditCache(tmp_path / "cache", ["probe"])
+
+    def time_errors(today: dt.date) -> list[str]:
+        report = audit_cached(
+            history, kinds=engine.rule_kinds, today=today, against={}, cache=cache
+        )
+        return [f.code for f in report.findings if f.code == "time"]
+
+    assert time_errors(engine.today()) == ["time"]
+    assert time_errors(dt.date(2999, 1, 1)) == []
