@@ -4,13 +4,14 @@ refusals."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from pathlib import Path
 
 import pytest
 
-from lifecycle import audit_file
+from lifecycle import audit_file, make_plugin_manager
 from lifecycle._audit import Checkpoint
 from lifecycle._keyaudit import audit_signatures
 from lifecycle._keys import b64, generate
@@ -19,6 +20,7 @@ from lifecycle._notes import sign_note
 from lifecycle._signing import event_message
 from lifecycle.exceptions import RefusedError
 from signed import Office, append_signed
+from test_forgery import reforge
 from test_tamper import rechain, split
 
 ENG = "eng-s"
@@ -74,6 +76,17 @@ def errors_at(path: Path, office: Office, data: bytes) -> dict[int | None, set[s
     for f in audit_signatures(path, office.keyring()):
         assert f.severity == "error"
         found.setdefault(f.seq, set()).add(f.code)
+    return found
+
+
+def main_errors(path: Path) -> dict[int | None, set[str]]:
+    """The error codes by seq of the main audit of *path* (which reads every line's form; the
+    signature pass leaves a line that does not verify to it)."""
+    kinds = make_plugin_manager(load_entrypoints=False, environ={}).rule_kinds()
+    found: dict[int | None, set[str]] = {}
+    for f in audit_file(path, kinds=kinds, today=dt.date.today()).findings:
+        if f.severity == "error":
+            found.setdefault(f.seq, set()).add(f.code)
     return found
 
 
@@ -139,9 +152,8 @@ def test_duplicate_key_added_by_a_forger_is_caught(signed, office: Office) -> No
     path, data = signed
     lines = split(data)
     line = lines[8].replace(b'"actor":"officer",', b'"actor":"officer","actor":"head",')
-    lines[8] = _rehash(line)
-    found = errors_at(path, office, b"".join(rechain(lines, 9, None)))
-    assert min(found) == 8 and found[8] == {"bad-signature"}, found
+    errors_at(path, office, reforge(lines, 8, _rehash(line)))
+    assert "duplicate-key" in main_errors(path)[8]
 
 
 def _rehash(line: bytes) -> bytes:
@@ -164,8 +176,9 @@ def test_duplicate_key_signed_by_the_insider_is_caught(signed, office: Office) -
     signed_body = body[:-1] + f',"sig":{{"key":"{fingerprint}","ed25519":"{sig}"}}}}'.encode()
     digest = hashlib.sha256(signed_body).hexdigest().encode()
     line = signed_body[:-1] + _HASH_KEY + digest + b'"}\n'
-    found = errors_at(path, office, b"".join(lines) + line)
-    assert found == {21: {"bad-signature"}}, found
+    errors_at(path, office, b"".join(lines) + line)
+    found = main_errors(path)
+    assert list(found) == [21] and "duplicate-key" in found[21], found
 
 
 def test_event_spliced_from_another_engagement_is_caught(signed, office: Office) -> None:

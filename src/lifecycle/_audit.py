@@ -22,7 +22,15 @@ from ._conformance import Conformance, Finding
 from ._events import event_problem, header_problem
 from ._files import NotRegularFileError, open_regular
 from ._history import SUFFIX
-from ._lines import AT_FORMAT, FORMAT, FORMAT_VERSION, MAX_LINE_BYTES, LineProblem, decode_line
+from ._lines import (
+    AT_FORMAT,
+    FORMAT,
+    FORMAT_VERSION,
+    MAX_LINE_BYTES,
+    LineProblem,
+    decode_line,
+    real_day,
+)
 from ._replay import EVENT_VERSIONS
 from ._rules import RuleKind
 from ._workspace import ENGAGEMENT_ID
@@ -212,6 +220,10 @@ class _Reader:
     last_at: str = ""
     checkpoint: Checkpoint | None = None
     checkpoint_seen: bool = False
+    today_text: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        self.today_text = self.today.isoformat()
 
     def run(self, chunks: Iterable[bytes]) -> None:
         conformance = Conformance(self.kinds, self.today)
@@ -262,12 +274,17 @@ class _Reader:
         try:
             header, digest = decode_line(raw)
         except LineProblem as exc:
-            self._add(f"header-{exc.code}", 0, f"header: {exc}")
+            code = exc.code if exc.code == "bad-event" else f"header-{exc.code}"
+            self._add(code, 0, f"header: {exc}")
             return
         if header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
             self._add("header-format", 0, f"not a {FORMAT} v{FORMAT_VERSION} header")
         elif problem := header_problem(header):
             self._add("bad-event", 0, problem)
+        elif not _timestamp(created := header["created"]):
+            self._add("bad-event", 0, f"header: created: {created!r} is not a UTC timestamp")
+        else:
+            self.last_at = created  # no event is recorded before its file was created
         engagement = header.get("engagement")
         self.report.engagement = engagement if isinstance(engagement, str) else None
         if not isinstance(engagement, str) or not ENGAGEMENT_ID.fullmatch(engagement):
@@ -334,7 +351,8 @@ class _Reader:
             and get("prev") == self.prev
             and type(at) is str
             and at >= self.last_at
-            and AT_FORMAT.match(at)
+            and at[:10] <= self.today_text
+            and _timestamp(at)
             and type(kind) is str
             and type(version) is int
             and version <= EVENT_VERSIONS.get(kind, 0)
@@ -359,7 +377,7 @@ class _Reader:
             )
             ok = False
         at = record.get("at")
-        if not isinstance(at, str) or not AT_FORMAT.match(at):
+        if not isinstance(at, str) or not _timestamp(at):
             self._add(
                 "time",
                 seq,
@@ -372,6 +390,10 @@ class _Reader:
             ok = False
         else:
             self.last_at = at
+            if at[:10] > self.today_text:
+                self._add(
+                    "time", seq, f"line {number}: timestamp {at!r} is after today ({self.today})"
+                )
         kind, version = record.get("type"), record.get("v")
         if not isinstance(kind, str) or kind not in EVENT_VERSIONS:
             self._add("unknown-type", seq, f"line {number}: unknown event type {kind!r}")
@@ -394,6 +416,11 @@ class _Reader:
 
 
 _CHUNK = 1 << 20
+
+
+def _timestamp(at: str) -> bool:
+    """Whether *at* is a real moment in the engine's form (``YYYY-MM-DDTHH:MM:SS.ffffffZ``)."""
+    return AT_FORMAT.match(at) is not None and real_day(at[:10])
 
 
 def _lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes, bool]]:

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import attrs
 
+from ._lines import days_after
 from ._model import Activity
 from ._state import Engagement
 
@@ -96,4 +97,4 @@ def _due(engagement: Engagement, activity: Activity) -> dt.date | None:
     base = engagement.last_occurrence(activity.id) or (
         entered.on if entered else engagement.opened_on
     )
-    return base + dt.timedelta(days=activity.every_days)
+    return days_after(base, activity.every_days)

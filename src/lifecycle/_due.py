@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import attrs
 
+from ._lines import days_after
 from ._model import Rule
 from ._practice_due import owed_items
 from ._rules import latest_occurrence, names
@@ -67,7 +68,7 @@ def _cadences(engagement: Engagement, today: dt.date) -> list[DueItem]:
         base = engagement.last_occurrence(activity.id) or (
             entered.on if entered else engagement.opened_on
         )
-        due = base + dt.timedelta(days=activity.every_days)
+        due = days_after(base, activity.every_days)
         items.append(
             DueItem(
                 engagement.id,
@@ -97,7 +98,7 @@ def _deadline(engagement: Engagement, rule: Rule, today: dt.date) -> list[DueIte
     if not isinstance(days, int) or latest is None:
         return []
     after, start = latest  # the latest `after` event: a handover after an appointment
-    due = start + dt.timedelta(days=days)
+    due = days_after(start, days)
     out = []
     targets = [("trigger", t) for t in rule.on] + [("activity", a) for a in rule.on_activity]
     for kind, name in targets:

@@ -32,7 +32,11 @@ FORMAT: Final = "lifecycle-history"
 FORMAT_VERSION: Final = 1
 MAX_LINE_BYTES: Final = 16 * 1024 * 1024
 _HEX64: Final = re.compile(rb"[0-9a-f]{64}")
-AT_FORMAT: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")
+# Months, days, hours, minutes and seconds in range (a day past its month's end is caught by
+# parsing the date: real_day).
+AT_FORMAT: Final = re.compile(
+    r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z\Z"
+)
 _HASH_KEY: Final = b',"hash":"'
 # One encoder and one decoder, built once: json.dumps/loads with options build new ones per call.
 _ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -109,8 +113,94 @@ def decode_line(line: bytes) -> tuple[dict[str, Any], str]:
         raise LineProblem("not-object", "line is not a JSON object")
     if not matches or record.get("hash") != expected:
         raise LineProblem("hash-mismatch", f"line hashes to {actual[:12]}, not {expected[:12]}")
+    if b"\\u" in line or line.count(b":") != _counted(record):
+        _check_closely(text)
     del record["hash"]
     return record, expected
+
+
+# ---------------------------------------------------------------- what the engine never writes
+#
+# The engine writes no member twice in an object and no text a UTF-8 encoder refuses (a lone
+# surrogate, which only a ``\u`` escape can spell). Re-reading every line to prove it would
+# double the audit's cost, so a cheap count proves it for the common line: every member name
+# is followed by exactly one colon, and a line without ``\u`` escapes spells every colon of a
+# decoded string as a colon. A line's colon count is therefore at least its members as written
+# plus the colons of its ``at``; when the decoded record holds exactly that many members, none
+# was lost to a duplicate. Counting fewer members than the record holds (only where the engine
+# puts objects: the top level, ``data`` and ``sig``) keeps the proof sound: a line with objects
+# elsewhere is merely re-read. Any other line (an escape, a colon in some text, a duplicate) is
+# re-read member by member.
+
+
+def _counted(record: dict[str, Any]) -> int:
+    """The members of *record* where the engine writes objects, plus the colons of its ``at``
+    (at most as many colons as a line without duplicates and escapes holds)."""
+    # Any: a JSON object.
+    get = record.get
+    count, data, at, sig = len(record), get("data"), get("at"), get("sig")
+    if type(data) is dict:
+        count += _members(data)
+    if type(sig) is dict:
+        key = sig.get("key")
+        count += len(sig) + (key.count(":") if type(key) is str else 0)  # "SHA256:..."
+    return count + at.count(":") if type(at) is str else count
+
+
+def _members(value: dict[str, Any]) -> int:
+    """How many members *value* and the objects inside it hold."""
+    # Any: a JSON object.
+    count = len(value)
+    for item in value.values():
+        kind = type(item)
+        if kind is dict:
+            count += _members(item)
+        elif kind is list:
+            count += _list_members(item)
+    return count
+
+
+def _list_members(value: list[Any]) -> int:
+    # Any: a JSON array.
+    count = 0
+    for item in value:
+        kind = type(item)
+        if kind is dict:
+            count += _members(item)
+        elif kind is list:
+            count += _list_members(item)
+    return count
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Any: JSON values.
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise LineProblem("duplicate-key", f"line holds member {key!r} twice in one object")
+            seen.add(key)
+    return record
+
+
+_STRICT_DECODER: Final = json.JSONDecoder(
+    parse_float=_no_float, parse_constant=_no_float, object_pairs_hook=_unique
+)
+
+
+def _check_closely(text: str) -> None:
+    """Raise :class:`LineProblem` when *text* (a line that parsed) repeats a member in an object
+    (``duplicate-key``) or holds text UTF-8 cannot encode (``bad-event``)."""
+    try:
+        _ENCODER.encode(_STRICT_DECODER.decode(text)).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        spelled = exc.object[exc.start : exc.end]
+        raise LineProblem(
+            "bad-event", f"line holds text UTF-8 cannot encode ({exc.reason}: {spelled!r})"
+        ) from None
+    except RecursionError:  # pragma: no cover - it parsed once at this depth
+        raise LineProblem("not-json", "line is nested too deeply") from None
 
 
 _CONTAINERS: Final = (dict, list, tuple, float)
@@ -170,6 +260,25 @@ def date_of(text: str) -> dt.date:
     return _day(text[:10])
 
 
+@functools.lru_cache(maxsize=4096)  # consecutive events mostly share a day
+def real_day(text: str) -> bool:
+    """Whether *text* (``YYYY-MM-DD``) is a day of the calendar (not February 30)."""
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 @functools.lru_cache(maxsize=4096)  # consecutive events mostly share a day; parsing is pure
 def _day(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
+
+
+def days_after(day: dt.date, days: int) -> dt.date:
+    """*days* days after *day*, capped at the last date there is (a recorded day near year 9999
+    plus a cadence has no later date: it is due "never", not a crash)."""
+    try:
+        return day + dt.timedelta(days=days)
+    except OverflowError:
+        return dt.date.max if days > 0 else dt.date.min

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
+from ._lines import days_after
 from ._model import Owed
 from ._state import Engagement, Person
 
@@ -29,7 +30,7 @@ def owed_items(engagement: Engagement, today: dt.date) -> Iterator[Owing]:
             if start is None or _done(engagement, owed.activity, person.name, start):
                 continue
             activity = pb.activity(owed.activity)
-            due = start + dt.timedelta(days=owed.within_days)
+            due = days_after(start, owed.within_days)
             title = f"{activity.title if activity else owed.activity} ({person.name})"
             why = {"join": "appointed", "leave": "left", "handover": "took over"}[owed.when]
             source = (

@@ -13,6 +13,7 @@ from typing import Literal
 
 import attrs
 
+from ._lines import days_after
 from ._model import Playbook, Rule
 from ._state import Action, Engagement
 from ._view import EngagementView
@@ -169,7 +170,7 @@ def _within_days(rule: Rule, engagement: EngagementView, action: Action) -> Verd
     if start is None or not isinstance(days, int):
         return PASS  # `after` never happened: the rule does not apply.
     after, on = start
-    due = on + dt.timedelta(days=days)
+    due = days_after(on, days)
     if action.on <= due:
         return PASS
     late = (action.on - due).days
