@@ -47,7 +47,13 @@ def write_history(path: Path, events: int, base: list[dict[str, Any]]) -> None:
     engagement = path.name.removesuffix(".history.jsonl")
     header, *prefix = (dict(r) for r in base)
     header["engagement"] = engagement
-    start = dt.datetime.strptime(prefix[-1]["at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+    # One event a second after the engine's prefix, all in the past (the audit refuses an `at`
+    # after its day): the prefix is moved back by as long as the events take, and a day.
+    made = _parse(prefix[-1]["at"])
+    start = made - dt.timedelta(seconds=events, days=1)
+    for record in (header, *prefix):
+        key = "created" if record is header else "at"
+        record[key] = format_at(_parse(record[key]) - (made - start))
     first_day = start.date() - dt.timedelta(days=3000)
     with open(path, "wb") as out:
         line = encode_line(header)
@@ -64,6 +70,10 @@ def write_history(path: Path, events: int, base: list[dict[str, Any]]) -> None:
             line = encode_line(record)
             out.write(line)
             head = json.loads(line)["hash"]
+
+
+def _parse(at: str) -> dt.datetime:
+    return dt.datetime.strptime(at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
 
 
 def _event(seq: int, start: dt.datetime, first_day: dt.date) -> dict[str, Any]:
