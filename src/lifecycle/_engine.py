@@ -16,8 +16,8 @@ from typing import Any
 import attrs
 
 from ._authority import Authority
-from ._catalog import Catalog, Resolved
-from ._convert import unstructure_playbook
+from ._catalog import Catalog
+from ._commandparts import day_of, item_stage, opened_data, refuse_final
 from ._decide import Outcome, check_override, evaluate, gate, missing_reason, reason_problem
 from ._due import DueItem, due_items
 from ._events import check_events
@@ -195,7 +195,7 @@ class Engine(PracticeCommands):
         check_actor(actor)
         self.authority.check_actor(actor)
         at = self._now("")
-        data = _opened_data(
+        data = opened_data(
             engagement_id, title, resolved, {k: v for k, v in values.items() if v is not None}
         )
         data.update(entry_data(resolved.playbook, entry, channel))
@@ -239,7 +239,7 @@ class Engine(PracticeCommands):
     ) -> Result:
         """Tick checklist *item*, of the current stage or of a stage visited before."""
         with self._open(engagement_id, actor, expected_seq) as ctx:
-            stage = self._item_stage(ctx.engagement, item)
+            stage = item_stage(ctx.engagement, item)
             data = {"item": item, "stage": stage, **({"note": note} if note else {})}
             return self._append(ctx, "item_checked", data)
 
@@ -248,7 +248,7 @@ class Engine(PracticeCommands):
     ) -> Result:
         """Untick checklist *item*."""
         with self._open(engagement_id, actor, expected_seq) as ctx:
-            stage = self._item_stage(ctx.engagement, item)
+            stage = item_stage(ctx.engagement, item)
             if not ctx.engagement.is_done(item):
                 raise RefusedError(f"Checklist item {item!r} is not checked.")
             return self._append(ctx, "item_unchecked", {"item": item, "stage": stage})
@@ -285,7 +285,7 @@ class Engine(PracticeCommands):
             spec = next((a for a in eng.playbook.activities if a.id == activity), None)
             if spec is None:
                 raise NotFoundError("activity", activity, f"(playbook {eng.playbook.id!r})")
-            today = _date(ctx.at)
+            today = day_of(ctx.at)
             day = on or today
             if day < MIN_DATE:
                 raise InvalidInputError(f"The date {day.isoformat()} is before {MIN_DATE}.")
@@ -328,10 +328,10 @@ class Engine(PracticeCommands):
             eng = ctx.engagement
             spec = eng.playbook.trigger(trigger)
             if eng.final and not (spec and spec.new_round and eng.stage in spec.from_):
-                _refuse_final(eng)
+                refuse_final(eng)
             machine = compile_machine(eng.playbook, eng.playbook_sha256)
             dest = machine.target(trigger, eng.stage, eng.came_from())
-            day = check_occurrence(eng, on, _date(ctx.at)) if on else _date(ctx.at)
+            day = check_occurrence(eng, on, day_of(ctx.at)) if on else day_of(ctx.at)
             action = Action("trigger", trigger, day)
             outcomes = evaluate(eng, action, self.rule_kinds)
             outcomes += [g for g in [gate(eng, trigger)] if g is not None]
@@ -391,7 +391,7 @@ class Engine(PracticeCommands):
     ) -> Iterator[_Ctx]:
         with self._command(engagement_id, actor, expected_seq) as ctx:
             if ctx.engagement.final and not allow_final:
-                _refuse_final(ctx.engagement)
+                refuse_final(ctx.engagement)
             yield ctx
 
     @contextlib.contextmanager
@@ -499,38 +499,3 @@ class Engine(PracticeCommands):
         result = Result(event, ctx.engagement)
         ctx.appended.append(result)
         return result
-
-    def _item_stage(self, engagement: Engagement, item: str) -> str:
-        found = engagement.playbook.item(item)
-        if found is None:
-            raise NotFoundError("checklist item", item, f"(playbook {engagement.playbook.id!r})")
-        stage = found[0].id
-        if not engagement.visited(stage):
-            raise RefusedError(
-                f"Checklist item {item!r} belongs to stage {stage!r}, which this engagement "
-                "has not reached yet."
-            )
-        return stage
-
-
-def _opened_data(
-    engagement: str, title: str, resolved: Resolved, facts: Mapping[str, object]
-) -> Record:
-    return {
-        "engagement": engagement,
-        "title": title,
-        "playbook": unstructure_playbook(resolved.playbook),
-        "playbook_sha256": resolved.sha256,
-        "facts": dict(facts),
-    }
-
-
-def _refuse_final(engagement: Engagement) -> None:
-    raise RefusedError(
-        f"Engagement {engagement.id!r} is in final stage {engagement.stage!r}; "
-        "nothing more can be done but notes."
-    )
-
-
-def _date(at: str) -> dt.date:
-    return dt.date.fromisoformat(at[:10])

@@ -13,8 +13,8 @@ import click
 import tomli_w
 
 from .._catalog import Catalog, Resolved
+from .._commandparts import opened_data
 from .._convert import unstructure_playbook
-from .._engine import _opened_data
 from .._graph import FORMATS, draw
 from .._lines import MAX_LINE_BYTES, encode_line, format_at
 from .._playbooks import dump_playbook
@@ -220,7 +220,7 @@ def opened_line_bytes(resolved: Resolved) -> int:
         "actor": longest,
         "type": "opened",
         "v": EVENT_VERSIONS["opened"],
-        "data": _opened_data(longest, "", resolved, {}),
+        "data": opened_data(longest, "", resolved, {}),
         "prev": "0" * 64,
     }
     return len(encode_line(record)) - 1

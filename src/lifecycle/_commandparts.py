@@ -1,0 +1,63 @@
+"""Small pieces the engine's commands share: which stage a checklist item belongs to, the
+refusal in a final stage, the data of an ``opened`` event, and the day of an ``at``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from ._catalog import Resolved
+from ._convert import unstructure_playbook
+from ._state import Engagement
+from .exceptions import NotFoundError, RefusedError
+
+__all__ = ["day_of", "item_stage", "opened_data", "refuse_final"]
+
+Record = dict[str, Any]  # Any: a JSON object as stored.
+
+
+def item_stage(engagement: Engagement, item: str) -> str:
+    """The stage checklist *item* belongs to, once the engagement has reached it.
+
+    Raises:
+        NotFoundError: The playbook has no such item.
+        RefusedError: Its stage has not been reached yet.
+    """
+    found = engagement.playbook.item(item)
+    if found is None:
+        raise NotFoundError("checklist item", item, f"(playbook {engagement.playbook.id!r})")
+    stage = found[0].id
+    if not engagement.visited(stage):
+        raise RefusedError(
+            f"Checklist item {item!r} belongs to stage {stage!r}, which this engagement "
+            "has not reached yet."
+        )
+    return stage
+
+
+def opened_data(
+    engagement: str, title: str, resolved: Resolved, facts: Mapping[str, object]
+) -> Record:
+    """The data of the ``opened`` event: the engagement, its title, the resolved playbook
+    embedded with its sha256, and the facts given."""
+    return {
+        "engagement": engagement,
+        "title": title,
+        "playbook": unstructure_playbook(resolved.playbook),
+        "playbook_sha256": resolved.sha256,
+        "facts": dict(facts),
+    }
+
+
+def refuse_final(engagement: Engagement) -> None:
+    """Raise the refusal of anything but notes in a final stage."""
+    raise RefusedError(
+        f"Engagement {engagement.id!r} is in final stage {engagement.stage!r}; "
+        "nothing more can be done but notes."
+    )
+
+
+def day_of(at: str) -> dt.date:
+    """The UTC day of an ``at`` the engine wrote."""
+    return dt.date.fromisoformat(at[:10])
