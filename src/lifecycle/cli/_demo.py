@@ -74,8 +74,8 @@ def run_demo(env: Any, echo: Callable[[str], Any], *, workspace: Path | None) ->
     report.findings.extend(audit_signatures(path, keyring))
     echo(f"Audit (signatures against {root / KEYRING_NAME}, trusting keys/root.pub)")
     echo(_text(report))
-    echo(f"audit verdict: {'OK' if report.ok else 'FAILED'}")
     echo(f"Report: {_write_report(engine, path)}")
+    echo(f"audit verdict: {'OK' if report.ok else 'FAILED'}")
     return 0 if report.ok else 1
 
 
