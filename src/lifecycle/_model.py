@@ -49,6 +49,8 @@ class Fact:
     choices: tuple[str, ...] = ()
     description: str = ""
     source: str = ""
+    # An inclusion indicator a true value counts as (#15); None: absent, so old digests hold.
+    indicator: str | None = None
 
 
 @attrs.frozen
@@ -59,6 +61,7 @@ class ChecklistItem:
     text: str
     required: bool = True
     source: str = ""
+    indicator: str | None = None  # an inclusion indicator ticking it counts as (#15)
 
 
 @attrs.frozen
@@ -70,6 +73,7 @@ class ChecklistAddition:
     text: str
     required: bool = True
     source: str = ""
+    indicator: str | None = None
 
 
 @attrs.frozen
@@ -136,6 +140,7 @@ class Activity:
     every_days: int | None = None
     description: str = ""
     params: tuple[Param, ...] | None = None  # None: absent, so old digests hold (#13)
+    indicator: str | None = None  # an inclusion indicator each recording counts as (#15)
 
     def param(self, param_id: str) -> Param | None:
         """The parameter *param_id*, or None."""
