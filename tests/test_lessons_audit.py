@@ -208,3 +208,24 @@ def test_lesson_line_holds_what_was_given(archive: tuple[Path, int, int]) -> Non
     record, _ = decode_line(line[:-1])
     assert set(record["data"]) == {"title", "text", "themes", "sections", "stage"}
     assert record["data"]["sections"] == {"context": "A land dispute"}
+
+
+def test_import_refuses_a_cite_of_no_lesson_among_the_files(
+    archive: tuple[Path, int, int], pg_schema
+) -> None:
+    """`import` judges cites across the files it imports: a (re-chained) cite of an event that
+    is no lesson refuses the whole import in one line (exit 1), nothing loaded; the sound
+    archive imports."""
+    workspace, _, tick = archive
+    sound = run_cli("--store", pg_schema(), "import", str(workspace))
+    assert sound.returncode == 0, sound.stderr
+    forged(workspace / "new.history.jsonl", tick, _set("cites", ["old:1"]))
+    url = pg_schema()
+    done = run_cli("--store", url, "import", str(workspace))
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and "cite-unknown" in done.stderr, done.stderr
+    store = PostgresStore(url)
+    try:
+        assert store.engagements() == []
+    finally:
+        store.close()

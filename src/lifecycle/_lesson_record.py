@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ._inputs import CONTROL_CHARS, MIN_DATE
 from ._state import Engagement
-from ._workspace import ENGAGEMENT_ID
 from .exceptions import InvalidInputError
 
 if TYPE_CHECKING:
@@ -195,8 +194,6 @@ def check_cites(engine: _Reader, engagement_id: str, cites: Sequence[str]) -> li
         if cite in seen:
             raise InvalidInputError(f"--cite: {cite!r} is given twice.")
         other, _, seq = cite.rpartition(":")
-        if not ENGAGEMENT_ID.fullmatch(other):
-            raise InvalidInputError(f"--cite: {cite!r} names no engagement id.")
         engine.store.require(other)
         if not any(lesson.seq == int(seq) for lesson in engine.engagement(other).lessons):
             raise InvalidInputError(
