@@ -23,6 +23,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+from ._lesson_record import THEME
 from ._places import place_problem
 from ._state import Engagement, LessonRecord
 from .exceptions import InvalidInputError, LifecycleError
@@ -122,6 +123,11 @@ class LessonFilter:
             raise InvalidInputError(f"--country: {problem}.")
         if conflict is not None and not words(conflict):
             raise InvalidInputError("--conflict needs a word to match.")
+        if theme is not None and not THEME.fullmatch(theme):
+            raise InvalidInputError(
+                f"--theme: {theme[:60]!r} is not a theme (lowercase letters, digits and '-', "
+                "at most 64, as `lesson --theme` records them)."
+            )
         self.terms = words(query)
         self.country = country
         self.conflict = words(conflict) if conflict is not None else []
