@@ -121,6 +121,11 @@ class LessonFilter:
     ) -> None:
         if country is not None and (problem := place_problem("country", country)):
             raise InvalidInputError(f"--country: {problem}.")
+        if query.strip() and not words(query):
+            raise InvalidInputError(
+                f"QUERY {query[:60]!r} has no word to match (letters or digits); "
+                "give none to list every lesson."
+            )
         if conflict is not None and not words(conflict):
             raise InvalidInputError("--conflict needs a word to match.")
         if theme is not None and not THEME.fullmatch(theme):
