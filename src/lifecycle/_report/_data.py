@@ -135,6 +135,8 @@ def summarize(
     ]
     overdue = [item for c in chosen for item in c.overdue]
     lessons = [lesson for c in chosen for lesson in _dated(c, c.lessons, period)]
+    lessons.sort(key=lambda x: (x["engagement"], x["seq"]))
+    lessons.sort(key=lambda x: str(x["day"]), reverse=True)  # newest first, as `lessons` lists
     totals = {
         "engagements": len(rows),
         "opened": sum(1 for r in rows if r["opened_in_period"]),
