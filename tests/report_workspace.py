@@ -95,7 +95,24 @@ def make_workspace(folder: Path) -> dict[str, Any]:
     ]:
         for item in items:
             engine.check("amani", item, actor="officer")
+        if trigger == "complete-debriefing":  # a lesson drawn at the debriefing
+            engine.lesson(
+                "amani",
+                title="Bring the elders in early",
+                text="The council of elders opened doors the parties kept shut.",
+                themes=["local-dynamics"],
+                sections={"recommendations": "Meet the elders before the first round."},
+                actor="officer",
+            )
         engine.advance("amani", trigger, actor="officer")
+    # ... and one written after closing, dated back to the support it comes from.
+    engine.lesson(
+        "amani",
+        title="Retreats slip when the envoy travels",
+        text="Hold the reflection retreat before the envoy's tour.",
+        on=day(200),
+        actor="officer",
+    )
     # beta: accepted, then withdrawn with a reason a month later.
     clock.to(day(56))
     engine.open("beta", "core", actor="officer", title="Beta dialogue", facts=["country=UGA"])
@@ -105,6 +122,9 @@ def make_workspace(folder: Path) -> dict[str, Any]:
     clock.to(day(86))
     engine.advance(
         "beta", "withdraw", actor="officer", reason="The parties withdrew their consent to talks"
+    )
+    engine.lesson(  # at the final stage, with text a page must escape
+        "beta", title="Consent <b>is</b> fragile | `check` it", text="t", actor="officer"
     )
     # gamma: forced into active support, a training overridden, then left with cadences overdue.
     clock.to(day(119))
@@ -128,12 +148,13 @@ def make_workspace(folder: Path) -> dict[str, Any]:
             "engagements": 4,
             "opened": 4,
             "active": 4,
+            "open_at_end": 2,
             "closed": 1,
             "withdrawn": 1,
             "services": services,
             "overrides": 1,
             "forced": 1,
-            "lessons": 0,
+            "lessons": 3,
         },
         "indicators": {
             "women-candidates-proposed": 1,

@@ -120,6 +120,48 @@ def test_indicators_count_what_core_marks(report: Invoke, generated: dict[str, A
     )
 
 
+def html_lessons(page: str) -> list[tuple[str, str, int, str]]:
+    """The lessons table of the HTML form: day, engagement, event and title of each row."""
+    section = page.split('<section id="lessons">', 1)[1].split("</section>", 1)[0]
+    rows = re.findall(
+        r'<tr><td>([^<]*)</td><td>([^<]*)</td><td class="num">(\d+)</td><td>([^<]*)</td>', section
+    )
+    return [(d, e, int(s), html.unescape(t)) for d, e, s, t in rows]
+
+
+def md_lessons(text: str) -> list[tuple[str, str, int, str]]:
+    """The lessons table of the Markdown form, its escapes undone."""
+    section = text.split("## Lessons captured", 1)[1].split("\n## ", 1)[0]
+    cells = [
+        [re.sub(r"\\(.)", r"\1", c.strip()) for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        for line in section.splitlines()
+        if re.match(r"^\| \d{4}-", line)
+    ]
+    return [(c[0], c[1], int(c[2]), c[3]) for c in cells]
+
+
+def test_lessons_agree_in_the_three_forms(report: Invoke):
+    """The lessons the workspace recorded (at a debriefing, after closing dated back, at a
+    withdrawn stage) are counted and listed alike in json, html and md, each on its own day,
+    newest first."""
+    data = json.loads(report("report", "--format", "json")[1])
+    lessons = [(x["day"], x["engagement"], x["seq"], x["title"]) for x in data["lessons"]]
+    assert data["totals"]["lessons"] == len(lessons) == 3
+    assert {t for *_, t in lessons} == {
+        "Bring the elders in early",
+        "Retreats slip when the envoy travels",
+        "Consent <b>is</b> fragile | `check` it",
+    }
+    from report_workspace import day
+
+    assert (day(200).isoformat(), "amani") in {(d, e) for d, e, _, _ in lessons}
+    assert [d for d, *_ in lessons] == sorted((d for d, *_ in lessons), reverse=True)
+    assert html_lessons(report("report")[1]) == lessons
+    assert md_lessons(report("report", "--format", "md")[1]) == lessons
+    earlier = json.loads(report("report", "--format", "json", "--to", day(199).isoformat())[1])
+    assert [x["title"] for x in earlier["lessons"]] == ["Consent <b>is</b> fragile | `check` it"]
+
+
 def test_services_overrides_and_forced_moves(report: Invoke):
     """Services are counted by kind, organization and country; the override and the forced
     move are listed with their reasons."""
@@ -239,3 +281,30 @@ def test_demo_writes_a_report_next_to_its_history(tmp_path: Path, capsys, monkey
     assert "<svg" in path.read_text(encoding="utf-8")
     code = run(["audit", str(tmp_path / "demo"), "--against", str(path)])
     assert code == 0, capsys.readouterr().out
+
+
+def test_open_at_the_end_is_the_stage_on_the_last_day(report: Invoke):
+    """Up to day 199, amani (closed later) and gamma are open at the end, beta (withdrawn on
+    day 86) is not; all three were active at some point, so `active` counts beta too."""
+    from report_workspace import day
+
+    data = json.loads(report("report", "--format", "json", "--to", day(199).isoformat())[1])
+    rows = {r["engagement"]: r for r in data["engagements"]}
+    assert {k: r["open_at_end"] for k, r in rows.items()} == {
+        "amani": True,
+        "beta": False,
+        "gamma": True,
+    }
+    assert (data["totals"]["open_at_end"], data["totals"]["active"]) == (2, 3)
+
+
+def test_short_axis_names_its_first_and_last_day():
+    """A timeline of a few weeks, where no month begins, labels its first and last day; a
+    month tick too near the right end to hold its label has none."""
+    from lifecycle._report._svg import axis
+
+    short = str(axis(dt.date(2026, 3, 3), dt.date(2026, 3, 28)))
+    assert ">2026-03-03</text>" in short and ">2026-03-28</text>" in short
+    edge = str(axis(dt.date(2026, 1, 2), dt.date(2026, 4, 2)))
+    assert ">2026-02</text>" in edge and ">2026-03</text>" in edge
+    assert 'class="tick"' in edge and ">2026-04</text>" not in edge

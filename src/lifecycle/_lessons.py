@@ -23,6 +23,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+from ._lesson_record import THEME
 from ._places import place_problem
 from ._state import Engagement, LessonRecord
 from .exceptions import InvalidInputError, LifecycleError
@@ -120,8 +121,18 @@ class LessonFilter:
     ) -> None:
         if country is not None and (problem := place_problem("country", country)):
             raise InvalidInputError(f"--country: {problem}.")
+        if query.strip() and not words(query):
+            raise InvalidInputError(
+                f"QUERY {query[:60]!r} has no word to match (letters or digits); "
+                "give none to list every lesson."
+            )
         if conflict is not None and not words(conflict):
             raise InvalidInputError("--conflict needs a word to match.")
+        if theme is not None and not THEME.fullmatch(theme):
+            raise InvalidInputError(
+                f"--theme: {theme[:60]!r} is not a theme (lowercase letters, digits and '-', "
+                "at most 64, as `lesson --theme` records them)."
+            )
         self.terms = words(query)
         self.country = country
         self.conflict = words(conflict) if conflict is not None else []

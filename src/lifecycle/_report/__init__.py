@@ -44,7 +44,7 @@ def make_report(
         raise InvalidInputError(f"--to {end} is after today ({today}): a report is of the past")
     if start is not None and start > end:
         raise InvalidInputError(f"--from {start} is after --to {end}")
-    contributions, unreadable = gather(engine.store, today)
+    contributions, unreadable, failed = gather(engine.store, today, engine.rule_kinds)
     known = {c.playbook for c in contributions} | set(engine.catalog.ids())
     for playbook in playbooks:
         if playbook not in known:
@@ -56,6 +56,7 @@ def make_report(
         Period(start, end),
         playbooks=list(dict.fromkeys(playbooks)),
         unreadable=unreadable,
+        failed=failed,
         store=engine.store.label,
         generated=today.isoformat(),
     )

@@ -208,13 +208,16 @@ def _spans(eng: Engagement) -> tuple[Span, ...]:
     for index, entry in enumerate(eng.entries):
         after = eng.entries[index + 1].on if index + 1 < len(eng.entries) else None
         stage = eng.playbook.stage(entry.stage)
+        # A move may be dated before the day the engagement was opened (`advance --on`, an
+        # engagement entered late): the stage it left then began no later than that move.
+        began = min(entry.on, after) if after is not None else entry.on
         spans.append(
             Span(
                 entry.stage,
                 stage.title if stage else entry.stage,
                 stage.phase if stage else "",
                 bool(stage and stage.final),
-                entry.on,
+                began,
                 after,
             )
         )

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
+from .._audit import FileReport, audit_stream
 from .._events import check_events
-from ..exceptions import LifecycleError
+from .._lessonaudit import cite_findings
+from ..exceptions import CorruptHistoryError, LifecycleError
 from ._contrib import SERVICE_KINDS, Contribution, contribution
 
 if TYPE_CHECKING:
+    from .._rules import RuleKind
     from .._store import Store
 
 __all__ = ["FORMAT_VERSION", "Period", "gather", "summarize"]
@@ -44,18 +47,55 @@ class Period:
         return start <= self.end and (self.start is None or end is None or end >= self.start)
 
 
-def gather(store: Store, today: dt.date) -> tuple[list[Contribution], list[dict[str, str]]]:
-    """Every engagement's contribution, and each history that could not be read (id, error)."""
-    found: list[Contribution] = []
+def gather(
+    store: Store, today: dt.date, kinds: Mapping[str, RuleKind]
+) -> tuple[list[Contribution], list[dict[str, str]], list[Data]]:
+    """Every engagement's contribution whose history audits clean, each history that could not
+    be read (id, error), and each that does not audit clean (id, path, its error findings).
+
+    Each history is audited as ``lifecycle audit`` audits the whole store (cites judged across
+    every history read), and only a clean one is counted: an error finding means the history
+    holds what the engine could not have written, so no figure may rest on it.
+    """
+    read: list[tuple[Contribution, FileReport]] = []
     unreadable: list[dict[str, str]] = []
     for engagement in store.engagements():
         label = store.label_of(engagement)
         try:
-            records = check_events(label, store.read_after(engagement, None)[0])
-            found.append(contribution(label, records, today))
+            read.append(_read(store, engagement, label, today, kinds))
         except LifecycleError as exc:
             unreadable.append({"engagement": engagement, "error": str(exc)})
-    return found, unreadable
+    cite_findings(audit for _, audit in read)
+    clean = [c for c, audit in read if audit.ok]
+    failed = [_failed(c, audit) for c, audit in read if not audit.ok]
+    return clean, unreadable, failed
+
+
+def _read(
+    store: Store, engagement: str, label: str, today: dt.date, kinds: Mapping[str, RuleKind]
+) -> tuple[Contribution, FileReport]:
+    """The contribution and the audit of one history, of the very same events: the audit's
+    checkpoint must be the contribution's (the head hash covers every line before it).
+
+    Raises:
+        LifecycleError: The history cannot be read, or kept changing while it was read.
+    """
+    for _ in range(3):
+        records = check_events(label, store.read_after(engagement, None)[0])
+        found = contribution(label, records, today)
+        audit = audit_stream(label, store.lines(engagement), kinds=kinds, today=today)
+        if (audit.events, audit.head) == (found.events, found.head) or not audit.ok:
+            return found, audit
+    raise CorruptHistoryError(label, "it changed while the report read it; run the report again")
+
+
+def _failed(c: Contribution, audit: FileReport) -> Data:
+    errors = [f for f in audit.findings if f.severity == "error"]
+    return {
+        "engagement": c.engagement,
+        "path": c.label,
+        "errors": [{"code": f.code, "seq": f.seq, "message": f.message} for f in errors],
+    }
 
 
 def _included(c: Contribution, period: Period) -> bool:
@@ -73,6 +113,7 @@ def summarize(
     *,
     playbooks: Sequence[str] = (),
     unreadable: Sequence[dict[str, str]] = (),
+    failed: Sequence[Data] = (),
     store: str = "",
     generated: str = "",
 ) -> Data:
@@ -94,10 +135,13 @@ def summarize(
     ]
     overdue = [item for c in chosen for item in c.overdue]
     lessons = [lesson for c in chosen for lesson in _dated(c, c.lessons, period)]
+    lessons.sort(key=lambda x: (x["engagement"], x["seq"]))
+    lessons.sort(key=lambda x: str(x["day"]), reverse=True)  # newest first, as `lessons` lists
     totals = {
         "engagements": len(rows),
         "opened": sum(1 for r in rows if r["opened_in_period"]),
         "active": sum(1 for r in rows if r["active_in_period"]),
+        "open_at_end": sum(1 for r in rows if r["open_at_end"]),
         "closed": sum(1 for r in rows if r["ended_in_period"] == "closed"),
         "withdrawn": sum(1 for r in rows if r["ended_in_period"] == "withdrawn"),
         "services": sum(services["by_kind"].values()),
@@ -125,6 +169,7 @@ def summarize(
         "lessons": lessons,
         "engagements": rows,
         "unreadable": list(unreadable),
+        "failed_audit": list(failed),
         "files": [_checkpoint(c) for c in chosen],
     }
 
@@ -152,6 +197,7 @@ def _engagement(c: Contribution, period: Period) -> Data:
         "opened": c.opened.isoformat(),
         "opened_in_period": period.holds(c.opened),
         "active_in_period": any(period.meets(s.start, s.end) for s in c.spans if not s.final),
+        "open_at_end": _open_at(c, period.end),
         "ended_in_period": ended[-1] if ended else None,
         "services": sum(1 for day, *_ in c.activities if period.holds(day)),
         "timeline": {
@@ -174,6 +220,12 @@ def _engagement(c: Contribution, period: Period) -> Data:
             ],
         },
     }
+
+
+def _open_at(c: Contribution, day: dt.date) -> bool:
+    """Whether the engagement was open on *day*: opened, and in a stage that is not final."""
+    stages = [s for s in c.spans if s.start <= day]
+    return bool(stages) and not stages[-1].final
 
 
 def _services(chosen: Sequence[Contribution], period: Period) -> Data:

@@ -23,7 +23,8 @@ FORMATS: Final = ("html", "md", "json")
 TOTALS: Final = (
     ("engagements", "Engagements in the period"),
     ("opened", "Opened"),
-    ("active", "Active"),
+    ("active", "Active at some point"),
+    ("open_at_end", "Open at the end"),
     ("closed", "Closed"),
     ("withdrawn", "Withdrawn"),
     ("services", "Services delivered"),

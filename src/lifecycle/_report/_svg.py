@@ -27,6 +27,7 @@ WIDTH: Final = 600  # user units of a timeline row and its axis
 ROW: Final = 16  # height of a timeline row
 _BAR: Final = 18  # height of a bar, and its gap below
 _LABEL: Final = 180  # room for a bar's label
+_LABEL_ROOM: Final = 56  # room for a tick's label ("2026-12") right of its tick
 
 
 def visible(value: object) -> str:
@@ -108,8 +109,9 @@ def timeline(
 
 
 def axis(start: dt.date, end: dt.date) -> Markup:
-    """The time axis over the timeline rows: a tick and label at each year, or each quarter
-    when the rows span less than two years."""
+    """The time axis over the timeline rows: a tick and label at each year, each quarter when
+    the rows span less than two years, each month under eight months; when no month begins
+    within the rows (a few weeks), the first and the last day are labelled instead."""
     ticks = _ticks(start, end)
     parts = [
         f'<svg class="axis" role="img" viewBox="0 0 {WIDTH} 18" width="100%" '
@@ -119,16 +121,21 @@ def axis(start: dt.date, end: dt.date) -> Markup:
     for day in ticks:
         x = _x(day, start, end)
         label = str(day.year) if day.month == 1 else f"{day.year}-{day.month:02d}"
+        parts.append(f'<line class="tick" x1="{x}" y1="12" x2="{x}" y2="18"/>')
+        if x <= WIDTH - _LABEL_ROOM:  # a label nearer the right end would be cut off
+            parts.append(f'<text class="tick-label" x="{x + 2}" y="10">{label}</text>')
+    if not ticks:
         parts.append(
-            f'<line class="tick" x1="{x}" y1="12" x2="{x}" y2="18"/>'
-            f'<text class="tick-label" x="{x + 2}" y="10">{label}</text>'
+            f'<text class="tick-label" x="2" y="10">{start}</text>'
+            f'<text class="tick-label" x="{WIDTH - 2}" y="10" text-anchor="end">{end}</text>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
 def _ticks(start: dt.date, end: dt.date) -> list[dt.date]:
-    step = 12 if (end - start).days > 730 else 3
+    days = (end - start).days
+    step = 12 if days > 730 else 3 if days > 240 else 1
     month = ((start.month - 1) // step + 1) * step  # months since January, rounded up
     day = dt.date(start.year + month // 12, month % 12 + 1, 1)
     ticks: list[dt.date] = []

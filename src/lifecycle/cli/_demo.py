@@ -7,7 +7,7 @@ import datetime as dt
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from .._audit import audit_file
 from .._engine import Engine
@@ -127,7 +127,7 @@ def _drive(engine: Engine, head: Engine, echo: Callable[[str], Any]) -> None:
                 ],
                 actor=OFFICER,
             )
-        result = engine.advance(ENGAGEMENT, trigger, actor=OFFICER)
+        result = engine.advance(ENGAGEMENT, trigger, actor=OFFICER, on=_moved(today, trigger))
         echo(f"  {trigger}: now in {result.engagement.stage}")
     engine.record(
         ENGAGEMENT,
@@ -159,11 +159,43 @@ def _drive(engine: Engine, head: Engine, echo: Callable[[str], Any]) -> None:
     for trigger, items in _CLOSING:
         for item in items:
             engine.check(ENGAGEMENT, item, actor=OFFICER)
-        result = engine.advance(ENGAGEMENT, trigger, actor=OFFICER)
+        if trigger == "close":
+            _lesson(engine, echo)
+        result = engine.advance(ENGAGEMENT, trigger, actor=OFFICER, on=_moved(today, trigger))
         echo(f"  {trigger}: now in {result.engagement.stage}")
     engine.note(
         ENGAGEMENT, "Engagement closed; lessons shared with the regional desk.", actor=OFFICER
     )
+
+
+# The day of each move, days before today, so that the report's timeline shows the stages
+# (an engagement moves on the day it says, `advance --on`; the events are recorded today).
+_MOVED: Final = {
+    "accept-request": 75,
+    "complete-analysis": 68,
+    "appoint": 60,
+    "complete-induction": 52,
+    "start-support": 45,
+    "end-support": 2,
+    "complete-debriefing": 1,
+    "close": 0,
+}
+
+
+def _moved(today: dt.date, trigger: str) -> dt.date:
+    return today - dt.timedelta(days=_MOVED[trigger])
+
+
+def _lesson(engine: Engine, echo: Callable[[str], Any]) -> None:
+    result = engine.lesson(
+        ENGAGEMENT,
+        title="Bring the lake communities in before the talks open",
+        text="The fishing cooperatives shaped what the parties could accept.",
+        themes=["local-dynamics", "inclusion"],
+        sections={"recommendations": "Map the cooperatives during the conflict analysis."},
+        actor=OFFICER,
+    )
+    echo(f"  lesson recorded: {ENGAGEMENT}:{result.event['seq']} (cite it at the next induction)")
 
 
 def _show_refusal(engine: Engine, echo: Callable[[str], Any], trigger: str) -> None:

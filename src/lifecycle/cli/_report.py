@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
+from .._history import SUFFIX
 from .._inputs import date_problem
 from .._report import FORMATS, make_report, render
 from ..exceptions import InvalidInputError, LifecycleError
@@ -59,11 +61,21 @@ def report(
     """The track record: engagements, services, indicators, overrides, cadences and lessons
     over a period, with the checkpoint of every history it drew on."""
     env: Any = click.get_current_context().obj  # Any: cli.Env
+    if out is not None and (problem := _target_problem(out, out.parent)):
+        raise InvalidInputError(f"--out {out}: {problem}")  # before any work: nothing written
     data = make_report(env.engine, start=start, end=end, playbooks=playbooks)
     text = render(data, fmt)
     for entry in data["unreadable"]:
         click.echo(
             f"warning: {escape(entry['engagement'])}: not in the report: {escape(entry['error'])}",
+            err=True,
+        )
+    for entry in data["failed_audit"]:
+        first, count = entry["errors"][0], len(entry["errors"])
+        click.echo(
+            f"warning: {escape(entry['engagement'])}: not in the report: it does not audit clean "
+            f"({count} error(s); first {first['code']} at seq {first['seq']}: "
+            f"{escape(first['message'])})",
             err=True,
         )
     if out is None:
@@ -80,18 +92,19 @@ def write_file(path: Path, text: str) -> None:
     """Write *text* to *path* whole: a temporary file beside it, renamed over it.
 
     Raises:
-        InvalidInputError: The folder does not exist, or *path* is a folder.
+        InvalidInputError: The folder does not exist, *path* names a history, or *path* exists
+            and is no regular file (a folder, a symlink, a device, a FIFO): it is left as it is.
         LifecycleError: *path* cannot be written (nothing is left behind).
     """
     folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InvalidInputError(f"--out {path}: folder {folder} does not exist")
-    if path.is_dir():
-        raise InvalidInputError(f"--out {path}: is a folder")
+    if problem := _target_problem(path, folder):
+        raise InvalidInputError(f"--out {path}: {problem}")
     try:
         fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
-        raise LifecycleError(f"--out {path}: cannot write there ({exc.strerror})") from None
+        raise LifecycleError(
+            f"--out {path}: cannot create a file in {folder} ({exc.strerror})"
+        ) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -104,6 +117,28 @@ def write_file(path: Path, text: str) -> None:
     except OSError as exc:
         Path(temp).unlink(missing_ok=True)
         raise LifecycleError(f"--out {path}: cannot write it ({exc.strerror})") from None
+
+
+def _target_problem(path: Path, folder: Path) -> str:
+    """Why the report may not be written at *path*, or "": a report only ever replaces a
+    regular file, and is never named like a history (``audit`` would read it as one)."""
+    if path.name.endswith(SUFFIX):
+        return f"a report is never written as a history (*{SUFFIX}); choose another name"
+    if not folder.is_dir():
+        exists = os.path.lexists(folder)
+        return f"folder {folder} " + ("is not a folder" if exists else "does not exist")
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        return f"cannot look at it ({exc.strerror})"
+    if stat.S_ISREG(mode):
+        return ""
+    kinds = {stat.S_ISDIR: "a folder", stat.S_ISLNK: "a symlink", stat.S_ISFIFO: "a FIFO"}
+    kinds |= {stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device"}
+    kind = next((name for test, name in kinds.items() if test(mode)), "a special file")
+    return f"is {kind}, not a regular file: a report replaces only a file (nothing written)"
 
 
 COMMANDS = (report,)
