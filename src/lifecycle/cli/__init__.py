@@ -188,9 +188,9 @@ def cli(
 
 
 def _register_commands() -> None:
-    from . import _audit, _authoring, _engagements, _keys, _practice, _stores
+    from . import _audit, _authoring, _engagements, _keys, _portfolio, _practice, _stores
 
-    for module in (_engagements, _authoring, _audit, _practice, _stores, _keys):
+    for module in (_engagements, _authoring, _audit, _practice, _stores, _keys, _portfolio):
         for command in module.COMMANDS:
             cli.add_command(command)
 
