@@ -189,8 +189,9 @@ class Portfolio:
     ) -> tuple[T, Update]:
         db = IndexDB.memory()
         try:
-            update = Update(None, why=why)
+            update = Update(None)
             self._sync(db, names, update)
+            update.why = why
             return answer(db, update), update
         finally:
             db.close()

@@ -110,9 +110,9 @@ class IndexDB:
             why = None
             kind = _kind(path)
             if fresh or kind != "a regular file":
-                if kind is not None and not fresh:
+                if kind not in (None, "a regular file"):
                     why = f"{kind} had the index's name"
-                _discard(path)
+                    _discard(path)
                 _replace(path)
             try:
                 db = cls._checked(path)

@@ -72,7 +72,7 @@ def index(rebuild: bool, as_json: bool) -> None:
 
 
 @click.command("search")
-@click.argument("query")
+@click.argument("words", nargs=-1, required=True, metavar="QUERY...")
 @click.option("--country", metavar="CODE", help="Only engagements with this country fact.")
 @click.option("--stage", metavar="STAGE", help="Only engagements in this stage.")
 @click.option("--playbook", metavar="ID", help="Only engagements under this playbook.")
@@ -87,7 +87,7 @@ def index(rebuild: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (docs/cli.md).")
 @NO_INDEX
 def search(
-    query: str,
+    words: tuple[str, ...],
     country: str | None,
     stage: str | None,
     playbook: str | None,
@@ -98,6 +98,7 @@ def search(
 ) -> None:
     """Full-text search over titles, facts, notes, checklist notes and lessons."""
     env = _env()
+    query = " ".join(words)
     filters = Filters(country=country, stage=stage, playbook=playbook, active=active)
     found = portfolio(no_index)
     if found is None:
