@@ -15,21 +15,23 @@ folder: :func:`search_store` answers from the store's histories (docs/portfolio.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
 
 from ._due import DueItem
-from ._index_db import Corrupt, Hit, IndexDB, Unavailable
-from ._index_read import Fresh, Known, Stat, read_history
+from ._history import SUFFIX
+from ._index_db import Corrupt, IndexDB, Raw, Unavailable, known_of, trusted
+from ._index_read import Fresh, Stat, read_history
 from ._index_text import document, fts_query
-from ._listing import matches, row_of
+from ._listing import row_of
 from ._snapshot import FOLDER
-from ._workspace import Workspace
+from ._workspace import Workspace, is_engagement_id
 from .exceptions import LifecycleError
 
 if TYPE_CHECKING:
@@ -41,6 +43,8 @@ INDEX_NAME: Final = "index.sqlite"
 _CHUNK: Final = 500  # histories read before their rows are written (bounds a cold build's memory)
 
 Row = dict[str, Any]  # Any: a JSON object, as `list --json` prints it.
+# Per engagement: its row and due items read now, its error, or None (trusted: in the index).
+Answers = dict[str, tuple[Row, list[list[str]]] | str | None]
 T = TypeVar("T")
 
 
@@ -84,18 +88,16 @@ class Update:
 
 @attrs.frozen
 class Filters:
-    """``search``'s filters, as ``list`` has them."""
+    """``search``'s filters, as ``list`` has them (:func:`~lifecycle._listing.matches`)."""
 
     country: str | None = None
     stage: str | None = None
     playbook: str | None = None
     active: bool = False
 
-    def keep(self, row: Row) -> bool:
-        """Whether *row*'s engagement passes."""
-        return matches(
-            row, country=self.country, stage=self.stage, playbook=self.playbook, active=self.active
-        )
+    def as_params(self) -> dict[str, object]:
+        """The filters as the index's query takes them."""
+        return attrs.asdict(self)
 
 
 @attrs.frozen
@@ -118,9 +120,10 @@ class Portfolio:
 
     def __init__(self, root: Path | str, *, use_index: bool = True) -> None:
         self.workspace = Workspace(Path(root))
+        self.root = str(self.workspace.root)
         self.path = self.workspace.root / FOLDER / INDEX_NAME
         self._use_index = use_index
-        self._answers: dict[str, tuple[Row, list[list[str]]] | str] = {}
+        self._answers: Answers = {}
 
     def update(self, *, rebuild: bool = False) -> Update:
         """Bring the index up to date (with *rebuild*, throw it away first) and say what it did."""
@@ -128,12 +131,12 @@ class Portfolio:
 
     def rows(self) -> tuple[list[Row], Update]:
         """The ``list`` rows of every engagement, sorted by id (an unreadable one: its error)."""
-        return self._run(lambda db, up: _rows(self._answers, up))
+        return self._run(lambda db, up: _rows(self._answers, db))
 
     def due(self, today: dt.date) -> tuple[list[DueItem], list[str], Update]:
         """What is due as of *today*, soonest first (as ``Engine.due``), and the engagements
         that could not be read, each as one line."""
-        items, update = self._run(lambda db, up: _due(self._answers, up, today))
+        items, update = self._run(lambda db, up: _due(self._answers, db, today))
         problems = [f"{name}: {error}" for name, error in update.unreadable.items()]
         return items, problems, update
 
@@ -147,7 +150,8 @@ class Portfolio:
         """
         expression = fts_query(query)
         return self._run(
-            lambda db, up: _result(db.hits(expression), filters, limit, up), search=True
+            lambda db, up: _result(db.hits(expression, filters.as_params(), limit), up),
+            search=True,
         )
 
     # ------------------------------------------------------------------ internals
@@ -155,7 +159,7 @@ class Portfolio:
     def _run(
         self, answer: Callable[[IndexDB, Update], T], *, rebuild: bool = False, search: bool = False
     ) -> tuple[T, Update]:
-        names = self.workspace.engagements()  # InvalidInputError: no such workspace
+        names = self._names()  # InvalidInputError: no such workspace
         notes: list[str] = []
         for attempt in range(2):
             try:
@@ -175,6 +179,14 @@ class Portfolio:
             finally:
                 db.close()
         return self._in_memory(names, answer, "the index was damaged again")
+
+    def _names(self) -> list[str]:
+        """The engagement ids, as :meth:`Workspace.engagements` lists them (one ``scandir``)."""
+        self.workspace.check_root()
+        cut = len(SUFFIX)
+        with os.scandir(self.workspace.root) as entries:
+            names = [e.name[:-cut] for e in entries if e.name.endswith(SUFFIX)]
+        return sorted(n for n in names if is_engagement_id(n))
 
     def _open(self, fresh: bool, notes: list[str]) -> IndexDB:
         if not self._use_index:
@@ -203,41 +215,33 @@ class Portfolio:
         listed = set(names)
         fresh: list[Fresh] = []
         dropped = [name for name in known if name not in listed]
-        trusted = []
         for name in names:
             item = self._refresh(name, known.get(name), update)
-            if item is None:
-                trusted.append(name)
-            elif isinstance(item, str):
-                self._answers[name] = item
-                dropped += [name] * (name in known)
-            else:
+            if isinstance(item, Fresh):
                 fresh.append(item)
                 self._answers[name] = (item.row, item.due)
                 if len(fresh) >= _CHUNK:
                     _commit(db, fresh, known, [], update)
                     fresh = []
+            else:
+                self._answers[name] = item
+                dropped += [name] * (item is not None and name in known)
         _commit(db, fresh, known, dropped, update)
         update.dropped = len(dropped)
-        update.trusted = len(trusted)
-        if trusted:
-            stored = db.rows()
-            for name in trusted:
-                self._answers[name] = stored[name]
-        self._answers = dict(sorted(self._answers.items()))
 
-    def _refresh(self, name: str, known: Known | None, update: Update) -> Fresh | str | None:
+    def _refresh(self, name: str, known: Raw | None, update: Update) -> Fresh | str | None:
         """The history read again, its error, or None when its fingerprint is trusted."""
-        path = self.workspace.path_of(name)
+        path = os.path.join(self.root, name + SUFFIX)
         if known is not None:
             try:
                 info = os.lstat(path)
             except OSError:
                 info = None
-            if info is not None and stat.S_ISREG(info.st_mode) and known.trusted(Stat.of(info)):
+            if info is not None and stat.S_ISREG(info.st_mode) and trusted(known, info):
+                update.trusted += 1
                 return None
         try:
-            item = read_history(path, name, known)
+            item = read_history(Path(path), name, None if known is None else known_of(known))
         except LifecycleError as exc:
             update.unreadable[name] = str(exc)
             return str(exc)
@@ -248,7 +252,7 @@ class Portfolio:
 
 
 def _commit(
-    db: IndexDB, fresh: list[Fresh], known: dict[str, Known], dropped: list[str], update: Update
+    db: IndexDB, fresh: list[Fresh], known: dict[str, Raw], dropped: list[str], update: Update
 ) -> None:
     """Write what was read, unless the index has turned out unwritable (then *update* says why)."""
     if update.why is not None:
@@ -259,36 +263,40 @@ def _commit(
         update.why = str(exc)
 
 
-def _rows(answers: dict[str, tuple[Row, list[list[str]]] | str], update: Update) -> list[Row]:
-    return [
-        {"engagement": name, "error": got} if isinstance(got, str) else got[0]
-        for name, got in answers.items()
-    ]
+def _stored(answers: Answers, db: IndexDB, column: str) -> dict[str, str]:
+    """The index's JSON of *column* for the engagements trusted on their fingerprint."""
+    return db.texts(column) if any(got is None for got in answers.values()) else {}
 
 
-def _due(
-    answers: dict[str, tuple[Row, list[list[str]]] | str], update: Update, today: dt.date
-) -> list[DueItem]:
+def _rows(answers: Answers, db: IndexDB) -> list[Row]:
+    stored = _stored(answers, db, "row")
+    out = []
+    for name, got in answers.items():
+        if got is None:
+            out.append(json.loads(stored[name]))
+        else:
+            out.append({"engagement": name, "error": got} if isinstance(got, str) else got[0])
+    return out
+
+
+def _due(answers: Answers, db: IndexDB, today: dt.date) -> list[DueItem]:
+    stored = _stored(answers, db, "due")
     items = []
     for name, got in answers.items():
         if isinstance(got, str):
             continue
-        for kind, ident, title, due, source in got[1]:
+        for kind, ident, title, due, source in json.loads(stored[name]) if got is None else got[1]:
             day = dt.date.fromisoformat(due)
             items.append(DueItem(name, kind, ident, title, day, day < today, source))  # type: ignore[arg-type]
     return sorted(items, key=lambda i: (i.due, i.engagement, i.id))
 
 
-def _result(
-    hits: Iterable[Hit], filters: Filters, limit: int | None, update: Update
-) -> SearchResult:
-    kept = [
+def _result(found: tuple[list[tuple[str, int, str, str]], int], update: Update) -> SearchResult:
+    hits = [
         {"engagement": name, "seq": seq, "type": kind, "snippet": snippet}
-        for name, seq, kind, snippet, row in hits
-        if filters.keep(row)
+        for name, seq, kind, snippet in found[0]
     ]
-    shown = kept if limit is None else kept[:limit]
-    return SearchResult(shown, len(kept), dict(update.unreadable))
+    return SearchResult(hits, found[1], dict(update.unreadable))
 
 
 def search_store(
@@ -317,6 +325,7 @@ def search_store(
             docs = [(int(r["seq"]), str(r["type"]), t) for r in records if (t := document(r))]
             items.append(Fresh(name, Stat(-1, 0, 0, 0), anchor, 0, row_of(eng), [], docs, True))
         db.commit(items, {}, [])
-        return _result(db.hits(expression), filters, limit, Update(None, unreadable=unreadable))
+        found = db.hits(expression, filters.as_params(), limit)
+        return _result(found, Update(None, unreadable=unreadable))
     finally:
         db.close()

@@ -5,9 +5,10 @@ FTS5 table of search documents. The file says what it is: ``PRAGMA application_i
 :data:`APPLICATION_ID` and ``PRAGMA user_version`` :data:`FORMAT`, and its ``meta`` table names
 the lifecycle code that filled it (rows are derived by replay: other code, other rows). A file that
 is not SQLite, is corrupt, truncated, foreign or of another format, or a directory or special file
-at its name, is thrown away: a new file is written beside it and renamed over it. Rows written by
-other code are deleted in place. Any other SQLite failure (read-only, busy for longer than
-:data:`BUSY_MS`, a full disk) makes the index :class:`Unavailable`: the caller answers without it.
+at its name, is thrown away: a new file is written beside it and renamed over it. An index filled
+by other lifecycle code is thrown away the same way, silently. Any other SQLite failure (read-only,
+busy for longer than :data:`BUSY_MS`, a full disk) makes the index :class:`Unavailable`: the
+caller answers without it.
 """
 
 from __future__ import annotations
@@ -25,10 +26,19 @@ from typing import Any, Final
 
 from ._codeversion import code_version
 from ._history import Anchor
-from ._index_read import Fresh, Known, Stat
+from ._index_read import RACY_NS, Fresh, Known, Stat
 from ._index_text import TOKENIZER
 
-__all__ = ["APPLICATION_ID", "BUSY_MS", "FORMAT", "Corrupt", "IndexDB", "Unavailable"]
+__all__ = [
+    "APPLICATION_ID",
+    "BUSY_MS",
+    "FORMAT",
+    "Corrupt",
+    "IndexDB",
+    "Unavailable",
+    "known_of",
+    "trusted",
+]
 
 APPLICATION_ID: Final = 0x4C434958  # "LCIX"
 FORMAT: Final = 1
@@ -41,7 +51,8 @@ _SCHEMA: Final = (
     "CREATE TABLE engagements (key INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
     "size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, "
     "ino INTEGER NOT NULL, seq INTEGER NOT NULL, head TEXT NOT NULL, start INTEGER NOT NULL, "
-    "stop INTEGER NOT NULL, seen_ns INTEGER NOT NULL, row TEXT NOT NULL, due TEXT NOT NULL)",
+    "stop INTEGER NOT NULL, seen_ns INTEGER NOT NULL, row TEXT NOT NULL, due TEXT NOT NULL, "
+    "country TEXT, stage TEXT, playbook TEXT, active INTEGER NOT NULL)",
     "CREATE VIRTUAL TABLE docs USING fts5(engagement UNINDEXED, seq UNINDEXED, type UNINDEXED, "
     f"body, tokenize='{TOKENIZER}')",
 )
@@ -49,18 +60,30 @@ _KNOWN: Final = (
     "SELECT name, key, size, mtime_ns, ctime_ns, ino, seq, head, start, stop, seen_ns "
     "FROM engagements"
 )
-_HITS: Final = (
-    "SELECT d.engagement, d.seq, d.type, snippet(docs, 3, '[', ']', '...', 12), e.row "
-    "FROM docs d JOIN engagements e ON e.name = d.engagement WHERE docs MATCH ? "
-    "ORDER BY d.engagement, d.seq"
+# The search filters, as `list` applies them (a NULL parameter: no filter).
+_KEPT: Final = (
+    "SELECT key, name FROM engagements WHERE (:country IS NULL OR country = :country) "
+    "AND (:stage IS NULL OR stage = :stage) AND (:playbook IS NULL OR playbook = :playbook) "
+    "AND (:active = 0 OR active = 1)"
 )
+_MATCHES: Final = "SELECT rowid FROM docs WHERE docs MATCH ?"
+_SNIPPETS: Final = (
+    "SELECT rowid, type, snippet(docs, 3, '[', ']', '...', 12) FROM docs "
+    "WHERE docs MATCH ? AND rowid IN ({})"
+)
+_MASK: Final = (1 << _SEQ_BITS) - 1
 
 Row = dict[str, Any]  # Any: a JSON object, as `list --json` prints it.
-Hit = tuple[str, int, str, str, Row]  # engagement, seq, event type, snippet, the list row
+Hit = tuple[str, int, str, str]  # engagement, seq, event type, snippet
+Raw = tuple[Any, ...]  # Any: a row of the engagements table as SQLite gives it
 
 
 class Corrupt(Exception):
     """The index file is damaged (or not an index): it is to be thrown away and rebuilt."""
+
+
+class _Stale(Exception):
+    """The index was filled by other lifecycle code: its rows (and tables) are not this code's."""
 
 
 class Unavailable(Exception):
@@ -116,6 +139,9 @@ class IndexDB:
                 _replace(path)
             try:
                 db = cls._checked(path)
+            except _Stale:  # rows (and maybe tables) of other code: a new file, nothing to say
+                _replace(path)
+                db = cls._checked(path)
             except Corrupt as exc:
                 why = f"not a usable index ({exc})"
                 _replace(path)
@@ -136,7 +162,7 @@ class IndexDB:
                 conn.execute("PRAGMA synchronous = NORMAL")  # a cache: WAL keeps it whole
                 meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
                 if meta.get("code") != code_version():
-                    _reset(conn)
+                    raise _Stale(str(meta.get("code")))
             except BaseException:
                 conn.close()
                 raise
@@ -146,35 +172,46 @@ class IndexDB:
         """Close the connection."""
         self._conn.close()
 
-    def known(self) -> dict[str, Known]:
-        """What the index holds of each history, by engagement id."""
+    def known(self) -> dict[str, Raw]:
+        """What the index holds of each history, by engagement id, as :func:`trusted` and
+        :func:`known_of` read it (no object built for a history that is trusted)."""
         with _translated():
-            out = {}
-            for name, key, size, mtime, ctime, ino, seq, head, start, stop, seen in (
-                self._conn.execute(_KNOWN)
-            ):
-                anchor = Anchor(seq, head, start, stop)
-                out[name] = Known(key, Stat(size, mtime, ctime, ino), anchor, seen)
-            return out
+            return {raw[0]: raw for raw in self._conn.execute(_KNOWN)}
 
-    def rows(self) -> dict[str, tuple[Row, list[list[str]]]]:
-        """Each engagement's ``list`` row and due items, by engagement id."""
+    def texts(self, column: str) -> dict[str, str]:
+        """The stored JSON of each engagement's ``row`` or ``due`` column, by engagement id."""
+        assert column in ("row", "due")
         with _translated():
-            return {
-                name: (json.loads(row), json.loads(due))
-                for name, row, due in self._conn.execute("SELECT name, row, due FROM engagements")
-            }
+            return dict(self._conn.execute(f"SELECT name, {column} FROM engagements").fetchall())
 
-    def hits(self, expression: str) -> list[Hit]:
-        """The documents matching FTS5 *expression*, by engagement and seq, with their rows."""
+    def hits(
+        self, expression: str, filters: Mapping[str, object], limit: int | None
+    ) -> tuple[list[Hit], int]:
+        """The first *limit* documents matching FTS5 *expression* in engagements passing
+        *filters* (country, stage, playbook, active), by engagement and seq; and their count.
+
+        Only rowids are read for every match (the posting lists, no stored text); the order is
+        made here, and snippets are made for the hits shown only.
+        """
+        params = {**filters, "active": int(bool(filters.get("active")))}
         with _translated():
-            return [
-                (name, int(seq), kind, snippet, json.loads(row))
-                for name, seq, kind, snippet, row in self._conn.execute(_HITS, (expression,))
-            ]
+            names = dict(self._conn.execute(_KEPT, params).fetchall())
+            found = sorted(
+                (names[rowid >> _SEQ_BITS], rowid & _MASK, rowid)
+                for (rowid,) in self._conn.execute(_MATCHES, (expression,))
+                if rowid >> _SEQ_BITS in names
+            )
+            shown = found if limit is None else found[:limit]
+            texts: dict[int, tuple[str, str]] = {}
+            for start in range(0, len(shown), 500):
+                rowids = [rowid for _, _, rowid in shown[start : start + 500]]
+                query = _SNIPPETS.format(", ".join("?" * len(rowids)))
+                for rowid, kind, snippet in self._conn.execute(query, (expression, *rowids)):
+                    texts[rowid] = (kind, snippet)
+            return [(name, seq, *texts[rowid]) for name, seq, rowid in shown], len(found)
 
     def commit(
-        self, fresh: Sequence[Fresh], base: Mapping[str, Known], dropped: Sequence[str]
+        self, fresh: Sequence[Fresh], base: Mapping[str, Raw], dropped: Sequence[str]
     ) -> None:
         """Write *fresh* rows and documents and drop *dropped* engagements, in one transaction.
 
@@ -188,7 +225,8 @@ class IndexDB:
                 for name in dropped:
                     self._drop(name)
                 for item in fresh:
-                    self._put(item, base.get(item.name))
+                    raw = base.get(item.name)
+                    self._put(item, None if raw is None else known_of(raw))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -216,18 +254,22 @@ class IndexDB:
             item.seen_ns,
             json.dumps(item.row, ensure_ascii=False),
             json.dumps(item.due, ensure_ascii=False),
+            *(item.row.get("country"), item.row.get("stage"), item.row.get("playbook")),
+            int(not item.row.get("final")),
         )
         if now is None:
             key = conn.execute(
                 "INSERT INTO engagements (name, size, mtime_ns, ctime_ns, ino, seq, head, start, "
-                "stop, seen_ns, row, due) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "stop, seen_ns, row, due, country, stage, playbook, active) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (item.name, *values),
             ).lastrowid
         else:
             key = now[0]
             conn.execute(
                 "UPDATE engagements SET size = ?, mtime_ns = ?, ctime_ns = ?, ino = ?, seq = ?, "
-                "head = ?, start = ?, stop = ?, seen_ns = ?, row = ?, due = ? WHERE key = ?",
+                "head = ?, start = ?, stop = ?, seen_ns = ?, row = ?, due = ?, country = ?, "
+                "stage = ?, playbook = ?, active = ? WHERE key = ?",
                 (*values, key),
             )
         assert key is not None  # an INSERT always has a rowid
@@ -241,6 +283,22 @@ class IndexDB:
         low = (key << _SEQ_BITS) | (after + 1)
         high = (key << _SEQ_BITS) | ((1 << _SEQ_BITS) - 1)
         self._conn.execute("DELETE FROM docs WHERE rowid BETWEEN ? AND ?", (low, high))
+
+
+def known_of(raw: Raw) -> Known:
+    """The :class:`Known` of a row of :meth:`IndexDB.known`."""
+    _, key, size, mtime, ctime, ino, seq, head, start, stop, seen = raw
+    return Known(key, Stat(size, mtime, ctime, ino), Anchor(seq, head, start, stop), seen)
+
+
+def trusted(raw: Raw, info: os.stat_result) -> bool:
+    """:meth:`Known.trusted` on a raw row: whether *info* proves the history unchanged."""
+    _, _, size, mtime, ctime, ino, _, _, _, stop, seen = raw
+    return (
+        (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino) == (size, mtime, ctime, ino)
+        and size == stop
+        and max(mtime, ctime) < seen - RACY_NS
+    )
 
 
 def _kind(path: Path) -> str | None:
@@ -285,16 +343,3 @@ def _replace(path: Path) -> None:
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
-
-
-def _reset(conn: sqlite3.Connection) -> None:
-    """Delete rows another version of lifecycle derived, in place."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute("DELETE FROM engagements")
-        conn.execute("DELETE FROM docs")
-        conn.execute("INSERT OR REPLACE INTO meta VALUES ('code', ?)", (code_version(),))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
