@@ -333,3 +333,25 @@ def test_a_shared_store_is_searched_without_an_index():
     result = search_store(store, "lake", Filters(country="KEN"))
     assert [(h["engagement"], h["seq"]) for h in result.hits] == [("amani-2026", 1), ("amani-2026", 2)]
     assert result.total == 2 and result.unreadable == {}
+
+
+def test_search_list_and_due_work_on_a_postgresql_store(pg_url: str):
+    """On a shared store (no index folder) search, list and due still answer, from the store."""
+    from lifecycle import PostgresStore
+
+    store = PostgresStore(pg_url)
+    try:
+        _fill(make_engine(store=store))
+    finally:
+        store.close()
+    env = {"LIFECYCLE_STORE": pg_url}
+    result = run_cli("search", "lake", "--country", "KEN", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    hits = json.loads(result.stdout)["hits"]
+    assert [(h["engagement"], h["seq"]) for h in hits] == [("amani-2026", 1), ("amani-2026", 2)]
+    listed = run_cli("list", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert len(json.loads(listed.stdout)["engagements"]) == 3
+    assert run_cli("due", "--json", env=env).returncode == 0
+    refused = run_cli("index", env=env)
+    assert refused.returncode == 2 and "no portfolio index" in refused.stderr
