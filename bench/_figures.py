@@ -502,3 +502,7 @@ FIGURES = FIGURES + PG_FIGURES
 from _signfigures import SIGN_FIGURES  # noqa: E402 - it imports this module's helpers
 
 FIGURES += SIGN_FIGURES
+
+from _reportfigures import REPORT_FIGURES  # noqa: E402 - it imports this module's helpers
+
+FIGURES += REPORT_FIGURES

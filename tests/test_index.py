@@ -355,3 +355,21 @@ def test_search_list_and_due_work_on_a_postgresql_store(pg_url: str):
     assert run_cli("due", "--json", env=env).returncode == 0
     refused = run_cli("index", env=env)
     assert refused.returncode == 2 and "no portfolio index" in refused.stderr
+
+
+def test_search_finds_a_recorded_lesson_and_keeps_up_with_new_ones(ws: Path, engine: Engine):
+    """A `lesson` recorded by the engine is found by its title, text, theme and section text,
+    from the index and without it alike."""
+    Portfolio(ws).update()
+    engine.lesson(
+        "boreal-2025",
+        title="Sequencing the ceasefire",
+        text="Talk to the fishermen first",
+        themes=["ceasefire"],
+        sections=["what-worked=shuttle diplomacy on the ice"],
+        actor="officer",
+    )
+    for query in ("sequencing", "fishermen", "ceasefire", "shuttle ice"):
+        hits, _ = _json(ws, "search", query)
+        assert [(h["engagement"], h["type"]) for h in hits["hits"]] == [("boreal-2025", "lesson")]
+        assert hits == _json(ws, "search", query, "--no-index")[0]

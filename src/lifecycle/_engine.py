@@ -23,6 +23,8 @@ from ._due import DueItem, due_items
 from ._events import check_events
 from ._inputs import MIN_DATE, check_actor
 from ._keys import PrivateKey
+from ._lesson_record import LessonCommands, check_cites, cites_data
+from ._lessons import related_lessons
 from ._lines import format_at
 from ._machine import compile_machine
 from ._plugins import Plugins, make_plugin_manager
@@ -50,7 +52,7 @@ __all__ = ["Engine", "Result"]  # Result: re-exported from ._results, where it l
 Record = dict[str, Any]  # Any: a JSON object as stored.
 
 
-class Engine(PracticeCommands):
+class Engine(PracticeCommands, LessonCommands):
     """Runs engagements of one workspace.
 
     >>> import tempfile
@@ -145,14 +147,16 @@ class Engine(PracticeCommands):
         return self.status_of_engagement(self.engagement(engagement_id), actor=actor)
 
     def status_of_engagement(self, engagement: Engagement, *, actor: str) -> dict[str, Any]:
-        """:meth:`status` of an engagement state already replayed (e.g. up to a past event)."""
-        return status_of(
+        """:meth:`status` of an engagement state already replayed (e.g. up to a past event);
+        ``lessons`` are those of the workspace now (#15)."""
+        data = status_of(
             engagement,
             actor=actor,
             roles=self.roles_of(actor),
             kinds=self.rule_kinds,
             today=self.today(),
         )
+        return {**data, "lessons": related_lessons(self, engagement)}
 
     def due(self) -> tuple[list[DueItem], list[str]]:
         """What is due across the workspace, soonest first, and the engagements that could not
@@ -236,11 +240,15 @@ class Engine(PracticeCommands):
         actor: str,
         note: str = "",
         expected_seq: int | None = None,
+        cites: Sequence[str] = (),
     ) -> Result:
-        """Tick checklist *item*, of the current stage or of a stage visited before."""
+        """Tick checklist *item*, of the current stage or of a stage visited before; an item
+        marked ``lessons = true`` may *cite* lessons of other engagements (``ENGAGEMENT:SEQ``)."""
+        wanted = check_cites(self, engagement_id, cites)  # reads others: before this lock
         with self._open(engagement_id, actor, expected_seq) as ctx:
             stage = item_stage(ctx.engagement, item)
-            data = {"item": item, "stage": stage, **({"note": note} if note else {})}
+            data = {"item": item, "stage": stage, **cites_data(ctx.engagement, item, wanted)}
+            data.update({"note": note} if note else {})
             return self._append(ctx, "item_checked", data)
 
     def uncheck(

@@ -101,6 +101,8 @@ def copy_engagement(engagement: Engagement) -> Engagement:
         entries=list(engagement.entries),
         activities=list(engagement.activities),
         fired=list(engagement.fired),
+        lessons=list(engagement.lessons),
+        cites=list(engagement.cites),
     )
 
 

@@ -188,9 +188,23 @@ def cli(
 
 
 def _register_commands() -> None:
-    from . import _audit, _authoring, _engagements, _keys, _portfolio, _practice, _stores
+    from . import (
+        _audit,
+        _authoring,
+        _engagements,
+        _keys,
+        _lessons,
+        _portfolio,
+        _practice,
+        _report,
+        _stores,
+    )
 
-    for module in (_engagements, _authoring, _audit, _practice, _stores, _keys, _portfolio):
+    modules = (
+        *(_engagements, _authoring, _audit, _practice, _stores, _keys, _report, _lessons),
+        _portfolio,
+    )
+    for module in modules:
         for command in module.COMMANDS:
             cli.add_command(command)
 
