@@ -23,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _figures import FIGURES, Figure, Sizes  # noqa: E402
+from _indexfigures import INDEX_FIGURES  # noqa: E402 - the portfolio index figures (#14)
 
 FULL = Sizes(
     transitions=20_000,
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="lifecycle-bench-"))
     rows = []
     try:
-        for figure in FIGURES:
+        for figure in FIGURES + INDEX_FIGURES:
             if args.only and figure.key not in args.only:
                 continue
             print(f"running {figure.key} ...", file=sys.stderr, flush=True)

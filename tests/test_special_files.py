@@ -121,7 +121,9 @@ def test_list_and_due_name_a_special_entry(workspace: Path, other: Path, kind: s
     proc = run_cli("--workspace", str(workspace), "due", timeout=30)
     assert proc.returncode == 0, proc.stderr
     assert EXPECTED[kind] in proc.stderr and "Traceback" not in proc.stderr
-    assert snapshot(workspace, other.parent) == before
+    # Only the portfolio index (a cache in .lifecycle/, #14) may have been written.
+    after = snapshot(workspace, other.parent)
+    assert {k: v for k, v in after.items() if "/.lifecycle/" not in k} == before
 
 
 def test_a_copy_of_another_engagement_is_refused(workspace: Path, other: Path) -> None:

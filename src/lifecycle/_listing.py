@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ._engine import Engine
     from ._state import Engagement
 
-__all__ = ["ListingCache", "engagement_rows", "matches"]
+__all__ = ["ListingCache", "engagement_rows", "matches", "row_of"]
 
 Row = dict[str, Any]  # Any: a JSON object, as `list --json` prints it.
 
@@ -47,7 +47,7 @@ def engagement_rows(engine: Engine) -> list[Row]:
             except LifecycleError as exc:
                 row = {"engagement": engagement_id, "error": str(exc)}
             else:
-                row = _row(eng)
+                row = row_of(eng)
                 fresh[engagement_id] = (eng.seq, row)
         rows.append(row)
     if cache is not None and fresh:
@@ -55,7 +55,8 @@ def engagement_rows(engine: Engine) -> list[Row]:
     return rows
 
 
-def _row(eng: Engagement) -> Row:
+def row_of(eng: Engagement) -> Row:
+    """The ``list`` row of *eng* (the portfolio index keeps the same rows, #14)."""
     return {
         "engagement": eng.id,
         "title": eng.title,

@@ -188,9 +188,22 @@ def cli(
 
 
 def _register_commands() -> None:
-    from . import _audit, _authoring, _engagements, _keys, _lessons, _practice, _report, _stores
+    from . import (
+        _audit,
+        _authoring,
+        _engagements,
+        _keys,
+        _lessons,
+        _portfolio,
+        _practice,
+        _report,
+        _stores,
+    )
 
-    modules = (_engagements, _authoring, _audit, _practice, _stores, _keys, _report, _lessons)
+    modules = (
+        *(_engagements, _authoring, _audit, _practice, _stores, _keys, _report, _lessons),
+        _portfolio,
+    )
     for module in modules:
         for command in module.COMMANDS:
             cli.add_command(command)

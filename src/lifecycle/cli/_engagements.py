@@ -15,6 +15,7 @@ from .._listing import engagement_rows, matches
 from .._workspace import parse_assignments
 from ..exceptions import InvalidInputError, RefusedError
 from . import _render
+from ._portfolio import NO_INDEX, portfolio, warn
 
 __all__ = ["COMMANDS"]
 
@@ -231,14 +232,26 @@ def _refusable(call: Any) -> Result:
 @click.option("--stage", metavar="STAGE", help="Only engagements in this stage.")
 @click.option("--playbook", metavar="ID", help="Only engagements under this playbook.")
 @click.option("--active", is_flag=True, help="Only engagements not in a final stage.")
+@NO_INDEX
 def list_(
-    as_json: bool, country: str | None, stage: str | None, playbook: str | None, active: bool
+    as_json: bool,
+    country: str | None,
+    stage: str | None,
+    playbook: str | None,
+    active: bool,
+    no_index: bool,
 ) -> None:
     """List the engagements in the workspace: title, country, stage, current envoy, links."""
     env = _env()
+    found = portfolio(no_index)
+    if found is None or no_index:
+        every = engagement_rows(env.engine)
+    else:
+        every, update = found.rows()
+        warn(update)
     rows = [
         row
-        for row in engagement_rows(env.engine)
+        for row in every
         if matches(row, country=country, stage=stage, playbook=playbook, active=active)
     ]
     if as_json:
@@ -282,22 +295,36 @@ def history(engagement: str, as_json: bool, at_seq: int | None) -> None:
 
 @click.command("due")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (docs/cli.md).")
-def due(as_json: bool) -> None:
+@NO_INDEX
+def due(as_json: bool, no_index: bool) -> None:
     """What is due or overdue across every engagement in the workspace, soonest first."""
     env = _env()
-    items, problems = env.engine.due()
+    found = portfolio(no_index)
+    today = _today(env)
+    if found is None or no_index:
+        items, problems = env.engine.due()
+    else:
+        items, problems, update = found.due(today)
+        warn(update)
     for problem in problems:
         click.echo(f"warning: {_render.escape(problem)}", err=True)
     if as_json:
         _echo_json(
             {
-                "today": env.engine.today().isoformat(),
+                "today": today.isoformat(),
                 "due": [i.as_json() for i in items],
                 "unreadable": problems,
             }
         )
     else:
         click.echo(_render.due(items))
+
+
+def _today(env: Any) -> dt.date:
+    """Today (UTC) by the CLI's clock, without building an engine for it."""
+    # Any: cli.Env.
+    now = env.clock() if env.clock is not None else dt.datetime.now(dt.UTC)
+    return now.astimezone(dt.UTC).date()
 
 
 COMMANDS = (new, status, set_, check, uncheck, record, note, advance, force, list_, history, due)

@@ -1,0 +1,165 @@
+"""The portfolio index figures (#14): `list`, `due` and `search` on 100 and 10,000 engagements of
+30 events each, warm (index up to date) and cold (no index), and the peak memory of `list`.
+
+Every figure is measured in one run: each timing is the median of several runs of the real CLI
+in a subprocess, printed with its spread (min-max) and the number of runs; ratios are of medians
+measured side by side (small and big workspaces alternated, so the machine's noise hits both).
+Reproduce one with ``python bench/run.py --only index-list`` (``--quick``: 100 and 1,000).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from _figures import Figure, Result, Sizes, _env, _result
+
+EVENTS = 30
+_made: dict[int, Path] = {}
+
+
+def _big(sizes: Sizes) -> int:
+    return 10_000 if sizes.audit_events >= 100_000 else 1_000
+
+
+def _workspace(work: Path, count: int) -> Path:
+    """A workspace of *count* engagements of EVENTS events, its index built and settled."""
+    if count in _made:
+        return _made[count]
+    from _gen import base_records, write_history
+
+    folder = work / f"portfolio-{count}"
+    folder.mkdir()
+    base = base_records()
+    for i in range(count):
+        write_history(folder / f"eng-{i:05d}.history.jsonl", EVENTS, base)
+    time.sleep(2.1)  # past the index's racy window: the files are then trusted on their stat
+    _run("--workspace", str(folder), "index")
+    _made[count] = folder
+    return folder
+
+
+def _run(*args: str) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "lifecycle", *args], capture_output=True, env=_env(), check=False
+    )
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"lifecycle {' '.join(args)} failed: {result.stderr.decode()[-500:]}")
+    return elapsed
+
+
+def _peak_rss_mb(*args: str) -> float:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lifecycle", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=_env(),
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"lifecycle {' '.join(args)} failed ({proc.returncode})")
+    return usage.ru_maxrss / 1024
+
+
+def _spread(times: list[float]) -> str:
+    return (
+        f"{statistics.median(times):.3f} s ({min(times):.3f}-{max(times):.3f}, {len(times)} runs)"
+    )
+
+
+def _side_by_side(work: Path, sizes: Sizes, *command: str) -> tuple[list[float], list[float]]:
+    small, big = _workspace(work, 100), _workspace(work, _big(sizes))
+    runs = max(5, sizes.repeats)
+    t_small: list[float] = []
+    t_big: list[float] = []
+    for _ in range(runs):
+        t_small.append(_run("--workspace", str(small), *command))
+        t_big.append(_run("--workspace", str(big), *command))
+    return t_small, t_big
+
+
+def _warm(work: Path, sizes: Sizes, command: str) -> Result:
+    t_small, t_big = _side_by_side(work, sizes, command)
+    big, ratio = statistics.median(t_big), statistics.median(t_big) / statistics.median(t_small)
+    return _result(
+        f"{_big(sizes):,}: {_spread(t_big)}",
+        f"100: {_spread(t_small)}",
+        ratio,
+        big <= 0.5 and ratio <= 3,
+    )
+
+
+def warm_list(work: Path, sizes: Sizes) -> Result:
+    """`list` on the big workspace, warm, against the same on 100 engagements."""
+    return _warm(work, sizes, "list")
+
+
+def warm_due(work: Path, sizes: Sizes) -> Result:
+    """`due` on the big workspace, warm, against the same on 100 engagements."""
+    return _warm(work, sizes, "due")
+
+
+def warm_search(work: Path, sizes: Sizes) -> Result:
+    """`search` on the big workspace, warm: at most 0.3 s."""
+    t_small, t_big = _side_by_side(work, sizes, "search", "parties", "round", "--limit", "20")
+    big = statistics.median(t_big)
+    return _result(
+        f"{_big(sizes):,}: {_spread(t_big)}",
+        f"100: {_spread(t_small)}",
+        big / statistics.median(t_small),
+        big <= 0.3,
+    )
+
+
+def cold_list(work: Path, sizes: Sizes) -> Result:
+    """`list` with no index (it is built) against `audit --no-cache` of the same archive."""
+    folder = _workspace(work, _big(sizes))
+    index = folder / ".lifecycle" / "index.sqlite"
+    colds, audits = [], []
+    for _ in range(2):
+        index.unlink(missing_ok=True)
+        colds.append(_run("--workspace", str(folder), "list"))
+        audits.append(_run("audit", "--no-cache", "--json", str(folder)))
+    _run("--workspace", str(folder), "index")  # settled again for the figures after this one
+    cold, audit = statistics.median(colds), statistics.median(audits)
+    return _result(
+        f"{_big(sizes):,}: {_spread(colds)}", f"audit --no-cache: {_spread(audits)}",
+        cold / audit, cold <= audit,
+    )
+
+
+def list_memory(work: Path, sizes: Sizes) -> Result:
+    """Peak RSS of `list` on the big workspace, warm and cold: at most 100 MB."""
+    folder = _workspace(work, _big(sizes))
+    warm = _peak_rss_mb("--workspace", str(folder), "list")
+    scratch = work / "portfolio-rss"
+    shutil.rmtree(scratch, ignore_errors=True)
+    shutil.copytree(folder, scratch, ignore=shutil.ignore_patterns(".lifecycle"))
+    cold = _peak_rss_mb("--workspace", str(scratch), "list")
+    shutil.rmtree(scratch, ignore_errors=True)
+    worst = max(warm, cold)
+    return _result(
+        f"warm {warm:.0f} MB, cold {cold:.0f} MB", "100 MB", worst / 100, worst <= 100
+    )
+
+
+INDEX_FIGURES: tuple[Figure, ...] = (
+    Figure("index-list", "`list`, 10,000 engagements, warm index", "<= 0.5 s, <= 3x 100", warm_list),
+    Figure("index-due", "`due`, 10,000 engagements, warm index", "<= 0.5 s, <= 3x 100", warm_due),
+    Figure("index-search", "`search`, 10,000 engagements, warm index", "<= 0.3 s", warm_search),
+    Figure(
+        "index-cold",
+        "`list`, 10,000 engagements, no index (built)",
+        "<= `audit --no-cache`",
+        cold_list,
+    ),
+    Figure("index-rss", "peak RSS of `list`, 10,000 engagements", "<= 100 MB", list_memory),
+)

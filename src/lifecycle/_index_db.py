@@ -1,0 +1,345 @@
+"""The portfolio index file, ``<workspace>/.lifecycle/index.sqlite`` (#14): never the truth.
+
+SQLite from the standard library, in WAL mode (readers never wait for the one writer), with an
+FTS5 table of search documents. The file says what it is: ``PRAGMA application_id`` is
+:data:`APPLICATION_ID` and ``PRAGMA user_version`` :data:`FORMAT`, and its ``meta`` table names
+the lifecycle code that filled it (rows are derived by replay: other code, other rows). A file that
+is not SQLite, is corrupt, truncated, foreign or of another format, or a directory or special file
+at its name, is thrown away: a new file is written beside it and renamed over it. An index filled
+by other lifecycle code is thrown away the same way, silently. Any other SQLite failure (read-only,
+busy for longer than :data:`BUSY_MS`, a full disk) makes the index :class:`Unavailable`: the
+caller answers without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sqlite3
+import stat
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from ._codeversion import code_version
+from ._history import Anchor
+from ._index_read import RACY_NS, Fresh, Known, Stat
+from ._index_text import TOKENIZER
+
+__all__ = [
+    "APPLICATION_ID",
+    "BUSY_MS",
+    "FORMAT",
+    "Corrupt",
+    "IndexDB",
+    "Unavailable",
+    "known_of",
+    "trusted",
+]
+
+APPLICATION_ID: Final = 0x4C434958  # "LCIX"
+FORMAT: Final = 1
+BUSY_MS: Final = 2000
+_SEQ_BITS: Final = 32  # a document's rowid: the engagement's key, then the event's seq
+_SQLITE_CORRUPT: Final = 11
+_SQLITE_NOTADB: Final = 26
+_SCHEMA: Final = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE engagements (key INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
+    "size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, "
+    "ino INTEGER NOT NULL, seq INTEGER NOT NULL, head TEXT NOT NULL, start INTEGER NOT NULL, "
+    "stop INTEGER NOT NULL, seen_ns INTEGER NOT NULL, row TEXT NOT NULL, due TEXT NOT NULL, "
+    "country TEXT, stage TEXT, playbook TEXT, active INTEGER NOT NULL)",
+    "CREATE VIRTUAL TABLE docs USING fts5(engagement UNINDEXED, seq UNINDEXED, type UNINDEXED, "
+    f"body, tokenize='{TOKENIZER}')",
+)
+_KNOWN: Final = (
+    "SELECT name, key, size, mtime_ns, ctime_ns, ino, seq, head, start, stop, seen_ns "
+    "FROM engagements"
+)
+# The search filters, as `list` applies them (a NULL parameter: no filter).
+_KEPT: Final = (
+    "SELECT key, name FROM engagements WHERE (:country IS NULL OR country = :country) "
+    "AND (:stage IS NULL OR stage = :stage) AND (:playbook IS NULL OR playbook = :playbook) "
+    "AND (:active = 0 OR active = 1)"
+)
+_MATCHES: Final = "SELECT rowid FROM docs WHERE docs MATCH ?"
+_SNIPPETS: Final = (
+    "SELECT rowid, type, snippet(docs, 3, '[', ']', '...', 12) FROM docs "
+    "WHERE docs MATCH ? AND rowid IN ({})"
+)
+_MASK: Final = (1 << _SEQ_BITS) - 1
+
+Row = dict[str, Any]  # Any: a JSON object, as `list --json` prints it.
+Hit = tuple[str, int, str, str]  # engagement, seq, event type, snippet
+Raw = tuple[Any, ...]  # Any: a row of the engagements table as SQLite gives it
+
+
+class Corrupt(Exception):
+    """The index file is damaged (or not an index): it is to be thrown away and rebuilt."""
+
+
+class _Stale(Exception):
+    """The index was filled by other lifecycle code: its rows (and tables) are not this code's."""
+
+
+class Unavailable(Exception):
+    """The index cannot be used now (read-only, busy, a full disk): answer without it."""
+
+
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    """SQLite's errors as :class:`Corrupt` (damage) or :class:`Unavailable` (anything else)."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+        if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+            raise Corrupt(str(exc)) from None
+        raise Unavailable(str(exc)) from None
+    except OSError as exc:
+        raise Unavailable(exc.strerror or str(exc)) from None
+
+
+class IndexDB:
+    """One open index: in its file, or (``path=None``) in memory for an answer without one."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path | None) -> None:
+        self._conn = conn
+        self.path = path
+        self.replaced: str | None = None
+
+    @classmethod
+    def memory(cls) -> IndexDB:
+        """An empty index in memory (nothing persists)."""
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+        for statement in _SCHEMA:
+            conn.execute(statement)
+        return cls(conn, None)
+
+    @classmethod
+    def open(cls, path: Path, *, fresh: bool = False) -> IndexDB:
+        """The index at *path*, created (or, with *fresh* or when damaged, replaced) as needed;
+        :attr:`replaced` says why a damaged or foreign file was thrown away.
+
+        Raises:
+            Corrupt: It was damaged and could not be replaced.
+            Unavailable: It cannot be opened or created here.
+        """
+        with _translated():
+            why = None
+            kind = _kind(path)
+            if fresh or kind != "a regular file":
+                if kind not in (None, "a regular file"):
+                    why = f"{kind} had the index's name"
+                    _discard(path)
+                _replace(path)
+            try:
+                db = cls._checked(path)
+            except _Stale:  # rows (and maybe tables) of other code: a new file, nothing to say
+                _replace(path)
+                db = cls._checked(path)
+            except Corrupt as exc:
+                why = f"not a usable index ({exc})"
+                _replace(path)
+                db = cls._checked(path)
+            db.replaced = why
+            return db
+
+    @classmethod
+    def _checked(cls, path: Path) -> IndexDB:
+        with _translated():
+            conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_MS / 1000)
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
+                ident = conn.execute("PRAGMA application_id").fetchone()[0]
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if (ident, version) != (APPLICATION_ID, FORMAT):
+                    raise Corrupt(f"application id {ident:#x}, format {version}: not this index")
+                conn.execute("PRAGMA synchronous = NORMAL")  # a cache: WAL keeps it whole
+                meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+                if meta.get("code") != code_version():
+                    raise _Stale(str(meta.get("code")))
+            except BaseException:
+                conn.close()
+                raise
+        return cls(conn, path)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    def known(self) -> dict[str, Raw]:
+        """What the index holds of each history, by engagement id, as :func:`trusted` and
+        :func:`known_of` read it (no object built for a history that is trusted)."""
+        with _translated():
+            return {raw[0]: raw for raw in self._conn.execute(_KNOWN)}
+
+    def texts(self, column: str) -> dict[str, str]:
+        """The stored JSON of each engagement's ``row`` or ``due`` column, by engagement id."""
+        assert column in ("row", "due")
+        with _translated():
+            return dict(self._conn.execute(f"SELECT name, {column} FROM engagements").fetchall())
+
+    def hits(
+        self, expression: str, filters: Mapping[str, object], limit: int | None
+    ) -> tuple[list[Hit], int]:
+        """The first *limit* documents matching FTS5 *expression* in engagements passing
+        *filters* (country, stage, playbook, active), by engagement and seq; and their count.
+
+        Only rowids are read for every match (the posting lists, no stored text); the order is
+        made here, and snippets are made for the hits shown only.
+        """
+        params = {**filters, "active": int(bool(filters.get("active")))}
+        with _translated():
+            names = dict(self._conn.execute(_KEPT, params).fetchall())
+            found = sorted(
+                (names[rowid >> _SEQ_BITS], rowid & _MASK, rowid)
+                for (rowid,) in self._conn.execute(_MATCHES, (expression,))
+                if rowid >> _SEQ_BITS in names
+            )
+            shown = found if limit is None else found[:limit]
+            texts: dict[int, tuple[str, str]] = {}
+            for start in range(0, len(shown), 500):
+                rowids = [rowid for _, _, rowid in shown[start : start + 500]]
+                query = _SNIPPETS.format(", ".join("?" * len(rowids)))
+                for rowid, kind, snippet in self._conn.execute(query, (expression, *rowids)):
+                    texts[rowid] = (kind, snippet)
+            return [(name, seq, *texts[rowid]) for name, seq, rowid in shown], len(found)
+
+    def commit(
+        self, fresh: Sequence[Fresh], base: Mapping[str, Raw], dropped: Sequence[str]
+    ) -> None:
+        """Write *fresh* rows and documents and drop *dropped* engagements, in one transaction.
+
+        A row read as an append after *base* is skipped when another process moved that
+        engagement's row in the meantime (the next query verifies it again).
+        """
+        with _translated():
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for name in dropped:
+                    self._drop(name)
+                for item in fresh:
+                    raw = base.get(item.name)
+                    self._put(item, None if raw is None else known_of(raw))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def _drop(self, name: str) -> None:
+        found = self._conn.execute("SELECT key FROM engagements WHERE name = ?", (name,))
+        for (key,) in found.fetchall():
+            self._delete_docs(key, 0)
+        self._conn.execute("DELETE FROM engagements WHERE name = ?", (name,))
+
+    def _put(self, item: Fresh, base: Known | None) -> None:
+        conn = self._conn
+        now = conn.execute(
+            "SELECT key, seq, head, stop FROM engagements WHERE name = ?", (item.name,)
+        ).fetchone()
+        if not item.replace:
+            ours = None if base is None else (base.anchor.seq, base.anchor.head, base.anchor.end)
+            if now is None or tuple(now[1:]) != ours:
+                return  # another process has moved this row on: leave it to be verified
+        st, anchor = item.stat, item.anchor
+        values = (
+            *(st.size, st.mtime_ns, st.ctime_ns, st.ino),
+            *(anchor.seq, anchor.head, anchor.start, anchor.end),
+            item.seen_ns,
+            json.dumps(item.row, ensure_ascii=False),
+            json.dumps(item.due, ensure_ascii=False),
+            *(item.row.get("country"), item.row.get("stage"), item.row.get("playbook")),
+            int(not item.row.get("final")),
+        )
+        if now is None:
+            key = conn.execute(
+                "INSERT INTO engagements (name, size, mtime_ns, ctime_ns, ino, seq, head, start, "
+                "stop, seen_ns, row, due, country, stage, playbook, active) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (item.name, *values),
+            ).lastrowid
+        else:
+            key = now[0]
+            conn.execute(
+                "UPDATE engagements SET size = ?, mtime_ns = ?, ctime_ns = ?, ino = ?, seq = ?, "
+                "head = ?, start = ?, stop = ?, seen_ns = ?, row = ?, due = ?, country = ?, "
+                "stage = ?, playbook = ?, active = ? WHERE key = ?",
+                (*values, key),
+            )
+        assert key is not None  # an INSERT always has a rowid
+        self._delete_docs(key, 0 if item.replace or base is None else base.anchor.seq)
+        conn.executemany(
+            "INSERT INTO docs (rowid, engagement, seq, type, body) VALUES (?, ?, ?, ?, ?)",
+            [((key << _SEQ_BITS) | seq, item.name, seq, kind, text) for seq, kind, text in item.docs],
+        )
+
+    def _delete_docs(self, key: int, after: int) -> None:
+        low = (key << _SEQ_BITS) | (after + 1)
+        high = (key << _SEQ_BITS) | ((1 << _SEQ_BITS) - 1)
+        self._conn.execute("DELETE FROM docs WHERE rowid BETWEEN ? AND ?", (low, high))
+
+
+def known_of(raw: Raw) -> Known:
+    """The :class:`Known` of a row of :meth:`IndexDB.known`."""
+    _, key, size, mtime, ctime, ino, seq, head, start, stop, seen = raw
+    return Known(key, Stat(size, mtime, ctime, ino), Anchor(seq, head, start, stop), seen)
+
+
+def trusted(raw: Raw, info: os.stat_result) -> bool:
+    """:meth:`Known.trusted` on a raw row: whether *info* proves the history unchanged."""
+    _, _, size, mtime, ctime, ino, _, _, _, stop, seen = raw
+    return (
+        (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino) == (size, mtime, ctime, ino)
+        and size == stop
+        and max(mtime, ctime) < seen - RACY_NS
+    )
+
+
+def _kind(path: Path) -> str | None:
+    """What is at *path* ("a regular file", "a directory", ...), None when nothing is."""
+    from ._files import kind_of
+
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    return "a regular file" if stat.S_ISREG(mode) else kind_of(mode)
+
+
+def _discard(path: Path) -> None:
+    """Remove whatever has the index's name (the index folder is the index's own)."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _replace(path: Path) -> None:
+    """Write a new, empty index beside *path* and rename it over whatever was there."""
+    path.parent.mkdir(exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=".index-", suffix=".sqlite.tmp")
+    os.close(fd)
+    temp = Path(name)
+    try:
+        conn = sqlite3.connect(temp, isolation_level=None)
+        try:
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {FORMAT}")
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            conn.execute("INSERT INTO meta VALUES ('format', 'lifecycle-index')")
+            conn.execute("INSERT INTO meta VALUES ('code', ?)", (code_version(),))
+            conn.execute("PRAGMA journal_mode = WAL")
+        finally:
+            conn.close()
+        for stale in ("-wal", "-shm", "-journal"):  # the old file's: never applied to the new
+            Path(f"{path}{stale}").unlink(missing_ok=True)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
