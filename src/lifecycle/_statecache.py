@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from ._events import check_events
 from ._history import Anchor
 from ._replay import ReplayError, apply, replay
@@ -93,15 +91,9 @@ def continued(
 
 
 def copy_engagement(engagement: Engagement) -> Engagement:
-    """A copy whose mutable parts are its own (a Result's engagement never changes later)."""
-    return attrs.evolve(
-        engagement,
-        facts=dict(engagement.facts),
-        done=dict(engagement.done),
-        entries=list(engagement.entries),
-        activities=list(engagement.activities),
-        fired=list(engagement.fired),
-    )
+    """A copy whose mutable parts are its own (a Result's engagement never changes later), made
+    in O(1) of the history's length (:meth:`Engagement.copy`)."""
+    return engagement.copy()
 
 
 def _snapshot_due(last: int, anchor: Anchor) -> bool:
