@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._catalog import Resolved
-from ._convert import unstructure_playbook
 from ._state import Engagement
 from .exceptions import NotFoundError, RefusedError
+
+if TYPE_CHECKING:
+    from ._catalog import Resolved
 
 __all__ = ["day_of", "item_stage", "opened_data", "refuse_final"]
 
@@ -44,7 +45,7 @@ def opened_data(
     return {
         "engagement": engagement,
         "title": title,
-        "playbook": unstructure_playbook(resolved.playbook),
+        "playbook": _plain(resolved),
         "playbook_sha256": resolved.sha256,
         "facts": dict(facts),
     }
@@ -61,3 +62,10 @@ def refuse_final(engagement: Engagement) -> None:
 def day_of(at: str) -> dt.date:
     """The UTC day of an ``at`` the engine wrote."""
     return dt.date.fromisoformat(at[:10])
+
+
+def _plain(resolved: Resolved) -> dict[str, Any]:
+    # Any: the playbook as JSON. The converter is imported by the one command that embeds one.
+    from ._convert import unstructure_playbook
+
+    return unstructure_playbook(resolved.playbook)

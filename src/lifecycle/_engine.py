@@ -11,21 +11,17 @@ import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ._authority import Authority
-from ._catalog import Catalog
 from ._commandparts import day_of, item_stage, opened_data, refuse_final
 from ._decide import Outcome, check_override, evaluate, gate, missing_reason, reason_problem
 from ._due import DueItem, due_items
-from ._events import check_events
 from ._inputs import MIN_DATE, check_actor
-from ._keys import PrivateKey
 from ._lines import format_at
 from ._machine import compile_machine
-from ._plugins import Plugins, make_plugin_manager
 from ._practice import PracticeCommands, check_occurrence, check_params
 from ._practice_entry import entry_data
 from ._practice_replay import event_version
@@ -45,6 +41,11 @@ from .exceptions import (
     RefusedError,
 )
 
+if TYPE_CHECKING:
+    from ._catalog import Catalog
+    from ._keys import PrivateKey
+    from ._plugins import Plugins
+
 __all__ = ["Engine", "Result"]  # Result: re-exported from ._results, where it lives
 
 Record = dict[str, Any]  # Any: a JSON object as stored.
@@ -54,6 +55,7 @@ class Engine(PracticeCommands):
     """Runs engagements of one workspace.
 
     >>> import tempfile
+    >>> from lifecycle import make_plugin_manager
     >>> engine = Engine(tempfile.mkdtemp(), plugins=make_plugin_manager(load_entrypoints=False))
     >>> engine.open("demo-1", "core", actor="a.mensah").engagement.stage
     'support-request'
@@ -74,7 +76,11 @@ class Engine(PracticeCommands):
         self.store: Store = store if store is not None else FileStore(Path(str(workspace)))
         # Who acts and with what roles: the keyring's, when the workspace has one (#12).
         self.authority = Authority(self.store, key)
-        self.plugins = plugins if plugins is not None else make_plugin_manager()
+        if plugins is None:
+            from ._plugins import make_plugin_manager  # pluggy, only for an engine that needs it
+
+            plugins = make_plugin_manager()
+        self.plugins = plugins
         self._playbook_dirs = tuple(playbook_dirs)
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._catalog: Catalog | None = None
@@ -123,6 +129,8 @@ class Engine(PracticeCommands):
 
     def history(self, engagement_id: str) -> list[Record]:
         """The verified events of *engagement_id*, oldest first, each checked against its schema."""
+        from ._events import check_events
+
         return check_events(self.store.label_of(engagement_id), self._read(engagement_id))
 
     def engagement_at(self, engagement_id: str, seq: int) -> Engagement:

@@ -16,8 +16,6 @@ Two costs must not grow with a history's length, and a plain list has both:
 from __future__ import annotations
 
 import itertools
-import pickle
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any, Final, Generic, TypeVar, overload
 
@@ -33,12 +31,16 @@ class _Spill:
     written once and never changed; each copy knows which chunks are its own)."""
 
     def __init__(self) -> None:
+        import tempfile  # only an audit past its memory limit spills
+
         self.file: IO[bytes] = tempfile.TemporaryFile(prefix="lifecycle-log-")
         self._last: tuple[int, list[Any]] | None = None  # Any: the items of one chunk
 
     def write(self, items: list[Any]) -> tuple[int, int]:
         """Append one chunk; return its offset and size in bytes."""
         # Any: immutable records (named tuples of str, int, date, tuples).
+        import pickle
+
         data = pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
         self.file.seek(0, 2)
         offset = self.file.tell()
@@ -50,6 +52,8 @@ class _Spill:
         # Any: as written. pickle is safe here: the file has no name, only this process wrote it.
         if self._last is not None and self._last[0] == offset:
             return self._last[1]
+        import pickle
+
         self.file.seek(offset)
         items: list[Any] = pickle.loads(self.file.read(size))
         self._last = (offset, items)
@@ -110,6 +114,17 @@ class Log(Sequence[T], Generic[T]):
 
     def __len__(self) -> int:
         return self._len
+
+    @property
+    def length(self) -> int:
+        """``len(log)``, as an attribute read (hot paths)."""
+        return self._len
+
+    def tail(self, start: int) -> list[T]:
+        """The items from index *start* on, as a list."""
+        if start >= self._spilled:
+            return self._items[start - self._spilled : self._len - self._spilled]
+        return list(self._iter_from(start))
 
     def __iter__(self) -> Iterator[T]:
         return self._iter_from(0)

@@ -84,7 +84,9 @@ def _fired_log(value: Iterable[Fired]) -> Log[Fired]:
     return value if isinstance(value, Log) else Log(value)
 
 
-@attrs.define
+# No conversion on assignment: attrs would then route every attribute assignment through Python
+# code, and replay assigns seq, head and last_at per event. Assign logs as Log objects.
+@attrs.define(on_setattr=attrs.setters.NO_OP)
 class Engagement:
     """One engagement's state. ``stage`` is the attribute the compiled state machine drives."""
 
@@ -118,7 +120,19 @@ class Engagement:
 
     def indexed(self) -> StateIndex:
         """The index of the logs, caught up with them."""
-        return self._index.current(self.entries, self.activities, self.fired)
+        index, entries, activities, fired = self._index, self.entries, self.activities, self.fired
+        logs = index.logs
+        try:  # the hot path of every rule: nothing appended since the last question
+            if (
+                logs[0] is entries
+                and logs[1] is activities
+                and logs[2] is fired
+                and index.known == (entries._len, activities._len, fired._len)
+            ):
+                return index
+        except AttributeError:  # lists assigned in place of logs
+            pass
+        return index.current(entries, activities, fired)
 
     def copy(self) -> Engagement:
         """A copy whose mutable parts are its own, in O(1) of the history's length: the logs

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
+
+from ._log import Log
 
 if TYPE_CHECKING:
     from ._state import ActivityRecord, Entry, Fired
@@ -49,23 +51,21 @@ class StateIndex:
     ) -> StateIndex:
         """The index caught up with the logs given (indexed afresh when they are not the ones
         indexed so far, or shorter than them)."""
-        ke, ka, kf = self.known
-        le, la, lf = len(entries), len(activities), len(fired)
+        # The hot path of every rule and replayed move: attribute reads, no method calls.
         mine = self.logs
-        if (
-            mine[0] is not entries
-            or mine[1] is not activities
-            or mine[2] is not fired
-            or le < ke
-            or la < ka
-            or lf < kf
-        ):
-            self.__init__()  # type: ignore[misc]  # start afresh
-            ke = ka = kf = 0
-            self.logs = (entries, activities, fired)
-        if (le, la, lf) != (ke, ka, kf):
-            self._add(entries[ke:], activities[ka:], fired[kf:])
-            self.known = (le, la, lf)
+        if mine[0] is entries and mine[1] is activities and mine[2] is fired:
+            lengths = _lengths(entries, activities, fired)
+            if lengths == self.known:
+                return self
+            ke, ka, kf = self.known
+            if lengths[0] >= ke and lengths[1] >= ka and lengths[2] >= kf:
+                self._add(_tail(entries, ke), _tail(activities, ka), _tail(fired, kf))
+                self.known = lengths
+                return self
+        self.__init__()  # type: ignore[misc]  # start afresh
+        self.logs = (entries, activities, fired)
+        self._add(entries, activities, fired)
+        self.known = (len(entries), len(activities), len(fired))
         return self
 
     def copy_for(
@@ -105,3 +105,21 @@ class StateIndex:
         self.last_stage = entry.stage
         self.last_entry[entry.stage] = entry
         self.counts_at[entry.stage] = dict(self.counts)
+
+
+T = TypeVar("T")
+
+
+def _lengths(
+    entries: Sequence[Entry], activities: Sequence[ActivityRecord], fired: Sequence[Fired]
+) -> tuple[int, int, int]:
+    if type(entries) is Log and type(activities) is Log and type(fired) is Log:
+        return entries.length, activities.length, fired.length
+    return len(entries), len(activities), len(fired)
+
+
+def _tail(log: Sequence[T], start: int) -> Sequence[T]:
+    """The items of *log* from *start* on (without a method call for the common case)."""
+    if type(log) is Log:
+        return log.tail(start)
+    return log[start:]
