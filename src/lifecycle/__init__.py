@@ -13,9 +13,8 @@ from __future__ import annotations
 import importlib as _importlib
 import typing as _typing
 
-if (
-    _typing.TYPE_CHECKING
-):  # the same names, imported when first used (#14: a command pays only its own)
+# The same names, imported when first used (#14: a command pays only for its own).
+if _typing.TYPE_CHECKING:
     from . import exceptions
     from ._audit import Checkpoint, FileReport, audit_file, audit_stream
     from ._conformance import Finding
