@@ -100,6 +100,8 @@ def parse_config(raw: bytes, label: str) -> Config:
 
 
 def _structured(data: dict[str, Any], path: Path | str) -> Config:
+    if (config := _plain_config(data)) is not None:
+        return config
     from ._convert import structure_problems
 
     try:
@@ -108,6 +110,30 @@ def _structured(data: dict[str, Any], path: Path | str) -> Config:
         problems = (_QUOTED_KEY.sub(r'."\1"', p) for p in structure_problems(exc))
         raise ConfigError(path, "; ".join(problems)) from None
     return config
+
+
+def _plain_config(data: dict[str, Any]) -> Config | None:
+    """*data* as a Config when it is plainly valid (known keys, exact types, valid names), else
+    None: the converter then decides and words every problem. Reading a workspace's settings
+    needs no cattrs on the common path (#14)."""
+    # Any: parsed TOML.
+    if set(data) - {"actors", "signing"}:
+        return None
+    actors, signing = data.get("actors", {}), data.get("signing", {})
+    if type(actors) is not dict or type(signing) is not dict or set(signing) - {"required"}:
+        return None
+    required = signing.get("required", False)
+    entries: dict[str, ActorEntry] = {}
+    for name, entry in actors.items():
+        roles = entry.get("roles") if type(entry) is dict and set(entry) == {"roles"} else None
+        if not ACTOR_NAME.fullmatch(name) or type(roles) is not list:
+            return None
+        if any(type(role) is not str for role in roles):
+            return None
+        entries[name] = ActorEntry(tuple(roles))
+    if type(required) is not bool:
+        return None
+    return Config(actors=entries, signing=SigningSection(required))
 
 
 _NAMES: Final = {

@@ -32,8 +32,10 @@ class _Spill:
 
     def __init__(self) -> None:
         import tempfile  # only an audit past its memory limit spills
+        import weakref
 
         self.file: IO[bytes] = tempfile.TemporaryFile(prefix="lifecycle-log-")
+        weakref.finalize(self, self.file.close)  # closed (and so gone) with the last copy
         self._last: tuple[int, list[Any]] | None = None  # Any: the items of one chunk
 
     def write(self, items: list[Any]) -> tuple[int, int]:
