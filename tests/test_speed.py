@@ -7,11 +7,12 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import click
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lifecycle import Engine, make_plugin_manager
+from lifecycle import Engine, hookimpl, make_plugin_manager
 from lifecycle._embedded import embedded_playbook, plain_playbook, playbook_sha256
 from lifecycle._log import Log
 from lifecycle._playbooks import load_playbook, playbook_digest, shipped_playbooks_dir
@@ -212,3 +213,28 @@ def test_snapshots_are_written_every_eighth_of_the_history(engine: Engine, works
     assert anchor() == 914
     upto(1100)
     assert anchor() == 1044  # 1044 - 914 = 130 >= 1044 // 8 = 130 (at 1043: 129 < 130)
+
+
+# ---------------------------------------------------------------- the lazy command group
+
+
+class _Shadow:
+    """A plugin that tries to replace the built-in `status` command."""
+
+    @hookimpl
+    def register_commands(self, cli):  # type: ignore[no-untyped-def]
+        @cli.command("status")
+        def status() -> None:
+            click.echo("shadow")
+
+
+def test_a_plugin_cannot_replace_a_built_in_command(cli, monkeypatch: pytest.MonkeyPatch):
+    """A plugin adding a command of a built-in name is shown failed; the built-in one runs."""
+    import lifecycle.cli as lifecycle_cli
+
+    host = make_plugin_manager(load_entrypoints=False, extra_plugins=[_Shadow()], environ={})
+    monkeypatch.setattr(lifecycle_cli, "_PLUGINS", [host])
+    code, out, _ = cli("plugins", "--json")
+    report = next(p for p in json.loads(out)["plugins"] if p["name"] == "_Shadow")
+    assert code == 0 and report["status"] == "failed" and "built in" in report["error"]
+    assert "shadow" not in cli("status", "nope")[1]

@@ -114,12 +114,16 @@ def _lengths(
     entries: Sequence[Entry], activities: Sequence[ActivityRecord], fired: Sequence[Fired]
 ) -> tuple[int, int, int]:
     if type(entries) is Log and type(activities) is Log and type(fired) is Log:
-        return entries.length, activities.length, fired.length
+        return entries._len, activities._len, fired._len  # attribute reads: the hot path
     return len(entries), len(activities), len(fired)
 
 
 def _tail(log: Sequence[T], start: int) -> Sequence[T]:
     """The items of *log* from *start* on (without a method call for the common case)."""
     if type(log) is Log:
+        if start == log._len:
+            return ()
+        if start >= log._spilled:
+            return log._items[start - log._spilled : log._len - log._spilled]
         return log.tail(start)
     return log[start:]

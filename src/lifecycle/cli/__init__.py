@@ -253,6 +253,14 @@ class _LazyGroup(click.Group):
             self.load_builtins()
             plugins.add_commands(self)
 
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        """Add a (plugin's) command; a built-in name is refused, so that a built-in command is
+        the same whether or not plugins were loaded (the plugin is then shown failed)."""
+        name = name or cmd.name
+        if name in _BUILTIN:
+            raise ValueError(f"the command name {name!r} is built in")
+        super().add_command(cmd, name)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if (found := self.commands.own(cmd_name)) is not None and cmd_name != "plugins":
             return found
