@@ -117,11 +117,13 @@ def _write_history(path: Path, base: list[bytes], events: int) -> None:
 
 def _peak_mb(path: Path) -> tuple[float, int, bool]:
     code = (
-        "import datetime as dt, resource, sys; from pathlib import Path; "
+        "import datetime as dt, sys; from pathlib import Path; "
         "from lifecycle import audit_file, make_plugin_manager; "
         "k = make_plugin_manager(load_entrypoints=False, environ={}).rule_kinds(); "
         f"r = audit_file(Path({str(path)!r}), kinds=k, today=dt.date(2100, 1, 1)); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, len(r.findings), r.ok)"
+        # VmHWM: this process's own peak (ru_maxrss would carry the parent's over fork+exec).
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]; "
+        "print(hwm.split()[1], len(r.findings), r.ok)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

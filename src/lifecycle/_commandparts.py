@@ -7,13 +7,14 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._decide import reason_problem
 from ._state import Engagement
 from .exceptions import NotFoundError, RefusedError
 
 if TYPE_CHECKING:
     from ._catalog import Resolved
 
-__all__ = ["day_of", "item_stage", "opened_data", "refuse_final"]
+__all__ = ["day_of", "force_problems", "item_stage", "opened_data", "refuse_final"]
 
 Record = dict[str, Any]  # Any: a JSON object as stored.
 
@@ -69,3 +70,16 @@ def _plain(resolved: Resolved) -> dict[str, Any]:
     from ._convert import unstructure_playbook
 
     return unstructure_playbook(resolved.playbook)
+
+
+def force_problems(engagement: Engagement, actor: str, roles: list[str], reason: str) -> list[str]:
+    """Why *actor* (holding *roles*) may not force a move, with *reason*: none when they may."""
+    admins = engagement.playbook.admin_roles or ()
+    problems = []
+    if not set(roles) & set(admins):
+        held = ", ".join(roles) or "no roles"
+        needed = ", ".join(admins) or "(none: the playbook names no admin_roles)"
+        problems.append(f"no role: force needs one of {needed}; {actor!r} has {held}")
+    if why := reason_problem(reason):
+        problems.append(f"no reason: {why}")
+    return problems

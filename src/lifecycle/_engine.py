@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._authority import Authority
-from ._commandparts import day_of, item_stage, opened_data, refuse_final
-from ._decide import Outcome, check_override, evaluate, gate, missing_reason, reason_problem
+from ._commandparts import day_of, force_problems, item_stage, opened_data, refuse_final
+from ._decide import Outcome, check_override, evaluate, gate, missing_reason
 from ._due import DueItem, due_items
 from ._inputs import MIN_DATE, check_actor
 from ._lines import format_at
@@ -371,16 +371,7 @@ class Engine(PracticeCommands):
             if eng.playbook.stage(stage) is None:
                 raise NotFoundError("stage", stage, f"(playbook {eng.playbook.id!r})")
             roles = list(self.roles_of(actor))
-            admins = eng.playbook.admin_roles or ()
-            problems = []
-            if not set(roles) & set(admins):
-                held = ", ".join(roles) or "no roles"
-                problems.append(
-                    f"no role: force needs one of {', '.join(admins) or '(none: the playbook names no admin_roles)'}; "
-                    f"{actor!r} has {held}"
-                )
-            if why := reason_problem(reason):
-                problems.append(f"no reason: {why}")
+            problems = force_problems(eng, actor, roles, reason)
             data: Record = {"from": eng.stage, "to": stage, "roles": roles}
             if problems:
                 self._refuse(ctx, "force", data, [], problems, reason)
