@@ -21,6 +21,8 @@ PLUGIN_FILES := $(shell find plugins -type f -not -path '*/__pycache__/*' -not -
 $(VENV)/.installed-test: $(BIN)/python pyproject.toml $(PLUGIN_FILES)
 	@# The keys tests check interop with OpenSSH's ssh-keygen (#12): install it where it is missing.
 	@command -v ssh-keygen >/dev/null || { apt-get install -y -q openssh-client >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q openssh-client >/dev/null; }; }
+	@# The report's browser test (#15) drives Debian's chromium through Playwright: no browser download.
+	@test -x /usr/bin/chromium || { apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@# Plugins are installed the way an outside organization would: pip, from their folder.
 	$(foreach dir,$(PLUGIN_DIRS),$(BIN)/python -m pip install --quiet --force-reinstall --no-deps './$(dir)' && $(BIN)/python -m pip install --quiet './$(dir)[test]' &&) true

@@ -63,7 +63,7 @@ class TestPlaybooksList:
             assert rows[pid]["ok"] is True and rows[pid]["error"] is None
             assert len(rows[pid]["sha256"]) == 64
         assert rows["au"]["organization"] == "African Union"
-        assert rows["core"]["version"] == "1.2.0"
+        assert rows["core"]["version"] == "1.3.0"
 
     def test_json_extends_names_the_parent(self, cli):
         """`extends` in `playbooks list --json` names the parent: core for au, null for core."""
@@ -100,7 +100,7 @@ class TestPlaybooksList:
         assert any(line.startswith("broken-unknown-kind") and "INVALID" in line for line in lines)
         assert any(line.startswith("?") and "TOML syntax" in line for line in lines)
         core = next(line for line in lines if line.startswith("core "))
-        assert "1.2.0" in core and "Holistic mediation support cycle" in core
+        assert "1.3.0" in core and "Holistic mediation support cycle" in core
 
 
 class TestPlaybooksShow:

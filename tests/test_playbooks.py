@@ -35,7 +35,7 @@ class TestLoadCore:
     def test_core_has_its_initial_and_final_stages(self) -> None:
         """load_playbook reads core with support-request initial and closed final."""
         pb = load_playbook(SHIPPED / "core.toml")
-        assert (pb.id, pb.version) == ("core", "1.2.0")
+        assert (pb.id, pb.version) == ("core", "1.3.0")
         assert pb.initial_stage().id == "support-request"
         assert {s.id for s in pb.stages if s.final} == {"closed", "withdrawn"}
         assert pb.admin_roles == ("head-of-unit",)

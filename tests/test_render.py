@@ -72,7 +72,7 @@ def timeline(clocked: Engine, cli) -> dict[int, list[str]]:
 
 
 HISTORY = [
-    pytest.param(1, ["opened under core@1.2.0: Render test"], id="opened"),
+    pytest.param(1, ["opened under core@1.3.0: Render test"], id="opened"),
     pytest.param(2, ["set conflict=Lake Amani dispute"], id="fact_set"),
     pytest.param(3, ["checked request-recorded (From the desk)"], id="item_checked-note"),
     pytest.param(4, ["unchecked request-recorded"], id="item_unchecked"),
@@ -213,7 +213,7 @@ class TestListAndDue:
         assert code == 0
         rows = {line.split()[0]: line for line in out.splitlines()}
         assert set(rows) == {"broken", "eng-1", "eng-2"}
-        assert re.search(r"core@1\.2\.0 +support-request  \(1 events\)$", rows["eng-1"])
+        assert re.search(r"core@1\.3\.0 +support-request  \(1 events\)$", rows["eng-1"])
         events = len(clocked.history("eng-2"))
         assert (
             f"closed [final]  ({events} events) 'Test engagement'  [envoy Amb. X]" in rows["eng-2"]

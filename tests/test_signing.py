@@ -109,7 +109,12 @@ FORGERIES = {
         1,
         lambda r: r["data"]["playbook"]["rules"].clear(),
     ),
-    "timestamp moved": (12, lambda r: r.update(at=r["at"][:-2] + "9Z")),
+    # The last digit of the seconds changes whatever it was (a fixed "9" would change nothing
+    # when the engine happened to write a 9).
+    "timestamp moved": (
+        12,
+        lambda r: r.update(at=r["at"][:-2] + ("8" if r["at"][-2] == "9" else "9") + "Z"),
+    ),
 }
 
 

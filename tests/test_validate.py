@@ -116,7 +116,7 @@ class TestGoodFiles:
         assert code == 0
         digest = out.split("sha256 ")[1].split(")")[0]
         assert len(digest) == 12 and int(digest, 16) >= 0
-        assert "(core@1.2.0, " in out
+        assert "(core@1.3.0, " in out
 
     def test_checking_a_copy_of_an_installed_playbook_checks_the_copy(
         self, cli: Cli, tmp_path: Path

@@ -84,6 +84,10 @@ class FileReport:
     findings: list[Finding] = attrs.field(factory=list)
     overrides: list[dict[str, Any]] = attrs.field(factory=list)
     due: list[dict[str, Any]] = attrs.field(factory=list)
+    # For the archive's cross-checks of cites (#15, _lessonaudit): the seqs of this history's
+    # lessons, and each cite of a tick as [seq, "ENGAGEMENT:SEQ"].
+    lessons: list[int] = attrs.field(factory=list)
+    cites: list[list[Any]] = attrs.field(factory=list)
 
     @property
     def ok(self) -> bool:
@@ -272,6 +276,8 @@ class _Reader:
         self.report.due = conformance.due
         if conformance.engagement is not None:
             self.report.stage = conformance.engagement.stage
+            self.report.lessons = [x.seq for x in conformance.engagement.lessons]
+            self.report.cites = [[seq, cite] for seq, cite in conformance.engagement.cites]
         self._against()
 
     def _add(self, code: str, seq: int | None, message: str, severity: str = "error") -> None:

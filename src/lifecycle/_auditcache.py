@@ -27,7 +27,7 @@ from .exceptions import HistoryError
 
 __all__ = ["AuditCache", "audit_cached", "default_cache_dir"]
 
-_ENTRY_VERSION: Final = 1
+_ENTRY_VERSION: Final = 2  # 2: lessons and cites (#15)
 _DATED: Final = frozenset({"overdue"})
 
 
@@ -73,6 +73,8 @@ class AuditCache:
                 overrides=data["overrides"],
                 due=data["due"],
                 findings=[Finding(**f) for f in data["findings"]],
+                lessons=data["lessons"],
+                cites=data["cites"],
             )
         except (HistoryError, OSError, ValueError, KeyError, TypeError):
             return None  # no entry, or one that cannot be read: audit afresh
@@ -88,6 +90,8 @@ class AuditCache:
             "stage": report.stage,
             "overrides": report.overrides,
             "due": report.due,
+            "lessons": report.lessons,
+            "cites": report.cites,
             "findings": [_finding(f) for f in report.findings if f.code not in _DATED],
         }
         folder = self.folder / key[:2]

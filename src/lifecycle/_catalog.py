@@ -195,7 +195,7 @@ def _merge(parent: Playbook, doc: Document, origins: Origins) -> tuple[Playbook,
         if at is None:
             problems.append(f"{doc.label}: $.checklist[{index}].stage: unknown stage {add.stage!r}")
             continue
-        item = ChecklistItem(add.id, add.text, add.required, add.source)
+        item = ChecklistItem(add.id, add.text, add.required, add.source, add.indicator, add.lessons)
         stages[at] = attrs.evolve(
             stages[at], checklist=tuple(_merge_list(stages[at].checklist, [item], set()))
         )
@@ -215,6 +215,7 @@ def _merge(parent: Playbook, doc: Document, origins: Origins) -> tuple[Playbook,
         rules=tuple(lists["rules"]),
         channels=parent.channels if child.channels is None else child.channels,
         roles=_merged_roles(parent, child),
+        lessons=parent.lessons if child.lessons is None else child.lessons,
     )
     return merged, problems
 

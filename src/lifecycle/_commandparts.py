@@ -8,13 +8,23 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._decide import reason_problem
+from ._inputs import MIN_DATE
+from ._model import Activity
 from ._state import Engagement
-from .exceptions import NotFoundError, RefusedError
+from .exceptions import InvalidInputError, NotFoundError, RefusedError
 
 if TYPE_CHECKING:
     from ._catalog import Resolved
 
-__all__ = ["day_of", "force_problems", "item_stage", "opened_data", "refuse_final"]
+__all__ = [
+    "activity_day",
+    "activity_spec",
+    "day_of",
+    "force_problems",
+    "item_stage",
+    "opened_data",
+    "refuse_final",
+]
 
 Record = dict[str, Any]  # Any: a JSON object as stored.
 
@@ -83,3 +93,22 @@ def force_problems(engagement: Engagement, actor: str, roles: list[str], reason:
     if why := reason_problem(reason):
         problems.append(f"no reason: {why}")
     return problems
+
+
+def activity_spec(engagement: Engagement, activity: str) -> Activity:
+    """The playbook's activity *activity* (NotFoundError when it has none)."""
+    spec = engagement.playbook.activity(activity)
+    if spec is None:
+        raise NotFoundError("activity", activity, f"(playbook {engagement.playbook.id!r})")
+    return spec
+
+
+def activity_day(on: dt.date | None, today: dt.date) -> dt.date:
+    """The day an activity is recorded as held: *on*, or *today* (InvalidInputError when it is
+    before the earliest date a history holds, or in the future)."""
+    day = on or today
+    if day < MIN_DATE:
+        raise InvalidInputError(f"The date {day.isoformat()} is before {MIN_DATE}.")
+    if day > today:
+        raise InvalidInputError(f"The date {day.isoformat()} is in the future.")
+    return day

@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from . import _commandparts as parts
 from ._authority import Authority
-from ._commandparts import day_of, force_problems, item_stage, opened_data, refuse_final
 from ._decide import Outcome, check_override, evaluate, gate, missing_reason
 from ._due import DueItem, due_items
-from ._inputs import MIN_DATE, check_actor
+from ._inputs import check_actor
+from ._lesson_record import LessonCommands, check_cites, cites_data
+from ._lessons import related_lessons
 from ._lines import format_at
 from ._machine import compile_machine
 from ._practice import PracticeCommands, check_occurrence, check_params
@@ -51,7 +53,7 @@ __all__ = ["Engine", "Result"]  # Result: re-exported from ._results, where it l
 Record = dict[str, Any]  # Any: a JSON object as stored.
 
 
-class Engine(PracticeCommands):
+class Engine(PracticeCommands, LessonCommands):
     """Runs engagements of one workspace.
 
     >>> import tempfile
@@ -153,14 +155,16 @@ class Engine(PracticeCommands):
         return self.status_of_engagement(self.engagement(engagement_id), actor=actor)
 
     def status_of_engagement(self, engagement: Engagement, *, actor: str) -> dict[str, Any]:
-        """:meth:`status` of an engagement state already replayed (e.g. up to a past event)."""
-        return status_of(
+        """:meth:`status` of an engagement state already replayed (e.g. up to a past event);
+        ``lessons`` are those of the workspace now (#15)."""
+        data = status_of(
             engagement,
             actor=actor,
             roles=self.roles_of(actor),
             kinds=self.rule_kinds,
             today=self.today(),
         )
+        return {**data, "lessons": related_lessons(self, engagement)}
 
     def due(self) -> tuple[list[DueItem], list[str]]:
         """What is due across the workspace, soonest first, and the engagements that could not
@@ -203,7 +207,7 @@ class Engine(PracticeCommands):
         check_actor(actor)
         self.authority.check_actor(actor)
         at = self._now("")
-        data = opened_data(
+        data = parts.opened_data(
             engagement_id, title, resolved, {k: v for k, v in values.items() if v is not None}
         )
         data.update(entry_data(resolved.playbook, entry, channel))
@@ -244,11 +248,15 @@ class Engine(PracticeCommands):
         actor: str,
         note: str = "",
         expected_seq: int | None = None,
+        cites: Sequence[str] = (),
     ) -> Result:
-        """Tick checklist *item*, of the current stage or of a stage visited before."""
+        """Tick checklist *item*, of the current stage or of a stage visited before; an item
+        marked ``lessons = true`` may *cite* lessons of other engagements (``ENGAGEMENT:SEQ``)."""
+        wanted = check_cites(self, engagement_id, cites)  # reads others: before this lock
         with self._open(engagement_id, actor, expected_seq) as ctx:
-            stage = item_stage(ctx.engagement, item)
-            data = {"item": item, "stage": stage, **({"note": note} if note else {})}
+            stage = parts.item_stage(ctx.engagement, item)
+            data = {"item": item, "stage": stage, **cites_data(ctx.engagement, item, wanted)}
+            data.update({"note": note} if note else {})
             return self._append(ctx, "item_checked", data)
 
     def uncheck(
@@ -256,7 +264,7 @@ class Engine(PracticeCommands):
     ) -> Result:
         """Untick checklist *item*."""
         with self._open(engagement_id, actor, expected_seq) as ctx:
-            stage = item_stage(ctx.engagement, item)
+            stage = parts.item_stage(ctx.engagement, item)
             if not ctx.engagement.is_done(item):
                 raise RefusedError(f"Checklist item {item!r} is not checked.")
             return self._append(ctx, "item_unchecked", {"item": item, "stage": stage})
@@ -290,15 +298,10 @@ class Engine(PracticeCommands):
         """
         with self._open(engagement_id, actor, expected_seq) as ctx:
             eng = ctx.engagement
-            spec = next((a for a in eng.playbook.activities if a.id == activity), None)
-            if spec is None:
-                raise NotFoundError("activity", activity, f"(playbook {eng.playbook.id!r})")
-            today = day_of(ctx.at)
-            day = on or today
-            if day < MIN_DATE:
-                raise InvalidInputError(f"The date {day.isoformat()} is before {MIN_DATE}.")
-            if day > today:
-                raise InvalidInputError(f"The date {day.isoformat()} is in the future.")
+            spec, day = (
+                parts.activity_spec(eng, activity),
+                parts.activity_day(on, parts.day_of(ctx.at)),
+            )
             given = check_params(eng, activity, params or {})
             action = Action("activity", activity, day, tuple(sorted(given.items())))
             outcomes = evaluate(eng, action, self.rule_kinds)
@@ -336,10 +339,10 @@ class Engine(PracticeCommands):
             eng = ctx.engagement
             spec = eng.playbook.trigger(trigger)
             if eng.final and not (spec and spec.new_round and eng.stage in spec.from_):
-                refuse_final(eng)
+                parts.refuse_final(eng)
             machine = compile_machine(eng.playbook, eng.playbook_sha256)
             dest = machine.target(trigger, eng.stage, eng.came_from())
-            day = check_occurrence(eng, on, day_of(ctx.at)) if on else day_of(ctx.at)
+            day = check_occurrence(eng, on, parts.day_of(ctx.at)) if on else parts.day_of(ctx.at)
             action = Action("trigger", trigger, day)
             outcomes = evaluate(eng, action, self.rule_kinds)
             outcomes += [g for g in [gate(eng, trigger)] if g is not None]
@@ -371,7 +374,7 @@ class Engine(PracticeCommands):
             if eng.playbook.stage(stage) is None:
                 raise NotFoundError("stage", stage, f"(playbook {eng.playbook.id!r})")
             roles = list(self.roles_of(actor))
-            problems = force_problems(eng, actor, roles, reason)
+            problems = parts.force_problems(eng, actor, roles, reason)
             data: Record = {"from": eng.stage, "to": stage, "roles": roles}
             if problems:
                 self._refuse(ctx, "force", data, [], problems, reason)
@@ -390,7 +393,7 @@ class Engine(PracticeCommands):
     ) -> Iterator[_Ctx]:
         with self._command(engagement_id, actor, expected_seq) as ctx:
             if ctx.engagement.final and not allow_final:
-                refuse_final(ctx.engagement)
+                parts.refuse_final(ctx.engagement)
             yield ctx
 
     @contextlib.contextmanager

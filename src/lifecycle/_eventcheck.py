@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from ._inputs import date_problem
+from ._lesson_replay import LESSON_CHECKS, cite_problems
 from ._model import Fact, Playbook
 from ._places import place_problem
 from ._practice_check import ACTIVITY_CHECK, PRACTICE_CHECKS
@@ -20,7 +21,9 @@ from ._state import Engagement
 __all__ = ["event_problems", "fact_problems", "kind_checked"]
 
 Record = dict[str, Any]  # Any: a JSON object as stored.
-_IN_FINAL: Final = frozenset({"note_added", "refused", "forced", "repaired", "linked", "unlinked"})
+_IN_FINAL: Final = frozenset(
+    {"note_added", "refused", "forced", "repaired", "linked", "unlinked", "lesson"}
+)
 
 
 def event_problems(engagement: Engagement, record: Record) -> list[str]:
@@ -96,6 +99,8 @@ def _item(engagement: Engagement, data: Record, record: Record) -> Iterator[str]
         yield f"item {item!r} of stage {stage!r}, which the engagement had not reached"
     if record.get("type") == "item_unchecked" and not engagement.is_done(str(item)):
         yield f"item {item!r} unchecked while not checked"
+    if record.get("type") == "item_checked":
+        yield from cite_problems(engagement, data, record)  # #15
 
 
 def _activity(engagement: Engagement, data: Record, record: Record) -> Iterator[str]:
@@ -122,4 +127,5 @@ _CHECKS: Final = {
     "item_unchecked": _item,
     "activity_recorded": _activity,
     **PRACTICE_CHECKS,
+    **LESSON_CHECKS,
 }

@@ -133,6 +133,17 @@ class ItemCheckedV1:
 
 
 @attrs.frozen
+class ItemCheckedV2:
+    """``item_checked`` v2 (#15): a tick of an item marked ``lessons = true`` that cites lessons
+    of other engagements, each ``"ENGAGEMENT:SEQ"``."""
+
+    item: str
+    stage: str
+    cites: tuple[str, ...]
+    note: str = ""
+
+
+@attrs.frozen
 class ItemUncheckedV1:
     """``item_unchecked``."""
 
@@ -281,6 +292,19 @@ class UnlinkedV1:
 
 
 @attrs.frozen
+class LessonV1:
+    """``lesson`` (#15): a structured lesson, recorded during *stage*; ``sections`` fill the
+    playbook's lesson headings; ``on`` (optional) is the day it was drawn."""
+
+    title: str
+    text: str
+    themes: tuple[str, ...]
+    sections: dict[str, str]
+    stage: str
+    on: str = attrs.field(default="", metadata=_DAY)
+
+
+@attrs.frozen
 class ForcedV1:
     """``forced``: a move regardless of rules (the top-level ``reason`` is required)."""
 
@@ -303,6 +327,7 @@ EVENT_MODELS: Final[Mapping[tuple[str, int], type]] = {
     ("opened", 2): OpenedV2,
     ("fact_set", 1): FactSetV1,
     ("item_checked", 1): ItemCheckedV1,
+    ("item_checked", 2): ItemCheckedV2,
     ("item_unchecked", 1): ItemUncheckedV1,
     ("activity_recorded", 1): ActivityRecordedV1,
     ("activity_recorded", 2): ActivityRecordedV2,
@@ -316,6 +341,7 @@ EVENT_MODELS: Final[Mapping[tuple[str, int], type]] = {
     ("handed_over", 1): HandedOverV1,
     ("linked", 1): LinkedV1,
     ("unlinked", 1): UnlinkedV1,
+    ("lesson", 1): LessonV1,
     ("forced", 1): ForcedV1,
     ("repaired", 1): RepairedV1,
 }

@@ -25,6 +25,8 @@ __all__ = [
     "ChecklistItem",
     "Fact",
     "FactType",
+    "LessonHeading",
+    "Lessons",
     "Owed",
     "OwedWhen",
     "Param",
@@ -49,6 +51,8 @@ class Fact:
     choices: tuple[str, ...] = ()
     description: str = ""
     source: str = ""
+    # An inclusion indicator a true value counts as (#15); None: absent, so old digests hold.
+    indicator: str | None = None
 
 
 @attrs.frozen
@@ -59,6 +63,9 @@ class ChecklistItem:
     text: str
     required: bool = True
     source: str = ""
+    indicator: str | None = None  # an inclusion indicator ticking it counts as (#15)
+    # Ticking it may cite lessons of other engagements (#15); None: absent, so old digests hold.
+    lessons: bool | None = None
 
 
 @attrs.frozen
@@ -70,6 +77,8 @@ class ChecklistAddition:
     text: str
     required: bool = True
     source: str = ""
+    indicator: str | None = None
+    lessons: bool | None = None
 
 
 @attrs.frozen
@@ -136,6 +145,7 @@ class Activity:
     every_days: int | None = None
     description: str = ""
     params: tuple[Param, ...] | None = None  # None: absent, so old digests hold (#13)
+    indicator: str | None = None  # an inclusion indicator each recording counts as (#15)
 
     def param(self, param_id: str) -> Param | None:
         """The parameter *param_id*, or None."""
@@ -184,6 +194,26 @@ class Rule:
 
 
 @attrs.frozen
+class LessonHeading:
+    """A heading a lesson may fill (``lifecycle lesson --section ID=TEXT``, #15)."""
+
+    id: str
+    title: str
+    description: str = ""
+
+
+@attrs.frozen
+class Lessons:
+    """The ``[lessons]`` table: the headings a structured lesson is written under (#15)."""
+
+    headings: tuple[LessonHeading, ...] = ()
+
+    def heading(self, heading_id: str) -> LessonHeading | None:
+        """The heading *heading_id*, or None."""
+        return next((h for h in self.headings if h.id == heading_id), None)
+
+
+@attrs.frozen
 class Playbook:
     """An organization's definition of the engagement cycle.
 
@@ -209,6 +239,7 @@ class Playbook:
     # None: absent from older playbooks' canonical form, so their digests still hold (#13).
     channels: tuple[str, ...] | None = None
     roles: tuple[Role, ...] | None = None
+    lessons: Lessons | None = None  # None: absent, so older playbooks' digests hold (#15)
 
     def role(self, role_id: str) -> Role | None:
         """Return the role with *role_id*, or None."""

@@ -41,6 +41,7 @@ _NEWER_MEMBERS: Final = {
     "advanced": ("on", "round"),
     "activity_recorded": ("params",),
     "refused": ("params", "round"),
+    "item_checked": ("cites",),  # #15
 }
 
 
@@ -48,6 +49,8 @@ def event_version(kind: str, data: Mapping[str, object]) -> int:
     """The version of *kind* an event with *data* is written as."""
     if kind in PRACTICE_VERSIONS:
         return PRACTICE_VERSIONS[kind]
+    if kind == "lesson":
+        return 1  # #15
     if kind == "refused" and data.get("trigger") and data.get("on"):
         return 2  # a refused move said to have happened on a day
     return 2 if any(m in data for m in _NEWER_MEMBERS.get(kind, ())) else 1

@@ -15,6 +15,7 @@ import attrs
 
 from ._decide import GATE, evaluate, gate, unchecked_problem
 from ._embedded import embedded_playbook
+from ._lesson_replay import LESSON_APPLY, LESSON_VERSIONS, note_cites
 from ._lines import date_of
 from ._machine import compile_machine
 from ._practice_entry import entry_problem
@@ -28,7 +29,7 @@ __all__ = ["EVENT_VERSIONS", "Mismatch", "ReplayError", "apply", "replay", "star
 EVENT_VERSIONS: Final = {
     "opened": 2,
     "fact_set": 1,
-    "item_checked": 1,
+    "item_checked": 2,
     "item_unchecked": 1,
     "activity_recorded": 2,
     "note_added": 1,
@@ -37,6 +38,7 @@ EVENT_VERSIONS: Final = {
     "forced": 1,
     "repaired": 1,
     **PRACTICE_VERSIONS,
+    **LESSON_VERSIONS,
 }
 
 Record = dict[str, Any]  # Any: a JSON object as stored.
@@ -148,6 +150,8 @@ def _fact_set(engagement: Engagement, data: Record, record: Record) -> None:
 
 def _checked(engagement: Engagement, data: Record, record: Record) -> None:
     engagement.done[str(data["item"])] = _int(record.get("seq"))
+    if record.get("v") == 2:
+        note_cites(engagement, data, record)  # #15
 
 
 def _unchecked(engagement: Engagement, data: Record, record: Record) -> None:
@@ -208,6 +212,7 @@ _APPLY: Final[dict[str, Callable[[Engagement, Record, Record], None]]] = {
     "advanced": _advanced,
     "forced": _forced,
     **PRACTICE_APPLY,
+    **LESSON_APPLY,
 }
 
 

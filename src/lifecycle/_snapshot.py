@@ -20,6 +20,7 @@ from ._codeversion import code_version
 from ._embedded import embedded_playbook, plain_playbook
 from ._files import read_regular
 from ._history import SUFFIX, Anchor
+from ._lesson_replay import dump_lessons, load_lessons
 from ._lines import MAX_LINE_BYTES
 from ._practice_state import dump_practice, load_practice
 from ._state import ActivityRecord, Engagement, Entry, Fired
@@ -120,6 +121,7 @@ def _dump(e: Engagement) -> dict[str, Any]:
         "head": e.head,
         "last_at": e.last_at,
         "practice": dump_practice(e),  # #13
+        "lessons": dump_lessons(e),  # #15
     }
 
 
@@ -147,4 +149,5 @@ def _load(d: dict[str, Any]) -> Engagement | None:
         last_at=d["last_at"],
     )
     load_practice(engagement, d["practice"])  # #13
+    load_lessons(engagement, d["lessons"])  # #15
     return engagement

@@ -12,7 +12,7 @@ from ._log import Log
 from ._model import Playbook
 from ._stateindex import StateIndex
 
-__all__ = ["Action", "ActivityRecord", "Engagement", "Entry", "Fired", "Person"]
+__all__ = ["Action", "ActivityRecord", "Engagement", "Entry", "Fired", "LessonRecord", "Person"]
 
 
 # Immutable (rule kinds see them) and as cheap to build as a slotted class: built per event.
@@ -42,6 +42,25 @@ class Fired(NamedTuple):
     seq: int
     source: str
     dest: str
+
+
+class LessonRecord(NamedTuple):
+    """A lesson recorded at event *seq* (#15), during *stage*; *on* is its ``--on`` day or ""."""
+
+    seq: int
+    at: str
+    actor: str
+    stage: str
+    title: str
+    text: str
+    themes: tuple[str, ...]
+    sections: tuple[tuple[str, str], ...]  # (heading id, text), in the order given
+    on: str = ""
+
+    @property
+    def day(self) -> str:
+        """The day of the lesson: its ``on``, else the day it was recorded."""
+        return self.on or self.at[:10]
 
 
 class Action(NamedTuple):
@@ -111,6 +130,10 @@ class Engagement:
     people: list[Person] = attrs.field(factory=list)
     links: dict[tuple[str, str], str] = attrs.field(factory=dict)
     last_on: dt.date | None = None
+    # Lessons (#15): those recorded here, and every cite of a tick: (seq of the tick,
+    # "ENGAGEMENT:SEQ" of the lesson cited), in history order.
+    lessons: list[LessonRecord] = attrs.field(factory=list)
+    cites: list[tuple[int, str]] = attrs.field(factory=list)
     seq: int = 0
     head: str = ""
     last_at: str = ""
@@ -146,6 +169,8 @@ class Engagement:
             fired=self.fired.copy(),
             people=[attrs.evolve(p) for p in self.people],
             links=dict(self.links),
+            lessons=list(self.lessons),  # one per lesson event (#15): few, not one per event
+            cites=list(self.cites),
         )
         new._index = self.indexed().copy_for(new.entries, new.activities, new.fired)
         return new

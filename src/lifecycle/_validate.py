@@ -13,6 +13,8 @@ import attrs
 
 from ._model import RETURN, Playbook, Rule, Trigger
 from ._rules import CORE_RULE_KINDS, MAX_DAYS, Param, RuleKind
+from ._validate_indicators import indicator_problems
+from ._validate_lessons import lesson_problems
 from ._validate_practice import practice_problems
 
 if TYPE_CHECKING:
@@ -87,6 +89,8 @@ def validate_resolved(
         yield from _rule_problems(pb, rule, kinds, origins)
     yield from _item_problems(pb, origins)
     yield from practice_problems(pb, origins)
+    yield from indicator_problems(pb, origins)
+    yield from lesson_problems(pb, origins)
 
 
 def _stage_problems(pb: Playbook, origins: Origins) -> Iterator[str]:

@@ -12,9 +12,10 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from .._audit import audit_stream, find_histories
+from .._audit import FileReport, audit_stream, find_histories
 from .._files import read_regular
 from .._history import SUFFIX
+from .._lessonaudit import cite_findings
 from .._rules import RuleKind
 from .._workspace import Workspace, is_engagement_id
 from ..exceptions import EngagementExistsError, HistoryError, InvalidInputError
@@ -74,6 +75,7 @@ def import_histories(
     if not files:
         raise InvalidInputError("No history file (*.history.jsonl) to import.")
     histories: dict[str, bytes] = {}
+    reports: list[FileReport] = []
     for path in files:
         engagement = path.name.removesuffix(SUFFIX)
         if not path.name.endswith(SUFFIX) or not is_engagement_id(engagement):
@@ -82,14 +84,25 @@ def import_histories(
             raise InvalidInputError(
                 f"{path}: engagement {engagement!r} is given twice; nothing imported."
             )
-        histories[engagement] = _verified(path, kinds, today)
+        histories[engagement], report = _verified(path, kinds, today)
+        reports.append(report)
+    cite_findings(reports)  # a cite of a lesson imported with it must name one (#15)
+    for report in reports:
+        _refuse_errors(Path(report.path), report)
     store.load(histories)
     return list(histories)
 
 
-def _verified(path: Path, kinds: Mapping[str, RuleKind], today: dt.date) -> bytes:
+def _verified(
+    path: Path, kinds: Mapping[str, RuleKind], today: dt.date
+) -> tuple[bytes, FileReport]:
     data = _read(path)
     report = audit_stream(str(path), [data], kinds=kinds, today=today)
+    _refuse_errors(path, report)
+    return data, report
+
+
+def _refuse_errors(path: Path, report: FileReport) -> None:
     errors = [f for f in report.findings if f.severity == "error"]
     if errors:
         first = errors[0]
@@ -97,7 +110,6 @@ def _verified(path: Path, kinds: Mapping[str, RuleKind], today: dt.date) -> byte
         raise HistoryError(
             path, f"refusing to import: {where}{first.code}: {first.message}; nothing imported"
         )
-    return data
 
 
 def _read(path: Path) -> bytes:

@@ -162,10 +162,21 @@ _BUILTIN: Final = {
     **dict.fromkeys(("person", "handover", "link", "unlink"), "_practice"),
     **dict.fromkeys(("store", "export", "import"), "_stores"),
     **dict.fromkeys(("keys", "keyring"), "_keys"),
+    "report": "_report",
+    **dict.fromkeys(("lesson", "lessons"), "_lessons"),
 }
 # Every module of built-in commands (a module missing from _BUILTIN is still found: a name not
 # in it loads them all).
-_MODULES: Final = ("_engagements", "_authoring", "_audit", "_practice", "_stores", "_keys")
+_MODULES: Final = (
+    "_engagements",
+    "_authoring",
+    "_audit",
+    "_practice",
+    "_stores",
+    "_keys",
+    "_report",
+    "_lessons",
+)
 
 
 class _Commands(dict[str, click.Command]):

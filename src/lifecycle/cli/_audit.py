@@ -22,6 +22,7 @@ from .._audit import (
 from .._auditcache import AuditCache, audit_cached, default_cache_dir
 from .._codeversion import code_version
 from .._inputs import check_actor
+from .._lessonaudit import cite_findings
 from .._repair import repair_file
 from .._store import open_store
 from ..exceptions import InvalidInputError
@@ -156,29 +157,25 @@ def audit(
     else:
         reports = checks.applied(_reports(files, jobs, today, checkpoints, not no_cache))
     show_progress = not as_json and sys.stderr.isatty() and len(files) >= _PROGRESS_MIN_FILES
-    results: list[FileReport] = []
     if show_progress:
         with click.progressbar(
             reports, length=len(files), label="auditing", file=sys.stderr
         ) as bar:
             results = list(bar)
     else:
-        for report in reports:
-            results.append(report)
-            if not as_json:
-                click.echo(checks.text(report, _text(report)))
+        results = list(reports)
+    cite_findings(results)  # #15: each cite judged against every history audited with it
     absent = missing_reports(results, checkpoints)
-    if not as_json and not show_progress:
+    if not as_json:
+        for report in results:
+            click.echo(checks.text(report, _text(report)))
         for report in absent:
             click.echo(_text(report))
     results += absent
     ok = all(r.ok for r in results)
     if as_json:
         click.echo(json.dumps({"ok": ok, "files": [checks.json(r) for r in results]}, indent=2))
-    elif show_progress:
-        for report in results:
-            click.echo(checks.text(report, _text(report)))
-    if not as_json:
+    else:
         bad = sum(not r.ok for r in results)
         click.echo(f"audit: {len(results)} file(s), {bad} with errors: {'OK' if ok else 'FAILED'}")
     click.get_current_context().exit(0 if ok else 1)

@@ -1,4 +1,5 @@
-"""``lifecycle demo``: a sample engagement driven end to end under ``core``, then audited."""
+"""``lifecycle demo``: a sample engagement driven end to end under ``core``, audited, and its
+report written next to its history."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from .._keyaudit import audit_signatures, trusted_keyring
 from .._keyring import KEYRING_NAME, change_keyring, init_keyring
 from .._keys import PrivateKey, load_private, load_public, new_key
 from .._lines import format_at
+from .._report import make_report, render
 from ..exceptions import RefusedError
 from . import _render
 from ._audit import _text
+from ._report import write_file
 
 __all__ = ["run_demo"]
 
@@ -71,8 +74,16 @@ def run_demo(env: Any, echo: Callable[[str], Any], *, workspace: Path | None) ->
     report.findings.extend(audit_signatures(path, keyring))
     echo(f"Audit (signatures against {root / KEYRING_NAME}, trusting keys/root.pub)")
     echo(_text(report))
+    echo(f"Report: {_write_report(engine, path)}")
     echo(f"audit verdict: {'OK' if report.ok else 'FAILED'}")
     return 0 if report.ok else 1
+
+
+def _write_report(engine: Engine, history: Path) -> Path:
+    """The engagement's track record as HTML, next to its history (``lifecycle report``)."""
+    out = history.with_name(f"{ENGAGEMENT}.report.html")
+    write_file(out, render(make_report(engine), "html"))
+    return out
 
 
 def _office(root: Path, echo: Callable[[str], Any]) -> dict[str, PrivateKey]:

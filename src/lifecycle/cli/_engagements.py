@@ -95,10 +95,19 @@ def set_(engagement: str, assignments: tuple[str, ...]) -> None:
 @click.argument("engagement")
 @click.argument("item")
 @click.option("--note", default="", help="A note kept with the tick.")
-def check(engagement: str, item: str, note: str) -> None:
-    """Tick a checklist item."""
+@click.option(
+    "--cite",
+    "cites",
+    multiple=True,
+    metavar="ENGAGEMENT:SEQ",
+    help="A lesson of another engagement carried by this tick (items marked lessons = true; "
+    "`lifecycle lessons` lists them); repeatable.",
+)
+def check(engagement: str, item: str, note: str, cites: tuple[str, ...]) -> None:
+    """Tick a checklist item (a lessons item may cite lessons of other engagements)."""
     env = _env()
-    _done(env.engine.check(engagement, item, actor=env.actor, note=note), f"Checked {item}")
+    result = env.engine.check(engagement, item, actor=env.actor, note=note, cites=list(cites))
+    _done(result, f"Checked {item}" + (f", citing {', '.join(cites)}" if cites else ""))
 
 
 @click.command("uncheck")

@@ -9,7 +9,7 @@ from typing import Any, Final
 from .._due import DueItem
 from .._inputs import CONTROL_CHARS
 
-__all__ = ["due", "engagements", "escape", "status", "timeline"]
+__all__ = ["due", "engagements", "escape", "lessons", "status", "timeline"]
 
 Json = Mapping[str, Any]  # Any: JSON objects.
 
@@ -62,7 +62,37 @@ def status(data: Json) -> str:
     if data["due"]:
         lines.append("due")
         lines += [_due_line(i) for i in data["due"]]
+    if data.get("lessons") is not None:  # a stage whose checklist cites lessons (#15)
+        lines.append("lessons of other engagements in this country or conflict")
+        lines += [f"  {line}" for line in _lesson_lines(data["lessons"])] or ["  (none)"]
     return _joined(lines)
+
+
+def lessons(rows: Iterable[Json]) -> str:
+    """The ``lessons`` list (#15)."""
+    return _joined(_lesson_lines(rows))
+
+
+def _lesson_lines(rows: Iterable[Json]) -> list[str]:
+    """The text form of lesson rows (``lessons``, and ``status``'s lessons), unescaped."""
+    lines: list[str] = []
+    for row in rows:
+        where = [f"{k} {row[k]}" for k in ("country", "conflict") if row.get(k)]
+        flags = [f"matched {'+'.join(row['matched'])}"] if row.get("matched") else []
+        flags += ["cited"] if row.get("cited") else []
+        lines.append(
+            f"{row['cite']}  {row['on']}  {row['title']}"
+            + (f"  [{'; '.join(flags)}]" if flags else "")
+        )
+        lines.append(
+            f"    {row['engagement_title'] or row['engagement']}, at {row['stage']}"
+            + (f" ({', '.join(where)})" if where else "")
+            + (f"; themes {', '.join(row['themes'])}" if row["themes"] else "")
+        )
+        lines += [f"    {part}" for part in row["text"].splitlines()]
+        for heading, text in row["sections"].items():
+            lines += [f"    {heading}: {part}" for part in text.splitlines()]
+    return lines
 
 
 def _practice_lines(data: Json) -> list[str]:
@@ -166,7 +196,15 @@ def _event_line(event: Json) -> str:
         ),
         "fact_set": lambda: "set " + ", ".join(f"{k}={v}" for k, v in data["facts"].items()),
         "item_checked": lambda: (
-            f"checked {data['item']}" + (f" ({data['note']})" if data.get("note") else "")
+            f"checked {data['item']}"
+            + (f", citing {', '.join(data['cites'])}" if data.get("cites") else "")
+            + (f" ({data['note']})" if data.get("note") else "")
+        ),
+        "lesson": lambda: (
+            f"lesson at {data['stage']}"
+            + (f" on {data['on']}" if data.get("on") else "")
+            + f": {data['title']}"
+            + (f" [{', '.join(data['themes'])}]" if data.get("themes") else "")
         ),
         "item_unchecked": lambda: f"unchecked {data['item']}",
         "activity_recorded": lambda: (
