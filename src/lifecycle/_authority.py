@@ -9,18 +9,21 @@ an event (``seq``, ``prev`` and its ``sig``, which binds the event to its place 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
 from ._config import CONFIG_NAME, Config, parse_config
-from ._history import Session
-from ._keyring import KEYRING_NAME, Keyring, parse_keyring
-from ._keys import PrivateKey
 from ._lines import encode_hashed, header_record
-from ._signing import sign_event
 from ._store import FileStore, Store
 from .exceptions import HistoryError, KeyringError, RefusedError
+
+if TYPE_CHECKING:  # keys and signatures (cryptography) are imported only where they are used
+    from ._history import Session
+    from ._keyring import Keyring
+    from ._keys import PrivateKey
+
+KEYRING_NAME: Final = "keyring.jsonl"  # as _keyring.KEYRING_NAME (a test holds them equal)
 
 __all__ = ["Authority"]
 
@@ -63,6 +66,8 @@ class Authority:
             self._keyring, self._raw = None, None
             return None
         if raw != self._raw or self._keyring is None:
+            from ._keyring import parse_keyring
+
             self._keyring, self._raw = parse_keyring(self.keyring_path, raw), raw
         return self._keyring
 
@@ -153,4 +158,6 @@ class Authority:
         # Any: records are JSON objects.
         if self.key is None:
             return fields
+        from ._signing import sign_event
+
         return sign_event(self.key, engagement, {"seq": seq, **fields, "prev": prev})

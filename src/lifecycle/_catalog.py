@@ -195,9 +195,7 @@ def _merge(parent: Playbook, doc: Document, origins: Origins) -> tuple[Playbook,
         if at is None:
             problems.append(f"{doc.label}: $.checklist[{index}].stage: unknown stage {add.stage!r}")
             continue
-        item = ChecklistItem(
-            add.id, add.text, add.required, add.source, add.indicator, add.lessons
-        )
+        item = ChecklistItem(add.id, add.text, add.required, add.source, add.indicator, add.lessons)
         stages[at] = attrs.evolve(
             stages[at], checklist=tuple(_merge_list(stages[at].checklist, [item], set()))
         )

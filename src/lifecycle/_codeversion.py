@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from importlib.metadata import PackageNotFoundError, version
+import os
+import sys
 from pathlib import Path
 
 __all__ = ["code_version"]
@@ -18,13 +19,25 @@ __all__ = ["code_version"]
 @functools.cache
 def code_version() -> str:
     """``<version>+<sha256 prefix of every module of the package>``, computed once a process."""
-    try:
-        number = version("lifecycle")
-    except PackageNotFoundError:
-        number = "unknown"
+    number = _installed_version()
     digest = hashlib.sha256()
     package = Path(__file__).parent
     for source in sorted(package.rglob("*.py")):
         digest.update(source.relative_to(package).as_posix().encode() + b"\0")
         digest.update(source.read_bytes() + b"\0")
     return f"{number}+{digest.hexdigest()[:16]}"
+
+
+def _installed_version() -> str:
+    """The installed distribution's version, as ``importlib.metadata.version`` finds it (the
+    first ``lifecycle-<version>.dist-info`` on ``sys.path``), without importing that module
+    and the e-mail parser it brings (#14: every snapshot read asks for the code version)."""
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in names:
+            if name.startswith("lifecycle-") and name.endswith(".dist-info"):
+                return name.removeprefix("lifecycle-").removesuffix(".dist-info")
+    return "unknown"

@@ -5,14 +5,26 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._catalog import Resolved
-from ._convert import unstructure_playbook
+from ._decide import reason_problem
+from ._inputs import MIN_DATE
+from ._model import Activity
 from ._state import Engagement
-from .exceptions import NotFoundError, RefusedError
+from .exceptions import InvalidInputError, NotFoundError, RefusedError
 
-__all__ = ["day_of", "item_stage", "opened_data", "refuse_final"]
+if TYPE_CHECKING:
+    from ._catalog import Resolved
+
+__all__ = [
+    "activity_day",
+    "activity_spec",
+    "day_of",
+    "force_problems",
+    "item_stage",
+    "opened_data",
+    "refuse_final",
+]
 
 Record = dict[str, Any]  # Any: a JSON object as stored.
 
@@ -44,7 +56,7 @@ def opened_data(
     return {
         "engagement": engagement,
         "title": title,
-        "playbook": unstructure_playbook(resolved.playbook),
+        "playbook": _plain(resolved),
         "playbook_sha256": resolved.sha256,
         "facts": dict(facts),
     }
@@ -61,3 +73,42 @@ def refuse_final(engagement: Engagement) -> None:
 def day_of(at: str) -> dt.date:
     """The UTC day of an ``at`` the engine wrote."""
     return dt.date.fromisoformat(at[:10])
+
+
+def _plain(resolved: Resolved) -> dict[str, Any]:
+    # Any: the playbook as JSON. The converter is imported by the one command that embeds one.
+    from ._convert import unstructure_playbook
+
+    return unstructure_playbook(resolved.playbook)
+
+
+def force_problems(engagement: Engagement, actor: str, roles: list[str], reason: str) -> list[str]:
+    """Why *actor* (holding *roles*) may not force a move, with *reason*: none when they may."""
+    admins = engagement.playbook.admin_roles or ()
+    problems = []
+    if not set(roles) & set(admins):
+        held = ", ".join(roles) or "no roles"
+        needed = ", ".join(admins) or "(none: the playbook names no admin_roles)"
+        problems.append(f"no role: force needs one of {needed}; {actor!r} has {held}")
+    if why := reason_problem(reason):
+        problems.append(f"no reason: {why}")
+    return problems
+
+
+def activity_spec(engagement: Engagement, activity: str) -> Activity:
+    """The playbook's activity *activity* (NotFoundError when it has none)."""
+    spec = engagement.playbook.activity(activity)
+    if spec is None:
+        raise NotFoundError("activity", activity, f"(playbook {engagement.playbook.id!r})")
+    return spec
+
+
+def activity_day(on: dt.date | None, today: dt.date) -> dt.date:
+    """The day an activity is recorded as held: *on*, or *today* (InvalidInputError when it is
+    before the earliest date a history holds, or in the future)."""
+    day = on or today
+    if day < MIN_DATE:
+        raise InvalidInputError(f"The date {day.isoformat()} is before {MIN_DATE}.")
+    if day > today:
+        raise InvalidInputError(f"The date {day.isoformat()} is in the future.")
+    return day

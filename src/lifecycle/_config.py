@@ -9,19 +9,20 @@ leave the actor without roles).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
-import cattrs
-from cattrs.errors import IterableValidationNote
-from cattrs.gen import make_dict_structure_fn
 
-from ._convert import is_tuple, strict, structure_problems, tuple_structurer
 from ._inputs import ACTOR_NAME, parse_toml, read_toml
 from .exceptions import ConfigError, InvalidInputError
+
+if TYPE_CHECKING:  # cattrs is imported when a lifecycle.toml is read (#14)
+    import cattrs
+    from cattrs.errors import IterableValidationNote
 
 __all__ = [
     "CONFIG_NAME",
@@ -99,12 +100,40 @@ def parse_config(raw: bytes, label: str) -> Config:
 
 
 def _structured(data: dict[str, Any], path: Path | str) -> Config:
+    if (config := _plain_config(data)) is not None:
+        return config
+    from ._convert import structure_problems
+
     try:
-        config = _CONVERTER.structure(data, Config)
+        config = _converter().structure(data, Config)
     except Exception as exc:  # noqa: BLE001 - cattrs raises a group of any kind; reworded below
         problems = (_QUOTED_KEY.sub(r'."\1"', p) for p in structure_problems(exc))
         raise ConfigError(path, "; ".join(problems)) from None
     return config
+
+
+def _plain_config(data: dict[str, Any]) -> Config | None:
+    """*data* as a Config when it is plainly valid (known keys, exact types, valid names), else
+    None: the converter then decides and words every problem. Reading a workspace's settings
+    needs no cattrs on the common path (#14)."""
+    # Any: parsed TOML.
+    if set(data) - {"actors", "signing"}:
+        return None
+    actors, signing = data.get("actors", {}), data.get("signing", {})
+    if type(actors) is not dict or type(signing) is not dict or set(signing) - {"required"}:
+        return None
+    required = signing.get("required", False)
+    entries: dict[str, ActorEntry] = {}
+    for name, entry in actors.items():
+        roles = entry.get("roles") if type(entry) is dict and set(entry) == {"roles"} else None
+        if not ACTOR_NAME.fullmatch(name) or type(roles) is not list:
+            return None
+        if any(type(role) is not str for role in roles):
+            return None
+        entries[name] = ActorEntry(tuple(roles))
+    if type(required) is not bool:
+        return None
+    return Config(actors=entries, signing=SigningSection(required))
 
 
 _NAMES: Final = {
@@ -135,21 +164,30 @@ def _structure_actors(value: object, _: Any) -> dict[str, ActorEntry]:
     actors: dict[str, ActorEntry] = {}
     for name, entry in value.items():
         try:
-            actors[name] = _CONVERTER.structure(entry, ActorEntry)
+            actors[name] = _converter().structure(entry, ActorEntry)
         except Exception as exc:  # noqa: BLE001 - collected, re-raised as a group with paths
             exc.__notes__ = [*getattr(exc, "__notes__", []), _key_note(name)]
             errors.append(exc)
     if errors:
+        import cattrs
+
         raise cattrs.IterableValidationError("invalid actors", errors, dict)
     return actors
 
 
 def _key_note(name: str) -> IterableValidationNote:
     # An index note with the name as its index words the path as `$.actors.NAME` below.
+    from cattrs.errors import IterableValidationNote
+
     return IterableValidationNote(f"Structuring actor {name}", name, ActorEntry)
 
 
-def _make_converter() -> cattrs.Converter:
+@functools.cache
+def _converter() -> cattrs.Converter:
+    import cattrs
+
+    from ._convert import is_tuple, strict, tuple_structurer
+
     conv = cattrs.Converter(forbid_extra_keys=True)
     conv.register_structure_hook(str, strict(str))
     conv.register_structure_hook(bool, strict(bool))
@@ -166,6 +204,8 @@ def _make_converter() -> cattrs.Converter:
 def _table_first(conv: cattrs.Converter) -> Callable[[object, type], object]:
     """Structure an attrs model from a table only (cattrs would fail on a string with a
     confusing message)."""
+    from cattrs.gen import make_dict_structure_fn
+
     generated: dict[type, Callable[[Any, type], object]] = {}  # Any: a parsed TOML table
 
     def structure(value: object, kind: type) -> object:
@@ -176,6 +216,3 @@ def _table_first(conv: cattrs.Converter) -> Callable[[object, type], object]:
         return generated[kind](value, kind)
 
     return structure
-
-
-_CONVERTER: Final = _make_converter()

@@ -18,6 +18,7 @@ from ._decide import GATE, reason_problem
 from ._due import due_items
 from ._eventcheck import event_problems, fact_problems, kind_checked
 from ._inputs import actor_problem, free_text_actor
+from ._log import AUDIT_LIMIT
 from ._replay import Mismatch, ReplayError, apply, recheck, start
 from ._rules import RuleKind
 from ._state import Engagement
@@ -93,6 +94,9 @@ class Conformance:
             self._check_actor(record.get("actor"), seq)
             if self.engagement is None:
                 self.engagement = start(record)
+                for log in (self.engagement.entries, self.engagement.activities):
+                    log.limit_memory(AUDIT_LIMIT)  # memory bounded whatever the history holds
+                self.engagement.fired.limit_memory(AUDIT_LIMIT)
                 opened_facts = _dict(record.get("data")).get("facts") or {}
                 for problem in fact_problems(self.engagement.playbook, opened_facts):
                     self.findings.append(_error("not-allowed", seq, f"opened with {problem}"))

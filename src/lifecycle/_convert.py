@@ -18,6 +18,7 @@ import cattrs
 from cattrs.errors import IterableValidationNote
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from ._embedded import drop_empty
 from ._model import Playbook, Rule, Trigger
 
 __all__ = [
@@ -154,19 +155,7 @@ def unstructure_playbook(playbook: Playbook) -> dict[str, Any]:
     """Return *playbook* as plain data (TOML-writable: no ``None``, keys as the schema spells them)."""
     # Any: a JSON/TOML document is heterogeneous by nature.
     data: dict[str, Any] = _CONVERTER.unstructure(playbook)
-    return _drop_empty(data)
-
-
-def _drop_empty(data: dict[str, Any]) -> dict[str, Any]:
-    """Drop ``None`` values (TOML has no null) and the merge-only keys when empty."""
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if value is None or (key in ("remove", "checklist") and value == []):
-            continue
-        if isinstance(value, list):
-            value = [_drop_empty(v) if isinstance(v, dict) else v for v in value]
-        out[key] = value
-    return out
+    return drop_empty(data)
 
 
 def structure_problems(exc: Exception) -> list[str]:

@@ -11,23 +11,19 @@ import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from . import _commandparts as parts
 from ._authority import Authority
-from ._catalog import Catalog
-from ._commandparts import day_of, item_stage, opened_data, refuse_final
-from ._decide import Outcome, check_override, evaluate, gate, missing_reason, reason_problem
+from ._decide import Outcome, check_override, evaluate, gate, missing_reason
 from ._due import DueItem, due_items
-from ._events import check_events
-from ._inputs import MIN_DATE, check_actor
-from ._keys import PrivateKey
+from ._inputs import check_actor
 from ._lesson_record import LessonCommands, check_cites, cites_data
 from ._lessons import related_lessons
 from ._lines import format_at
 from ._machine import compile_machine
-from ._plugins import Plugins, make_plugin_manager
 from ._practice import PracticeCommands, check_occurrence, check_params
 from ._practice_entry import entry_data
 from ._practice_replay import event_version
@@ -47,6 +43,11 @@ from .exceptions import (
     RefusedError,
 )
 
+if TYPE_CHECKING:
+    from ._catalog import Catalog
+    from ._keys import PrivateKey
+    from ._plugins import Plugins
+
 __all__ = ["Engine", "Result"]  # Result: re-exported from ._results, where it lives
 
 Record = dict[str, Any]  # Any: a JSON object as stored.
@@ -56,6 +57,7 @@ class Engine(PracticeCommands, LessonCommands):
     """Runs engagements of one workspace.
 
     >>> import tempfile
+    >>> from lifecycle import make_plugin_manager
     >>> engine = Engine(tempfile.mkdtemp(), plugins=make_plugin_manager(load_entrypoints=False))
     >>> engine.open("demo-1", "core", actor="a.mensah").engagement.stage
     'support-request'
@@ -76,7 +78,11 @@ class Engine(PracticeCommands, LessonCommands):
         self.store: Store = store if store is not None else FileStore(Path(str(workspace)))
         # Who acts and with what roles: the keyring's, when the workspace has one (#12).
         self.authority = Authority(self.store, key)
-        self.plugins = plugins if plugins is not None else make_plugin_manager()
+        if plugins is None:
+            from ._plugins import make_plugin_manager  # pluggy, only for an engine that needs it
+
+            plugins = make_plugin_manager()
+        self.plugins = plugins
         self._playbook_dirs = tuple(playbook_dirs)
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._catalog: Catalog | None = None
@@ -125,6 +131,8 @@ class Engine(PracticeCommands, LessonCommands):
 
     def history(self, engagement_id: str) -> list[Record]:
         """The verified events of *engagement_id*, oldest first, each checked against its schema."""
+        from ._events import check_events
+
         return check_events(self.store.label_of(engagement_id), self._read(engagement_id))
 
     def engagement_at(self, engagement_id: str, seq: int) -> Engagement:
@@ -199,7 +207,7 @@ class Engine(PracticeCommands, LessonCommands):
         check_actor(actor)
         self.authority.check_actor(actor)
         at = self._now("")
-        data = opened_data(
+        data = parts.opened_data(
             engagement_id, title, resolved, {k: v for k, v in values.items() if v is not None}
         )
         data.update(entry_data(resolved.playbook, entry, channel))
@@ -246,7 +254,7 @@ class Engine(PracticeCommands, LessonCommands):
         marked ``lessons = true`` may *cite* lessons of other engagements (``ENGAGEMENT:SEQ``)."""
         wanted = check_cites(self, engagement_id, cites)  # reads others: before this lock
         with self._open(engagement_id, actor, expected_seq) as ctx:
-            stage = item_stage(ctx.engagement, item)
+            stage = parts.item_stage(ctx.engagement, item)
             data = {"item": item, "stage": stage, **cites_data(ctx.engagement, item, wanted)}
             data.update({"note": note} if note else {})
             return self._append(ctx, "item_checked", data)
@@ -256,7 +264,7 @@ class Engine(PracticeCommands, LessonCommands):
     ) -> Result:
         """Untick checklist *item*."""
         with self._open(engagement_id, actor, expected_seq) as ctx:
-            stage = item_stage(ctx.engagement, item)
+            stage = parts.item_stage(ctx.engagement, item)
             if not ctx.engagement.is_done(item):
                 raise RefusedError(f"Checklist item {item!r} is not checked.")
             return self._append(ctx, "item_unchecked", {"item": item, "stage": stage})
@@ -290,15 +298,10 @@ class Engine(PracticeCommands, LessonCommands):
         """
         with self._open(engagement_id, actor, expected_seq) as ctx:
             eng = ctx.engagement
-            spec = next((a for a in eng.playbook.activities if a.id == activity), None)
-            if spec is None:
-                raise NotFoundError("activity", activity, f"(playbook {eng.playbook.id!r})")
-            today = day_of(ctx.at)
-            day = on or today
-            if day < MIN_DATE:
-                raise InvalidInputError(f"The date {day.isoformat()} is before {MIN_DATE}.")
-            if day > today:
-                raise InvalidInputError(f"The date {day.isoformat()} is in the future.")
+            spec, day = (
+                parts.activity_spec(eng, activity),
+                parts.activity_day(on, parts.day_of(ctx.at)),
+            )
             given = check_params(eng, activity, params or {})
             action = Action("activity", activity, day, tuple(sorted(given.items())))
             outcomes = evaluate(eng, action, self.rule_kinds)
@@ -336,10 +339,10 @@ class Engine(PracticeCommands, LessonCommands):
             eng = ctx.engagement
             spec = eng.playbook.trigger(trigger)
             if eng.final and not (spec and spec.new_round and eng.stage in spec.from_):
-                refuse_final(eng)
+                parts.refuse_final(eng)
             machine = compile_machine(eng.playbook, eng.playbook_sha256)
             dest = machine.target(trigger, eng.stage, eng.came_from())
-            day = check_occurrence(eng, on, day_of(ctx.at)) if on else day_of(ctx.at)
+            day = check_occurrence(eng, on, parts.day_of(ctx.at)) if on else parts.day_of(ctx.at)
             action = Action("trigger", trigger, day)
             outcomes = evaluate(eng, action, self.rule_kinds)
             outcomes += [g for g in [gate(eng, trigger)] if g is not None]
@@ -371,16 +374,7 @@ class Engine(PracticeCommands, LessonCommands):
             if eng.playbook.stage(stage) is None:
                 raise NotFoundError("stage", stage, f"(playbook {eng.playbook.id!r})")
             roles = list(self.roles_of(actor))
-            admins = eng.playbook.admin_roles or ()
-            problems = []
-            if not set(roles) & set(admins):
-                held = ", ".join(roles) or "no roles"
-                problems.append(
-                    f"no role: force needs one of {', '.join(admins) or '(none: the playbook names no admin_roles)'}; "
-                    f"{actor!r} has {held}"
-                )
-            if why := reason_problem(reason):
-                problems.append(f"no reason: {why}")
+            problems = parts.force_problems(eng, actor, roles, reason)
             data: Record = {"from": eng.stage, "to": stage, "roles": roles}
             if problems:
                 self._refuse(ctx, "force", data, [], problems, reason)
@@ -399,7 +393,7 @@ class Engine(PracticeCommands, LessonCommands):
     ) -> Iterator[_Ctx]:
         with self._command(engagement_id, actor, expected_seq) as ctx:
             if ctx.engagement.final and not allow_final:
-                refuse_final(ctx.engagement)
+                parts.refuse_final(ctx.engagement)
             yield ctx
 
     @contextlib.contextmanager

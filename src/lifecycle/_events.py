@@ -16,14 +16,15 @@ import datetime as dt
 import functools
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
-import cattrs
-from cattrs.gen import make_dict_structure_fn, override
 
 from ._schemacheck import TYPE_NAMES, Check, compile_check, one_of, type_name
 from .exceptions import CorruptHistoryError
+
+if TYPE_CHECKING:
+    import cattrs
 
 __all__ = [
     "EVENT_MODELS",
@@ -361,9 +362,26 @@ class Event:
 
 
 _NEEDS_REASON: Final = frozenset({"forced", "person_left"})
-_DATA_CHECKS: Final = {key: compile_check(model) for key, model in EVENT_MODELS.items()}
-_HEADER_CHECK: Final = compile_check(Header)
-_ENVELOPE_CHECK: Final = compile_check(Event)
+# Each model's check is compiled when a line of its type is first read (#14: not at import).
+_DATA_CHECKS: Final[dict[tuple[str, int], Check]] = {}
+
+
+def _data_check(key: tuple[str, int]) -> Check | None:
+    model = EVENT_MODELS.get(key)
+    if model is None:
+        return None
+    check = _DATA_CHECKS[key] = compile_check(model)
+    return check
+
+
+@functools.cache
+def _header_check() -> Check:
+    return compile_check(Header)
+
+
+@functools.cache
+def _envelope_check() -> Check:
+    return compile_check(Event)
 
 
 def event_problem(record: Mapping[str, Any]) -> str:
@@ -380,7 +398,7 @@ def event_problem(record: Mapping[str, Any]) -> str:
         return f"type: {kind!r} is not a string"
     if type(version) is not int:
         return f"{kind} event: v: {version!r} is not an integer"
-    data_check = _DATA_CHECKS.get((kind, version))
+    data_check = _DATA_CHECKS.get((kind, version)) or _data_check((kind, version))
     if data_check is None:
         return ""
     actor, reason = get("actor"), get("reason")
@@ -408,7 +426,7 @@ def check_events(label: str, records: list[Record]) -> list[Record]:
 
 def _explain(record: Mapping[str, Any], data_check: Check) -> str:
     kind = record.get("type")
-    if problem := _ENVELOPE_CHECK(dict(record)):
+    if problem := _envelope_check()(dict(record)):
         return f"{kind} event: {problem.lstrip('.')}"
     if not str(record.get("actor")).strip():
         return f"{kind} event: actor: empty"
@@ -420,7 +438,7 @@ def _explain(record: Mapping[str, Any], data_check: Check) -> str:
 def header_problem(header: Mapping[str, Any]) -> str:
     """What is wrong with header record *header*, or "" when it fits :class:`Header`."""
     # Any: a JSON object as stored.
-    problem = _HEADER_CHECK(dict(header))
+    problem = _header_check()(dict(header))
     return f"header: {problem.lstrip('.')}" if problem else ""
 
 
@@ -461,7 +479,12 @@ def _fact_value(value: object, kind: Any) -> object:
     return value
 
 
-def _make_converter() -> cattrs.Converter:
+@functools.cache
+def _converter() -> cattrs.Converter:
+    """The converter for typed access (cattrs is imported only by those who ask for it)."""
+    import cattrs
+    from cattrs.gen import make_dict_structure_fn, override
+
     conv = cattrs.Converter()
     for kind in (str, int, bool):
         conv.register_structure_hook(kind, _strict(kind))
@@ -475,9 +498,6 @@ def _make_converter() -> cattrs.Converter:
         }
         conv.register_structure_hook(model, make_dict_structure_fn(model, conv, **renames))
     return conv
-
-
-_CONVERTER: Final = _make_converter()
 
 
 def structure_event(record: Mapping[str, Any]) -> Event:
@@ -495,5 +515,5 @@ def structure_event(record: Mapping[str, Any]) -> Event:
     if problem or model is None:
         raise ValueError(problem)
     fields = {k: record[k] for k in ("seq", "at", "actor", "type", "v", "prev") if k in record}
-    data: object = _CONVERTER.structure(record["data"], model)
+    data: object = _converter().structure(record["data"], model)
     return Event(**fields, data=data, reason=record.get("reason"))

@@ -12,10 +12,9 @@ the engine passes (where the engagement came from).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, Final
-
-from transitions import Machine, MachineError
 
 from ._model import Playbook, Trigger
 from ._state import Engagement
@@ -32,11 +31,29 @@ class CompiledMachine:
 
     def __init__(self, playbook: Playbook) -> None:
         self.playbook = playbook
-        self._machine: Any = Machine(  # Any: transitions ships no type information we rely on
+        self._moves = [move for t in playbook.triggers for move in _moves(playbook, t)]
+        # Where each trigger leads from each stage, read from the same definitions the machine
+        # is built from: asking where a trigger would lead (status) needs no machine (#14).
+        self._table: dict[str, dict[str, list[tuple[str, bool]]]] = {
+            t.id: {} for t in playbook.triggers
+        }
+        for move in self._moves:
+            sources = move["source"] if isinstance(move["source"], list) else [move["source"]]
+            for source in sources:
+                by_source = self._table[move["trigger"]].setdefault(source, [])
+                by_source.append((move["dest"], "conditions" in move))
+
+    @functools.cached_property
+    def _machine(self) -> Any:
+        """The shared ``transitions`` machine, built when a trigger is first fired."""
+        # Any: transitions ships no type information we rely on.
+        from transitions import Machine
+
+        return Machine(
             model=None,  # shared machine: engagements are passed per call, never added
-            states=[stage.id for stage in playbook.stages],
-            initial=playbook.initial_stage().id,
-            transitions=[move for t in playbook.triggers for move in _moves(playbook, t)],
+            states=[stage.id for stage in self.playbook.stages],
+            initial=self.playbook.initial_stage().id,
+            transitions=self._moves,
             auto_transitions=False,  # no to_<stage>() shortcuts that bypass every rule
             send_event=True,  # callbacks, if ever added, get one EventData argument
             ignore_invalid_triggers=False,  # an invalid trigger raises: it is audit-relevant
@@ -52,13 +69,13 @@ class CompiledMachine:
         Raises:
             NotFoundError: The playbook has no trigger *trigger*.
         """
-        event = self._machine.events.get(trigger)
-        if event is None:
+        by_source = self._table.get(trigger)
+        if by_source is None:
             raise NotFoundError("trigger", trigger, f"(playbook {self.playbook.id!r})")
-        moves = event.transitions.get(stage, [])
-        if moves and not moves[0].conditions:
-            return str(moves[0].dest)
-        return back if any(m.dest == back for m in moves) else None
+        moves = by_source.get(stage, [])
+        if moves and not moves[0][1]:
+            return moves[0][0]
+        return back if any(dest == back for dest, _ in moves) else None
 
     def edges(self) -> list[tuple[str, str, str]]:
         """Every ``(trigger, source, dest)`` the machine knows, in playbook order."""
@@ -81,13 +98,19 @@ class CompiledMachine:
             raise NotFoundError("trigger", trigger, f"(playbook {self.playbook.id!r})")
         try:
             moved = event.trigger(engagement, back=engagement.came_from())
-        except MachineError:
+        except _machine_error():  # evaluated only when something was raised
             moved = False
         if not moved:  # a returning trigger whose conditions all fail returns False
             raise RefusedError(
                 f"Can't {trigger!r} engagement {engagement.id!r} from stage {engagement.stage!r}."
             )
         return engagement.stage
+
+
+def _machine_error() -> type[Exception]:
+    from transitions import MachineError
+
+    return MachineError
 
 
 def _moves(playbook: Playbook, trigger: Trigger) -> list[dict[str, Any]]:

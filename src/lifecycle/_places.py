@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import functools
 
-import pycountry
-
 __all__ = ["place_problem"]
 
 
@@ -16,6 +14,8 @@ __all__ = ["place_problem"]
 def place_problem(kind: str, text: str) -> str:
     """What is wrong with *text* as a value of fact type *kind* (``country``/``subdivision``),
     or "" when it is a valid code."""
+    import pycountry  # its data loads in tens of milliseconds: only when a place is checked
+
     if kind == "country":
         if len(text) == 3 and text.isupper() and pycountry.countries.get(alpha_3=text):
             return ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ._log import Log
 from ._state import Engagement, Person
 
 __all__ = ["dump_practice", "load_practice"]
@@ -47,7 +48,7 @@ def load_practice(e: Engagement, d: dict[str, Any]) -> None:
         for n, r, s, q, o, left, lq, h in d["people"]
     ]
     e.links = {(o, r): n for o, r, n in d["links"]}
-    e.activities = [
+    e.activities = Log(
         a._replace(params=tuple((k, v) for k, v in params))
         for a, params in zip(e.activities, d["params"], strict=True)
-    ]
+    )

@@ -13,17 +13,15 @@ from typing import Any, Final
 
 import attrs
 
-from ._convert import structure_playbook
 from ._decide import GATE, evaluate, gate, unchecked_problem
+from ._embedded import embedded_playbook
 from ._lesson_replay import LESSON_APPLY, LESSON_VERSIONS, note_cites
 from ._lines import date_of
 from ._machine import compile_machine
-from ._playbooks import playbook_digest
 from ._practice_entry import entry_problem
 from ._practice_replay import PRACTICE_APPLY, PRACTICE_VERSIONS, occurrence_of, params_of
 from ._rules import RuleKind
 from ._state import Action, ActivityRecord, Engagement, Entry, Fired
-from ._validate import Origins, validate_resolved
 from .exceptions import LifecycleError
 
 __all__ = ["EVENT_VERSIONS", "Mismatch", "ReplayError", "apply", "replay", "start"]
@@ -71,16 +69,17 @@ def start(record: Record) -> Engagement:
     if record.get("type") != "opened":
         raise ReplayError(seq, "the first event must be 'opened'")
     data = _data(record)
+    # One structured, validated playbook per distinct embedded playbook in the process (#14).
     try:
-        playbook = structure_playbook(data["playbook"])
-    except Exception as exc:  # noqa: BLE001 - any structuring error: a bad embedded playbook
-        raise ReplayError(seq, f"embedded playbook is invalid ({type(exc).__name__})") from None
-    digest = playbook_digest(playbook)
+        playbook, digest = embedded_playbook(data.get("playbook"), validate=False)
+    except ValueError as exc:
+        raise ReplayError(seq, str(exc)) from None
     if digest != data.get("playbook_sha256"):
         raise ReplayError(seq, "embedded playbook does not match its recorded sha256")
-    problems = list(validate_resolved(playbook, Origins(top="opened"), any_kind=True))
-    if problems:
-        raise ReplayError(seq, f"embedded playbook is invalid: {problems[0]}")
+    try:
+        embedded_playbook(data.get("playbook"), validate=True)
+    except ValueError as exc:
+        raise ReplayError(seq, str(exc)) from None
     on = _date(record)
     initial = playbook.initial_stage().id
     entry = str(data.get("entry", "")) if record.get("v") == 2 else ""

@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any, Final
 
 from ._codeversion import code_version
-from ._convert import structure_playbook, unstructure_playbook
+from ._embedded import embedded_playbook, plain_playbook
 from ._files import read_regular
 from ._history import SUFFIX, Anchor
 from ._lesson_replay import dump_lessons, load_lessons
 from ._lines import MAX_LINE_BYTES
-from ._playbooks import playbook_digest
 from ._practice_state import dump_practice, load_practice
 from ._state import ActivityRecord, Engagement, Entry, Fired
 
@@ -108,7 +107,7 @@ def _dump(e: Engagement) -> dict[str, Any]:
     return {
         "id": e.id,
         "title": e.title,
-        "playbook": unstructure_playbook(e.playbook),
+        "playbook": plain_playbook(e.playbook),
         "playbook_sha256": e.playbook_sha256,
         "stage": e.stage,
         "opened_on": e.opened_on.isoformat(),
@@ -128,8 +127,8 @@ def _dump(e: Engagement) -> dict[str, Any]:
 
 def _load(d: dict[str, Any]) -> Engagement | None:
     # Any: a JSON object.
-    playbook = structure_playbook(d["playbook"])
-    if playbook_digest(playbook) != d["playbook_sha256"]:
+    playbook, digest = embedded_playbook(d["playbook"], validate=False)  # once per process
+    if digest != d["playbook_sha256"]:
         return None
     day = dt.date.fromisoformat
     engagement = Engagement(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Literal, NamedTuple
 
 import attrs
 
+from ._log import Log
 from ._model import Playbook
+from ._stateindex import StateIndex
 
 __all__ = ["Action", "ActivityRecord", "Engagement", "Entry", "Fired", "LessonRecord", "Person"]
 
@@ -88,7 +91,21 @@ class Person:
         return self.left is None
 
 
-@attrs.define
+def _entry_log(value: Iterable[Entry]) -> Log[Entry]:
+    return value if isinstance(value, Log) else Log(value)
+
+
+def _activity_log(value: Iterable[ActivityRecord]) -> Log[ActivityRecord]:
+    return value if isinstance(value, Log) else Log(value)
+
+
+def _fired_log(value: Iterable[Fired]) -> Log[Fired]:
+    return value if isinstance(value, Log) else Log(value)
+
+
+# No conversion on assignment: attrs would then route every attribute assignment through Python
+# code, and replay assigns seq, head and last_at per event. Assign logs as Log objects.
+@attrs.define(on_setattr=attrs.setters.NO_OP)
 class Engagement:
     """One engagement's state. ``stage`` is the attribute the compiled state machine drives."""
 
@@ -100,9 +117,10 @@ class Engagement:
     opened_on: dt.date
     facts: dict[str, object] = attrs.field(factory=dict)
     done: dict[str, int] = attrs.field(factory=dict)
-    entries: list[Entry] = attrs.field(factory=list)
-    activities: list[ActivityRecord] = attrs.field(factory=list)
-    fired: list[Fired] = attrs.field(factory=list)
+    # Append-only logs (a list given is made one): copies share them, the audit spills them (#14).
+    entries: Log[Entry] = attrs.field(factory=Log, converter=_entry_log)
+    activities: Log[ActivityRecord] = attrs.field(factory=Log, converter=_activity_log)
+    fired: Log[Fired] = attrs.field(factory=Log, converter=_fired_log)
     notes: int = 0
     # The practice (#13): where it was entered and through which channel, its round, the
     # people in roles, links to other engagements, and the latest occurrence date of a move.
@@ -119,12 +137,43 @@ class Engagement:
     seq: int = 0
     head: str = ""
     last_at: str = ""
-    # The latest occurrence of each trigger and activity, kept up as the lists grow (both are
-    # append-only): replay and the audit ask it per event, so a scan would be quadratic.
-    _occurred: dict[str, dt.date] = attrs.field(factory=dict, init=False, eq=False, repr=False)
-    _occurred_at: tuple[int, int, int, int] = attrs.field(
-        default=(0, 0, 0, 0), init=False, eq=False, repr=False
-    )
+    # What rules ask of the logs, kept up as they grow (replay and the audit ask it per event, so
+    # a scan would be quadratic): one value per stage, trigger and activity, none per event.
+    _index: StateIndex = attrs.field(factory=StateIndex, init=False, eq=False, repr=False)
+
+    def indexed(self) -> StateIndex:
+        """The index of the logs, caught up with them."""
+        index, entries, activities, fired = self._index, self.entries, self.activities, self.fired
+        logs = index.logs
+        try:  # the hot path of every rule: nothing appended since the last question
+            if (
+                logs[0] is entries
+                and logs[1] is activities
+                and logs[2] is fired
+                and index.known == (entries._len, activities._len, fired._len)
+            ):
+                return index
+        except AttributeError:  # lists assigned in place of logs
+            pass
+        return index.current(entries, activities, fired)
+
+    def copy(self) -> Engagement:
+        """A copy whose mutable parts are its own, in O(1) of the history's length: the logs
+        are shared (append-only), the dicts copied (one value per fact, item, person, link)."""
+        new = attrs.evolve(
+            self,
+            facts=dict(self.facts),
+            done=dict(self.done),
+            entries=self.entries.copy(),
+            activities=self.activities.copy(),
+            fired=self.fired.copy(),
+            people=[attrs.evolve(p) for p in self.people],
+            links=dict(self.links),
+            lessons=list(self.lessons),  # one per lesson event (#15): few, not one per event
+            cites=list(self.cites),
+        )
+        new._index = self.indexed().copy_for(new.entries, new.activities, new.fired)
+        return new
 
     @property
     def final(self) -> bool:
@@ -134,40 +183,37 @@ class Engagement:
 
     def visited(self, stage: str) -> bool:
         """Whether the engagement has ever entered *stage* (the current one included)."""
-        for entry in self.entries:  # a loop, not any(): this runs on every stage-visited rule
-            if entry.stage == stage:
-                return True
-        return False
+        return stage in self.indexed().last_entry
 
     def came_from(self) -> str | None:
         """The stage the engagement was in before it entered its current stage (re-entries of
         the current stage skipped), or None when it has been nowhere else."""
-        for entry in reversed(self.entries):
+        index = self.indexed()
+        if index.last_stage == self.stage:
+            return index.came
+        for entry in reversed(self.entries):  # the stage was set without an entry (rare)
             if entry.stage != self.stage:
                 return entry.stage
         return None
 
     def last_entry(self, stage: str) -> Entry | None:
         """The latest entry into *stage*, or None."""
-        return next((e for e in reversed(self.entries) if e.stage == stage), None)
+        return self.indexed().last_entry.get(stage)
 
     def last_occurrence(self, name: str) -> dt.date | None:
         """The latest date a trigger fired or an activity took place, by id; None if never."""
-        fired, activities = self.fired, self.activities
-        known_f, known_a, fired_id, activities_id = self._occurred_at
-        if (fired_id, activities_id) != (id(fired), id(activities)) or (
-            len(fired) < known_f or len(activities) < known_a
-        ):
-            self._occurred.clear()  # new lists (a snapshot, a copy): index them afresh
-            known_f = known_a = 0
-        occurred = self._occurred
-        new = [(f.trigger, f.on) for f in fired[known_f:]]
-        new += [(a.activity, a.on) for a in activities[known_a:]]
-        for key, on in new:
-            if (latest := occurred.get(key)) is None or on > latest:
-                occurred[key] = on
-        self._occurred_at = (len(fired), len(activities), id(fired), id(activities))
-        return occurred.get(name)
+        return self.indexed().occurred.get(name)
+
+    def activity_count(self, activity: str, since: str | None = None) -> int:
+        """How often *activity* was recorded; with *since*, only after the latest entry into
+        that stage (zero when it was never entered)."""
+        index = self.indexed()
+        total = index.counts.get(activity, 0)
+        if since is None:
+            return total
+        if since not in index.last_entry:
+            return 0
+        return total - index.counts_at[since].get(activity, 0)
 
     def person(self, name: str) -> Person | None:
         """The person *name* still in the engagement, or None."""

@@ -131,6 +131,10 @@ class EngagementView:
         """The latest date a trigger fired or an activity took place, by id; None if never."""
         return self.__engagement.last_occurrence(name)
 
+    def activity_count(self, activity: str, since: str | None = None) -> int:
+        """How often *activity* was recorded (after the latest entry into *since*, if given)."""
+        return self.__engagement.activity_count(activity, since)
+
     def is_done(self, item: str) -> bool:
         """Whether checklist item *item* is checked (since its stage was last entered)."""
         return self.__engagement.is_done(item)

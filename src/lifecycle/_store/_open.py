@@ -7,7 +7,6 @@ from pathlib import Path
 from ..exceptions import InvalidInputError
 from ._base import Store
 from ._file import FileStore
-from ._postgres import PostgresStore, is_postgres_url
 
 __all__ = ["open_store"]
 
@@ -22,6 +21,8 @@ def open_store(url: str | None, workspace: Path | str) -> Store:
     """
     if url is None or url == "":
         return FileStore(workspace)
+    from ._postgres import PostgresStore, is_postgres_url
+
     if is_postgres_url(url):
         return PostgresStore(url)
     raise InvalidInputError(

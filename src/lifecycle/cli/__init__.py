@@ -9,24 +9,29 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+import importlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
 
 import click
 
-from .._engine import Engine
 from .._inputs import text_problem
-from .._plugins import Plugins, make_plugin_manager
-from .._store import Store, open_store
 from ..exceptions import ConfigError, InvalidInputError, LifecycleError, NotFoundError
+from ._lazyplugins import lazy_plugins
 from ._render import escape
 from ._streams import guarded_streams
 
+if TYPE_CHECKING:
+    from .._engine import Engine
+    from .._plugins import Plugins
+    from .._store import Store
+
 Clock = Callable[[], dt.datetime]
 
-__all__ = ["Env", "cli", "main"]
+__all__ = ["Env", "cli", "load_plugins", "main"]
 
 
 class Env:
@@ -57,6 +62,8 @@ class Env:
     def store(self) -> Store:
         """The store: ``--store`` when given, else the files of ``--workspace``."""
         if self._store is None:
+            from .._store import open_store
+
             self._store = open_store(self.store_url, self.workspace)
             ctx = click.get_current_context(silent=True)
             if ctx is not None:  # the connection closes with the command, whatever happens
@@ -86,9 +93,13 @@ class Env:
     def engine(self) -> Engine:
         """The engine on the workspace."""
         if self._engine is None:
-            from .._keys import load_private
+            from .._engine import Engine
 
-            key = load_private(self.key) if self.key is not None else None
+            key = None
+            if self.key is not None:
+                from .._keys import load_private
+
+                key = load_private(self.key)
             self._engine = Engine(
                 store=self.store,
                 plugins=self.plugins,
@@ -99,21 +110,6 @@ class Env:
             for warning in self._engine.authority.warnings():
                 click.echo(f"warning: {escape(warning)}", err=True)
         return self._engine
-
-
-_PLUGINS: list[Plugins] = []
-
-
-def load_plugins() -> Plugins:
-    """Load plugins once per process (the CLI also needs them to add commands)."""
-    if not _PLUGINS:
-        trace = _stderr_write if os.environ.get("LIFECYCLE_TRACE_PLUGINS") else None
-        _PLUGINS.append(make_plugin_manager(trace=trace))
-    return _PLUGINS[0]
-
-
-def _stderr_write(text: str) -> None:
-    click.echo(text, err=True, nl=False)
 
 
 def _default_actor() -> str:
@@ -130,7 +126,172 @@ def _playbook_dirs(ctx: click.Context, param: click.Parameter, value: Sequence[s
     return dirs
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+_PLUGINS: list[Plugins] = []
+
+
+def load_plugins() -> Plugins:
+    """The plugins of this process, loaded once, when a hook first needs them (the CLI also
+    needs them to add commands)."""
+    if not _PLUGINS:
+        _PLUGINS.append(lazy_plugins())
+    return _PLUGINS[0]
+
+
+# Each built-in command and the module that defines it, imported only when the command runs (#14):
+# `lifecycle status` pays for what status needs, not for audit, keys or the PostgreSQL store.
+_BUILTIN: Final = {
+    **dict.fromkeys(
+        (
+            "new",
+            "status",
+            "set",
+            "check",
+            "uncheck",
+            "record",
+            "note",
+            "advance",
+            "force",
+            "list",
+            "history",
+            "due",
+        ),
+        "_engagements",
+    ),
+    **dict.fromkeys(("playbooks", "plugins"), "_authoring"),
+    **dict.fromkeys(("audit", "repair", "demo"), "_audit"),
+    **dict.fromkeys(("person", "handover", "link", "unlink"), "_practice"),
+    **dict.fromkeys(("store", "export", "import"), "_stores"),
+    **dict.fromkeys(("keys", "keyring"), "_keys"),
+    "report": "_report",
+    **dict.fromkeys(("lesson", "lessons"), "_lessons"),
+    **dict.fromkeys(("index", "search"), "_portfolio"),
+}
+# Every module of built-in commands (a module missing from _BUILTIN is still found: a name not
+# in it loads them all).
+_MODULES: Final = (
+    "_engagements",
+    "_authoring",
+    "_audit",
+    "_practice",
+    "_stores",
+    "_keys",
+    "_report",
+    "_lessons",
+    "_portfolio",
+)
+
+
+class _Commands(dict[str, click.Command]):
+    """The group's commands: reading them all (help, docs) imports every built-in module first."""
+
+    def __init__(self, group: _LazyGroup) -> None:
+        super().__init__()
+        self._group = group
+
+    def own(self, name: str) -> click.Command | None:
+        """The command *name* if it is loaded, without loading anything."""
+        return dict.get(self, name)
+
+    def _all(self) -> None:
+        self._group.load_builtins()
+
+    def __iter__(self) -> Iterator[str]:
+        self._all()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._all()
+        return super().__len__()
+
+    def __contains__(self, name: object) -> bool:
+        self._all()
+        return super().__contains__(name)
+
+    def __getitem__(self, name: str) -> click.Command:
+        self._all()
+        return super().__getitem__(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        # Any: as dict.get.
+        self._all()
+        return super().get(name, default)
+
+    def keys(self) -> Any:
+        # Any: a dict view.
+        self._all()
+        return super().keys()
+
+    def values(self) -> Any:
+        # Any: a dict view.
+        self._all()
+        return super().values()
+
+    def items(self) -> Any:
+        # Any: a dict view.
+        self._all()
+        return super().items()
+
+
+class _LazyGroup(click.Group):
+    """A group that imports a built-in command's module when it is run, and loads plugins (which
+    may add commands) only for a name that is not built in, or to list every command."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Any: click.Group's own arguments.
+        super().__init__(*args, **kwargs)
+        self.commands: _Commands = _Commands(self)
+        self._loaded: set[str] = set()
+        self._plugins_added: object = None  # the plugins whose commands were added
+
+    def load_module(self, name: str) -> None:
+        """Import the built-in command module *name* and add its commands."""
+        if name in self._loaded:
+            return
+        self._loaded.add(name)
+        module = importlib.import_module(f"{__name__}.{name}")
+        for command in module.COMMANDS:
+            if command.name is not None and self.commands.own(command.name) is None:
+                dict.__setitem__(self.commands, command.name, command)
+
+    def load_builtins(self) -> None:
+        """Every built-in command."""
+        for name in _MODULES:
+            self.load_module(name)
+
+    def add_plugin_commands(self) -> None:
+        """The commands plugins add (after every built-in one), once per set of plugins."""
+        plugins = load_plugins()
+        if self._plugins_added is not plugins:
+            self._plugins_added = plugins
+            self.load_builtins()
+            plugins.add_commands(self)
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        """Add a (plugin's) command; a built-in name is refused, so that a built-in command is
+        the same whether or not plugins were loaded (the plugin is then shown failed)."""
+        name = name or cmd.name
+        if name in _BUILTIN:
+            raise ValueError(f"the command name {name!r} is built in")
+        super().add_command(cmd, name)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if (found := self.commands.own(cmd_name)) is not None and cmd_name != "plugins":
+            return found
+        if cmd_name in _BUILTIN and cmd_name != "plugins":
+            self.load_module(_BUILTIN[cmd_name])
+        else:  # a plugin's command, or `plugins`, which reports how adding them went
+            self.add_plugin_commands()
+        return self.commands.own(cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self.add_plugin_commands()
+        return sorted(dict.keys(self.commands))
+
+
+@click.group(
+    cls=_LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(package_name="lifecycle", prog_name="lifecycle")
 @click.option(
     "--workspace",
@@ -187,31 +348,6 @@ def cli(
     ctx.obj = Env(workspace, actor, playbook_dirs, store_url, key, given, clock)
 
 
-def _register_commands() -> None:
-    from . import (
-        _audit,
-        _authoring,
-        _engagements,
-        _keys,
-        _lessons,
-        _portfolio,
-        _practice,
-        _report,
-        _stores,
-    )
-
-    modules = (
-        *(_engagements, _authoring, _audit, _practice, _stores, _keys, _report, _lessons),
-        _portfolio,
-    )
-    for module in modules:
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register_commands()
-
-
 def exit_code(error: LifecycleError) -> int:
     """2 for usage errors (a name or value that does not exist or is malformed, a bad
     ``lifecycle.toml``), else 1."""
@@ -244,7 +380,6 @@ def _error(message: str) -> None:
 
 def _run(args: list[str], clock: Clock | None = None) -> int:
     try:
-        load_plugins().add_commands(cli)
         result = cli.main(
             args=args,
             prog_name="lifecycle",
