@@ -147,3 +147,31 @@ def test_audit_memory_does_not_grow_with_the_history(
     large_mb, large_findings, large_ok = _peak_mb(large)
     assert small_ok and large_ok and small_findings == large_findings
     assert large_mb - small_mb < 3, (small_mb, large_mb)
+
+
+INDEX_PROBE = (
+    "import sys; from lifecycle.cli import run; code = run(sys.argv[1:]); "
+    "print(sorted({'sqlite3', 'lifecycle._index', 'lifecycle._index_db'} & set(sys.modules)), "
+    "file=sys.stderr); sys.exit(code)"
+)
+
+
+def test_status_does_not_import_the_portfolio_index(engine: Engine, workspace: Path):
+    """`status` starts without the portfolio index or sqlite3, which only index, search, list
+    and due use (#14), while `list` in the same workspace does import them."""
+    drive_core(engine, until="end-support")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIFECYCLE_")}
+    env.update(LIFECYCLE_ACTOR="officer", LIFECYCLE_LOAD_PLUGINS="")
+    seen = {}
+    for command in (["status", "eng-1"], ["list"]):
+        done = subprocess.run(
+            [sys.executable, "-c", INDEX_PROBE, "--workspace", str(workspace), *command],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        seen[command[0]] = _imported(done)
+    assert seen["status"] == set()
+    assert seen["list"] == {"sqlite3", "lifecycle._index", "lifecycle._index_db"}

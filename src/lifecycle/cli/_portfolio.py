@@ -6,13 +6,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from .._index import Filters, Portfolio, SearchResult, Update, search_store
 from ..exceptions import InvalidInputError
 from ._render import escape
+
+if TYPE_CHECKING:  # the index is imported when a command uses it: `status` never does (#14)
+    from .._index import Portfolio, SearchResult, Update
 
 __all__ = ["COMMANDS", "NO_INDEX", "portfolio", "warn"]
 
@@ -27,6 +29,8 @@ def portfolio(no_index: bool = False) -> Portfolio | None:
     env = _env()
     if env.store_url is not None:
         return None
+    from .._index import Portfolio
+
     return Portfolio(env.workspace, use_index=not no_index)
 
 
@@ -97,6 +101,8 @@ def search(
     no_index: bool,
 ) -> None:
     """Full-text search over titles, facts, notes, checklist notes and lessons."""
+    from .._index import Filters, search_store
+
     env = _env()
     query = " ".join(words)
     filters = Filters(country=country, stage=stage, playbook=playbook, active=active)
