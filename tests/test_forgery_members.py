@@ -92,7 +92,9 @@ def test_envelope_of_the_wrong_type_is_an_error(
 
 def test_seq_true_at_seq_one_is_bad_event(history: Path, engine: Engine) -> None:
     """`seq: true` on event 1 (equal to 1 in Python) is a `bad-event`, not a silent pass."""
-    history.write_bytes(b"".join(rechain(split(history.read_bytes()), 1, lambda r: r.update(seq=True))))
+    history.write_bytes(
+        b"".join(rechain(split(history.read_bytes()), 1, lambda r: r.update(seq=True)))
+    )
     assert "bad-event" in errors_at(history, engine, 1)
 
 

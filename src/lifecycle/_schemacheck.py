@@ -20,7 +20,15 @@ from typing import Any, Final, Literal
 
 import attrs
 
-__all__ = ["ALSO_WRITTEN", "TYPE_NAMES", "Check", "compile_check", "members_of", "one_of", "type_name"]
+__all__ = [
+    "ALSO_WRITTEN",
+    "TYPE_NAMES",
+    "Check",
+    "compile_check",
+    "members_of",
+    "one_of",
+    "type_name",
+]
 
 Check = Callable[[object], str]  # "" when the value fits, else what is wrong (with its path)
 
@@ -151,7 +159,9 @@ def members_of(cls: type) -> frozenset[str]:
 
 def _unwritten(allowed: frozenset[str]) -> Check:
     def check(value: object) -> str:
-        extra = sorted(str(key) for key in typing.cast(dict[str, object], value) if key not in allowed)
+        extra = sorted(
+            str(key) for key in typing.cast(dict[str, object], value) if key not in allowed
+        )
         return f".{extra[0]}: a member the engine never writes" if extra else ""
 
     return check
