@@ -124,3 +124,21 @@ def test_forged_refusal_is_an_error(history: Path, engine: Engine, name: str, ed
     seq = _seq_of(history, "refused")
     history.write_bytes(b"".join(rechain(split(history.read_bytes()), seq, edit)))
     assert "not-allowed" in errors_at(history, engine, seq)
+
+
+def test_advance_on_a_day_before_the_opening_audits_clean(engine: Engine) -> None:
+    """`advance --on` a day before the engagement was opened (entered late) is the engine's own
+    and audits clean, on that day (documented as honest in history-format.md)."""
+    import datetime as dt
+
+    from lifecycle import audit_file
+
+    engine.open("late", "core", actor="officer", title="Entered late")
+    for item in ("request-recorded", "entry-point-identified"):
+        engine.check("late", item, actor="officer")
+    event = engine.advance("late", "accept-request", actor="officer", on=dt.date(2000, 3, 1)).event
+    assert event["data"]["on"] == "2000-03-01" and event["at"][:10] > "2000-03-01"
+    report = audit_file(
+        engine.workspace.path_of("late"), kinds=engine.rule_kinds, today=engine.today()
+    )
+    assert [f.code for f in report.findings if f.severity == "error"] == []
