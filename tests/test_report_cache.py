@@ -284,3 +284,23 @@ def test_the_next_day_recomputes_what_is_overdue(
     data = json.loads(report(folder, "report", "--format", "json")[1])
     assert "peer-coaching" in [i["id"] for i in data["cadences"]["overdue"]]
     assert data["totals"]["overdue"] == json.loads(first)["totals"]["overdue"] + 1
+
+
+def test_a_kept_contribution_is_the_computed_one(generated: Path, clock: Clock) -> None:
+    """Every contribution of the generated workspace, dumped as an entry's body and loaded
+    again (as JSON text), is equal to the one computed, on its day and the next year's."""
+    from lifecycle._report._cache import dump, load
+    from lifecycle._report._contrib import as_of
+    from lifecycle._report._data import gather
+    from lifecycle._rules import CORE_RULE_KINDS
+    from lifecycle._store import FileStore
+
+    kinds = {kind.name: kind for kind in CORE_RULE_KINDS}
+    computed, unreadable, failed = gather(FileStore(generated), clock().date(), kinds)
+    assert len(computed) == 4 and unreadable == failed == []
+    assert any(c.overdue for c in computed)
+    for c in computed:
+        again = load(json.loads(json.dumps(dump(c))), c.label)
+        assert as_of(again, clock().date()) == c
+        later = clock().date() + dt.timedelta(days=365)
+        assert as_of(again, later) == as_of(c, later)

@@ -18,6 +18,7 @@ only means nothing is kept.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -189,11 +190,11 @@ def load(body: Any, label: str) -> Contribution:
         events=_of(int, body["events"]),
         head=_of(str, body["head"]),
         spans=_each(body["spans"], _span),
-        ends=_each(body["ends"], lambda e: (_day(e[0]), _of(str, e[1])), 2),
-        activities=_each(body["activities"], _dated4, 4),
-        indicators=_each(body["indicators"], _dated4, 4),
+        ends=_each(body["ends"], _end),
+        activities=_each(body["activities"], _dated4),
+        indicators=_each(body["indicators"], _dated4),
         overrides=_each(body["overrides"], _override),
-        missed=_each(body["missed"], lambda m: (_day(m[0]), _of(int, m[1]), _of(str, m[2])), 3),
+        missed=_each(body["missed"], _missed),
         overdue=(),
         lessons=_each(body["lessons"], _lesson),
         declared=_each(body["declared"], lambda n: _of(str, n)),
@@ -209,9 +210,13 @@ def _of(kind: type[T], value: object) -> T:
 
 
 def _day(value: object) -> dt.date:
-    text = _of(str, value)
-    if len(text) != 10:
-        raise ValueError(f"{text!r} is no day")
+    if type(value) is not str or len(value) != 10:
+        raise ValueError(f"{value!r} is no day")
+    return _parsed_day(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_day(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
@@ -219,22 +224,43 @@ def _day_or_none(day: dt.date | None) -> str | None:
     return None if day is None else day.isoformat()
 
 
-def _each(values: object, one: Callable[[Any], T], size: int | None = None) -> tuple[T, ...]:
-    items = _of(list, values)
-    if size is not None and any(type(v) is not list or len(v) != size for v in items):
+def _each(values: object, one: Callable[[Any], T]) -> tuple[T, ...]:
+    return tuple(one(v) for v in _of(list, values))
+
+
+def _list(v: object, size: int) -> list[Any]:
+    if type(v) is not list or len(v) != size:
         raise ValueError(f"an entry is not a list of {size}")
-    return tuple(one(v) for v in items)
+    return v
 
 
-def _span(v: Any) -> Span:
-    if type(v) is not list or len(v) != 6:
-        raise ValueError("a span is not a list of 6")
-    end = None if v[5] is None else _day(v[5])
-    return Span(_of(str, v[0]), _of(str, v[1]), _of(str, v[2]), _of(bool, v[3]), _day(v[4]), end)
+def _span(v: object) -> Span:
+    stage, title, phase, final, start, end = _list(v, 6)
+    return Span(
+        _of(str, stage),
+        _of(str, title),
+        _of(str, phase),
+        _of(bool, final),
+        _day(start),
+        None if end is None else _day(end),
+    )
 
 
-def _dated4(v: list[Any]) -> tuple[dt.date, str, str, int]:
-    return _day(v[0]), _of(str, v[1]), _of(str, v[2]), _of(int, v[3])
+def _dated4(v: object) -> tuple[dt.date, str, str, int]:
+    day, name, what, seq = _list(v, 4)
+    if type(name) is not str or type(what) is not str or type(seq) is not int:
+        raise TypeError(f"{v!r} is not (day, text, text, seq)")
+    return _day(day), name, what, seq
+
+
+def _end(v: object) -> tuple[dt.date, str]:
+    day, kind = _list(v, 2)
+    return _day(day), _of(str, kind)
+
+
+def _missed(v: object) -> tuple[dt.date, int, str]:
+    day, seq, message = _list(v, 3)
+    return _day(day), _of(int, seq), _of(str, message)
 
 
 _OVERRIDE: Final = ("day", "seq", "actor", "kind", "what", "rules", "reason")
