@@ -45,14 +45,13 @@ def _runs(work: Path, sizes: Sizes, *, cold: bool) -> tuple[int, list[float], li
     """Interleaved runs of `report --out F` and `list --json`: the engagements, their times."""
     count = min(1000, sizes.archive_files)
     folder = _workspace(work, count)
-    cache = work / "report-audit-cache"  # the audit's verdicts (LIFECYCLE_CACHE_DIR)
+    cache = work / "report-audit-cache"  # verdicts and contributions (LIFECYCLE_CACHE_DIR)
     env = _env(LIFECYCLE_CACHE_DIR=str(cache))
     out = work / "report.html"
 
     def report() -> float:
         if cold:
             shutil.rmtree(cache, ignore_errors=True)
-            shutil.rmtree(folder / ".lifecycle" / "report", ignore_errors=True)
         return _cli_seconds("--workspace", str(folder), "report", "--out", str(out), env=env)
 
     def listing() -> float:

@@ -15,6 +15,7 @@ import pytest
 
 from lifecycle import Engine, make_plugin_manager
 from lifecycle._lines import decode_line, encode_line
+from lifecycle._report._cache import contribution_folder
 from lifecycle.cli import run
 from report_workspace import ROLES, Clock, day, make_workspace
 
@@ -33,7 +34,7 @@ def workspace(generated: Path, tmp_path: Path) -> Path:
     """A copy of the generated workspace, with no report cache yet."""
     folder = tmp_path / "ws"
     shutil.copytree(generated, folder)
-    shutil.rmtree(folder / ".lifecycle" / "report", ignore_errors=True)
+    shutil.rmtree(contribution_folder(folder), ignore_errors=True)
     return folder
 
 
@@ -64,7 +65,7 @@ def report(
 
 def entries(workspace: Path) -> dict[str, Path]:
     """The report cache's entry files, by engagement."""
-    folder = workspace / ".lifecycle" / "report"
+    folder = contribution_folder(workspace)
     return {p.name.removesuffix(".json"): p for p in sorted(folder.glob("*.json"))}
 
 
@@ -228,11 +229,11 @@ def test_a_damaged_audit_cache_entry_is_ignored(
 def test_a_cache_folder_that_cannot_be_written_means_computing_without_it(
     report: Invoke, workspace: Path
 ) -> None:
-    """With `.lifecycle/report` not a folder (nothing can be kept there), the report is still
-    the same, and says nothing about the cache."""
+    """With the workspace's contribution folder not a folder (nothing can be kept there), the
+    report is still the same, and says nothing about the cache."""
     fresh = report(workspace, "report", "--no-cache")[1]
-    (workspace / ".lifecycle").mkdir(exist_ok=True)
-    (workspace / ".lifecycle" / "report").write_text("in the way\n", encoding="utf-8")
+    contribution_folder(workspace).parent.mkdir(parents=True, exist_ok=True)
+    contribution_folder(workspace).write_text("in the way\n", encoding="utf-8")
     for _ in range(2):
         code, out, err = report(workspace, "report")
         assert (code, err, out) == (0, "", fresh)

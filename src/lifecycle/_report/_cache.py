@@ -1,6 +1,8 @@
 """The report's cache (#15): each history's contribution, kept by the bytes it was computed from.
 
-One file per engagement, ``<workspace>/.lifecycle/report/<engagement>.json``: a first line with
+One file per engagement, ``<cache>/report/<workspace digest>/<engagement>.json`` (``<cache>`` the
+audit cache's folder, ``$LIFECYCLE_CACHE_DIR`` or ``~/.cache/lifecycle``; the workspace digest the
+SHA-256 prefix of its resolved path): a first line with
 the key of the history's bytes (SHA-256 of the entry version and the audit cache's key of the
 file: its name, every byte, the code versions) and the SHA-256 of the second line, the
 contribution computed from those bytes. An entry is used only when its key is the key of the
@@ -10,7 +12,11 @@ history's entry, another code's) is ignored and the contribution computed afresh
 on the day (what is overdue) is not taken from it: it is recomputed for the report's day from
 the due items (:func:`~._contrib.as_of`).
 
-Like every cache here it is an accelerator only: delete it at will. Writing an entry is a
+Like every cache here it is an accelerator only: delete it at will. It lives beside the audit
+cache, in the user's own folder, not in the workspace: whoever can write the cache can make a
+report's figures lie while its appendix still verifies, so it is kept where only the one who
+runs the report writes (``report --no-cache`` recomputes every figure from the histories, for an
+auditor who checks a report's figures and not only its sources). Writing an entry is a
 temporary file renamed into place, never under a history's lock; a folder that cannot be written
 only means nothing is kept.
 """
@@ -34,7 +40,6 @@ from .._auditcache import AuditCache, audit_bytes, default_cache_dir
 from .._files import read_regular
 from .._history import Record, _verify
 from .._lines import FORMAT_VERSION
-from .._snapshot import FOLDER as STATE_FOLDER
 from ..exceptions import HistoryError
 from ._contrib import Contribution, Span, as_of
 
@@ -42,12 +47,26 @@ if TYPE_CHECKING:
     from .._rules import RuleKind
     from .._store import Store
 
-__all__ = ["ContributionCache", "ReportCache", "dump", "load", "verified_records"]
+__all__ = [
+    "ContributionCache",
+    "ReportCache",
+    "contribution_folder",
+    "dump",
+    "load",
+    "verified_records",
+]
 
 _ENTRY: Final = 1
-FOLDER: Final = "report"  # under the workspace's .lifecycle folder
+FOLDER: Final = "report"  # under the audit cache's folder, one folder per workspace
 Data = dict[str, Any]  # Any: a JSON object.
 T = TypeVar("T")
+
+
+def contribution_folder(workspace: Path) -> Path:
+    """Where the contributions of the histories of *workspace* are kept: a folder of the audit
+    cache's, named by the SHA-256 prefix of the workspace's resolved path."""
+    name = hashlib.sha256(os.fsencode(workspace.resolve())).hexdigest()[:16]
+    return default_cache_dir() / FOLDER / name
 
 
 @attrs.frozen
@@ -60,14 +79,15 @@ class ReportCache:
 
     @classmethod
     def of(cls, store: Store, versions: Iterable[str]) -> ReportCache:
-        """The caches of *store* under the code *versions*: a workspace folder's (its
-        ``.lifecycle/report`` folder, and the audit cache); none for a shared store."""
+        """The caches of *store* under the code *versions*: for a workspace folder, the audit
+        cache and the contributions beside it (:func:`contribution_folder`); none for a shared
+        store."""
         from .._store import FileStore
 
         if not isinstance(store, FileStore):
             return cls()
         versions = list(versions)
-        folder = store.workspace.root / STATE_FOLDER / FOLDER
+        folder = contribution_folder(store.workspace.root)
         return cls(AuditCache(default_cache_dir(), versions), ContributionCache(folder, versions))
 
     def audit(
