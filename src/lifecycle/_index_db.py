@@ -55,6 +55,18 @@ _SCHEMA: Final = (
     "country TEXT, stage TEXT, playbook TEXT, active INTEGER NOT NULL)",
     "CREATE VIRTUAL TABLE docs USING fts5(engagement UNINDEXED, seq UNINDEXED, type UNINDEXED, "
     f"body, tokenize='{TOKENIZER}')",
+    # The lessons of each engagement (#15), rewritten whole with its row: see _index_lessons.
+    "CREATE TABLE lessons (key INTEGER NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL, "
+    "day TEXT NOT NULL, at TEXT NOT NULL, title TEXT NOT NULL, text TEXT NOT NULL, "
+    "stage TEXT NOT NULL, words TEXT NOT NULL, themes TEXT NOT NULL, country TEXT, "
+    "conflict TEXT NOT NULL, conflict_words TEXT NOT NULL, row TEXT NOT NULL, "
+    "PRIMARY KEY (key, seq))",
+    "CREATE INDEX lessons_country ON lessons (country)",
+    "CREATE INDEX lessons_conflict ON lessons (conflict)",
+)
+_LESSON_INSERT: Final = (
+    "INSERT INTO lessons (key, name, seq, day, at, title, text, stage, words, themes, country, "
+    "conflict, conflict_words, row) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _KNOWN: Final = (
     "SELECT name, key, size, mtime_ns, ctime_ns, ino, seq, head, start, stop, seen_ns "
@@ -184,6 +196,11 @@ class IndexDB:
         with _translated():
             return dict(self._conn.execute(f"SELECT name, {column} FROM engagements").fetchall())
 
+    def select(self, sql: str, params: Sequence[object] | Mapping[str, object]) -> list[Raw]:
+        """The rows of one read-only query (as :mod:`~lifecycle._index_lessons` makes them)."""
+        with _translated():
+            return self._conn.execute(sql, params).fetchall()
+
     def hits(
         self, expression: str, filters: Mapping[str, object], limit: int | None
     ) -> tuple[list[Hit], int]:
@@ -236,6 +253,7 @@ class IndexDB:
         found = self._conn.execute("SELECT key FROM engagements WHERE name = ?", (name,))
         for (key,) in found.fetchall():
             self._delete_docs(key, 0)
+            self._conn.execute("DELETE FROM lessons WHERE key = ?", (key,))
         self._conn.execute("DELETE FROM engagements WHERE name = ?", (name,))
 
     def _put(self, item: Fresh, base: Known | None) -> None:
@@ -273,6 +291,8 @@ class IndexDB:
                 (*values, key),
             )
         assert key is not None  # an INSERT always has a rowid
+        conn.execute("DELETE FROM lessons WHERE key = ?", (key,))
+        conn.executemany(_LESSON_INSERT, [(key, item.name, *entry) for entry in item.lessons])
         self._delete_docs(key, 0 if item.replace or base is None else base.anchor.seq)
         conn.executemany(
             "INSERT INTO docs (rowid, engagement, seq, type, body) VALUES (?, ?, ?, ?, ?)",
