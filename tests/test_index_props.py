@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from lifecycle import FileStore
 from lifecycle._index import Filters, Portfolio, search_store
 from lifecycle._lessons import LessonFilter, lessons_item, related_lessons, search_lessons
+from lifecycle._lines import LineProblem
 from lifecycle._listing import engagement_rows
 from lifecycle.exceptions import LifecycleError
 from lifecycle.testing import drive, make_engine
@@ -96,8 +97,9 @@ def _apply(ws: Path, engine, op: tuple[str, str, str]) -> None:
             path.write_bytes(bytes(data))
         elif kind == "touch":
             os.utime(path)
-    except (LifecycleError, FileNotFoundError):
-        pass  # an op that does not apply (no such engagement, refused): the workspace is as it is
+    except (LifecycleError, LineProblem, FileNotFoundError):
+        pass  # an op that does not apply (no such engagement, refused, a forgery of a damaged
+        # line): the workspace is as it is
 
 
 def _same(ws: Path) -> None:

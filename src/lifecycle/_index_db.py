@@ -72,13 +72,15 @@ _KNOWN: Final = (
     "SELECT name, key, size, mtime_ns, ctime_ns, ino, seq, head, start, stop, seen_ns "
     "FROM engagements"
 )
-# The search filters, as `list` applies them (a NULL parameter: no filter).
-_KEPT: Final = (
-    "SELECT key, name FROM engagements WHERE (:country IS NULL OR country = :country) "
-    "AND (:stage IS NULL OR stage = :stage) AND (:playbook IS NULL OR playbook = :playbook) "
-    "AND (:active = 0 OR active = 1)"
+# The search filters, as `list` applies them (a NULL parameter: no filter), on the engagement of
+# each matching document (its key is the rowid's high bits); SQLite sorts and counts in C.
+_FROM: Final = (
+    f"FROM docs d JOIN engagements e ON e.key = (d.rowid >> {_SEQ_BITS}) WHERE docs MATCH :expression "
+    "AND (:country IS NULL OR e.country = :country) AND (:stage IS NULL OR e.stage = :stage) "
+    "AND (:playbook IS NULL OR e.playbook = :playbook) AND (:active = 0 OR e.active = 1)"
 )
-_MATCHES: Final = "SELECT rowid FROM docs WHERE docs MATCH ?"
+_HITS: Final = f"SELECT e.name, d.rowid {_FROM} ORDER BY e.name, d.rowid LIMIT :limit"
+_COUNT: Final = f"SELECT count(*) {_FROM}"
 _SNIPPETS: Final = (
     "SELECT rowid, type, snippet(docs, 3, '[', ']', '...', 12) FROM docs "
     "WHERE docs MATCH ? AND rowid IN ({})"
@@ -207,25 +209,27 @@ class IndexDB:
         """The first *limit* documents matching FTS5 *expression* in engagements passing
         *filters* (country, stage, playbook, active), by engagement and seq; and their count.
 
-        Only rowids are read for every match (the posting lists, no stored text); the order is
-        made here, and snippets are made for the hits shown only.
+        Only rowids are read for every match (the posting lists, no stored text), sorted, cut at
+        *limit* and counted by SQLite; snippets are made for the hits shown only.
         """
-        params = {**filters, "active": int(bool(filters.get("active")))}
+        params = {
+            **filters,
+            "active": int(bool(filters.get("active"))),
+            "expression": expression,
+            "limit": -1 if limit is None else limit,  # SQLite: a negative LIMIT is none
+        }
         with _translated():
-            names = dict(self._conn.execute(_KEPT, params).fetchall())
-            found = sorted(
-                (names[rowid >> _SEQ_BITS], rowid & _MASK, rowid)
-                for (rowid,) in self._conn.execute(_MATCHES, (expression,))
-                if rowid >> _SEQ_BITS in names
-            )
-            shown = found if limit is None else found[:limit]
+            shown = [
+                (name, rowid & _MASK, rowid) for name, rowid in self._conn.execute(_HITS, params)
+            ]
+            total = self._conn.execute(_COUNT, params).fetchone()[0]
             texts: dict[int, tuple[str, str]] = {}
             for start in range(0, len(shown), 500):
                 rowids = [rowid for _, _, rowid in shown[start : start + 500]]
                 query = _SNIPPETS.format(", ".join("?" * len(rowids)))
                 for rowid, kind, snippet in self._conn.execute(query, (expression, *rowids)):
                     texts[rowid] = (kind, snippet)
-            return [(name, seq, *texts[rowid]) for name, seq, rowid in shown], len(found)
+            return [(name, seq, *texts[rowid]) for name, seq, rowid in shown], total
 
     def commit(
         self, fresh: Sequence[Fresh], base: Mapping[str, Raw], dropped: Sequence[str]
