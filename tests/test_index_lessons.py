@@ -114,3 +114,15 @@ def test_status_and_lessons_answer_when_the_index_cannot_be_written(ws: Path) ->
     got, err = _cli(ws, "lessons", "--json")
     assert got == lessons and err == ""
     assert (ws / ".lifecycle").read_text() == "not a folder"
+
+
+def test_a_query_of_many_words_is_matched_whole(ws: Path, engine: Engine) -> None:
+    """A QUERY of more words than go into one SQL query still needs every word: through the
+    index, as with `--no-index`, the lesson holding them all is found, and one word past them
+    that no lesson holds finds nothing."""
+    many = [f"w{i:02d}x" for i in range(45)]
+    engine.lesson("old-2", title="Many", text=" ".join(many), actor="officer")
+    for query, titles in ((" ".join(many), ["Many"]), (" ".join([*many, "absent"]), [])):
+        for extra in ((), ("--no-index",)):
+            out, _ = _cli(ws, "lessons", query, "--json", *extra)
+            assert [r["title"] for r in json.loads(out)["lessons"]] == titles

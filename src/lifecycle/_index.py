@@ -27,7 +27,7 @@ import attrs
 from ._due import DueItem
 from ._history import SUFFIX
 from ._index_db import Corrupt, IndexDB, Raw, Unavailable, known_of, trusted
-from ._index_lessons import related_sql, search_sql
+from ._index_lessons import related_sql, rest_passes, search_sql
 from ._index_read import Fresh, Stat, read_history
 from ._index_text import document, fts_query
 from ._listing import row_of
@@ -162,7 +162,14 @@ class Portfolio:
         :func:`~lifecycle._lessons.search_lessons`), and the engagements that could not be
         read, each as one line."""
         sql, params = search_sql(where)
-        rows, update = self._run(lambda db, up: _loaded(db.select(sql, params)), search=True)
+        rows, update = self._run(
+            lambda db, up: [
+                json.loads(row)
+                for row, words, conflict in db.select(sql, params)
+                if rest_passes(where, words, conflict)
+            ],
+            search=True,
+        )
         problems = [f"{name}: {error}" for name, error in update.unreadable.items()]
         return rows, problems, update
 
@@ -197,6 +204,8 @@ class Portfolio:
                 return answer(db, update), update
             except Corrupt as exc:
                 notes.append(f"{self.path}: the index was damaged ({exc}); rebuilt")
+            except Unavailable as exc:  # the answer's query failed (busy, out of memory)
+                return self._in_memory(names, answer, str(exc))
             finally:
                 db.close()
         return self._in_memory(names, answer, "the index was damaged again")
@@ -298,10 +307,6 @@ def _rows(answers: Answers, db: IndexDB) -> list[Row]:
         else:
             out.append({"engagement": name, "error": got} if isinstance(got, str) else got[0])
     return out
-
-
-def _loaded(found: list[tuple[str, ...]]) -> list[Row]:
-    return [json.loads(row) for (row,) in found]
 
 
 def _due(answers: Answers, db: IndexDB, today: dt.date) -> list[DueItem]:

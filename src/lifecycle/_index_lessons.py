@@ -21,13 +21,17 @@ if TYPE_CHECKING:
     from ._lessons import LessonFilter
     from ._state import Engagement
 
-__all__ = ["related_sql", "search_sql"]
+__all__ = ["SQL_TERMS", "related_sql", "rest_passes", "search_sql"]
 
 _ORDER: Final = " ORDER BY day DESC, at DESC, name ASC, seq DESC"
+# Terms past this many (per column) are checked on the rows SQLite returns: a QUERY of thousands
+# of words would pass SQLite's limit on the depth of an expression.
+SQL_TERMS: Final = 32
 
 
 def search_sql(where: LessonFilter) -> tuple[str, list[object]]:
-    """The query of ``lessons`` with *where*'s filters, and its parameters (rows: ``row``)."""
+    """The query of ``lessons`` with *where*'s filters, and its parameters (rows: ``row``,
+    ``words``, ``conflict_words``; see :func:`rest_passes` for the terms it leaves out)."""
     clauses: list[str] = []
     params: list[object] = []
     if where.country is not None:
@@ -37,11 +41,24 @@ def search_sql(where: LessonFilter) -> tuple[str, list[object]]:
         clauses.append("instr(themes, ?) > 0")
         params.append(f" {where.theme} ")
     for column, terms in (("words", where.terms), ("conflict_words", where.conflict)):
-        for term in terms:
+        for term in _unique(terms)[:SQL_TERMS]:
             clauses.append(f"instr({column}, ?) > 0")
             params.append(f" {term}")
     condition = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    return f"SELECT row FROM lessons{condition}{_ORDER}", params
+    return f"SELECT row, words, conflict_words FROM lessons{condition}{_ORDER}", params
+
+
+def rest_passes(where: LessonFilter, words: str, conflict_words: str) -> bool:
+    """Whether a row of :func:`search_sql` passes the terms past :data:`SQL_TERMS`."""
+    return all(
+        f" {term}" in have
+        for have, terms in ((words, where.terms), (conflict_words, where.conflict))
+        for term in _unique(terms)[SQL_TERMS:]
+    )
+
+
+def _unique(terms: list[str]) -> list[str]:
+    return list(dict.fromkeys(terms))
 
 
 def related_sql(engagement: Engagement) -> tuple[str, list[object]]:
