@@ -1,5 +1,6 @@
 """The portfolio index figures (#14): `list`, `due` and `search` on 100 and 10,000 engagements of
-30 events each, warm (index up to date) and cold (no index), and the peak memory of `list`.
+30 events each, warm (index up to date) and cold (no index), and the peak memory of `list`; and
+`lessons` (#15) on 10,000 engagements of 30 events and two lessons each, warm.
 
 Every figure is measured in one run: each timing is the median of several runs of the real CLI
 in a subprocess, printed with its spread (min-max) and the number of runs; ratios are of medians
@@ -9,6 +10,8 @@ Reproduce one with ``python bench/run.py --only index-list`` (``--quick``: 100 a
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import shutil
 import statistics
@@ -41,6 +44,48 @@ def _workspace(work: Path, count: int) -> Path:
     time.sleep(2.1)  # past the index's racy window: the files are then trusted on their stat
     _run("--workspace", str(folder), "index")
     _made[count] = folder
+    return folder
+
+
+_TOPICS = ("elders", "ceasefire", "monitors", "women", "delegates", "council", "water", "land")
+
+
+def _lessons_workspace(work: Path, count: int) -> Path:
+    """A workspace of *count* engagements of EVENTS events and two lessons each, index settled."""
+    key = -count
+    if key in _made:
+        return _made[key]
+    from _gen import base_records, write_history
+
+    from lifecycle._lines import encode_line, format_at
+
+    folder = work / f"lessons-{count}"
+    folder.mkdir()
+    base = base_records()
+    for i in range(count):
+        path = folder / f"eng-{i:05d}.history.jsonl"
+        write_history(path, EVENTS, base)
+        last = json.loads(path.read_bytes().splitlines()[-1])
+        at = dt.datetime.strptime(last["at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+        head = last["hash"]
+        with open(path, "ab") as out:
+            for n in (1, 2):
+                topic = _TOPICS[(i * n) % len(_TOPICS)]
+                line = encode_line({
+                    "seq": EVENTS + n, "at": format_at(at + dt.timedelta(seconds=n)),
+                    "actor": "a.mensah", "type": "lesson", "v": 1, "prev": head,
+                    "data": {
+                        "title": f"{topic.title()} first, case {i}-{n}",
+                        "text": f"What the {topic} of round {i % 97} taught the team.",
+                        "themes": ["local-dynamics"] if n == 1 else ["ceasefire"],
+                        "sections": {}, "stage": "active-support",
+                    },
+                })
+                out.write(line)
+                head = json.loads(line)["hash"]
+    time.sleep(2.1)
+    _run("--workspace", str(folder), "index")
+    _made[key] = folder
     return folder
 
 
@@ -119,6 +164,23 @@ def warm_search(work: Path, sizes: Sizes) -> Result:
     )
 
 
+def warm_lessons(work: Path, sizes: Sizes) -> Result:
+    """`lessons QUERY --theme` on the big workspace of lessons, warm: at most 0.3 s."""
+    small, big = _lessons_workspace(work, 100), _lessons_workspace(work, _big(sizes))
+    command = ("lessons", "elders round", "--theme", "local-dynamics")
+    t_small, t_big = [], []
+    for _ in range(max(5, sizes.repeats)):
+        t_small.append(_run("--workspace", str(small), *command))
+        t_big.append(_run("--workspace", str(big), *command))
+    median = statistics.median(t_big)
+    return _result(
+        f"{_big(sizes):,}: {_spread(t_big)}",
+        f"100: {_spread(t_small)}",
+        median / statistics.median(t_small),
+        median <= 0.3,
+    )
+
+
 def cold_list(work: Path, sizes: Sizes) -> Result:
     """`list` with no index (it is built) against `audit --no-cache` of the same archive."""
     folder = _workspace(work, _big(sizes))
@@ -155,6 +217,12 @@ INDEX_FIGURES: tuple[Figure, ...] = (
     Figure("index-list", "`list`, 10,000 engagements, warm index", "<= 0.5 s, <= 3x 100", warm_list),
     Figure("index-due", "`due`, 10,000 engagements, warm index", "<= 0.5 s, <= 3x 100", warm_due),
     Figure("index-search", "`search`, 10,000 engagements, warm index", "<= 0.3 s", warm_search),
+    Figure(
+        "index-lessons",
+        "`lessons` search, 10,000 engagements of 2 lessons, warm index",
+        "<= 0.3 s",
+        warm_lessons,
+    ),
     Figure(
         "index-cold",
         "`list`, 10,000 engagements, no index (built)",

@@ -27,6 +27,7 @@ import attrs
 from ._due import DueItem
 from ._history import SUFFIX
 from ._index_db import Corrupt, IndexDB, Raw, Unavailable, known_of, trusted
+from ._index_lessons import related_sql, rest_passes, search_sql
 from ._index_read import Fresh, Stat, read_history
 from ._index_text import document, fts_query
 from ._listing import row_of
@@ -35,6 +36,8 @@ from ._workspace import Workspace, is_engagement_id
 from .exceptions import LifecycleError
 
 if TYPE_CHECKING:
+    from ._lessons import LessonFilter
+    from ._state import Engagement
     from ._store import Store
 
 __all__ = ["INDEX_NAME", "Filters", "Portfolio", "SearchResult", "Update", "search_store"]
@@ -154,6 +157,31 @@ class Portfolio:
             search=True,
         )
 
+    def lessons(self, where: LessonFilter) -> tuple[list[Row], list[str], Update]:
+        """``lessons``: every lesson passing *where*, newest first (as
+        :func:`~lifecycle._lessons.search_lessons`), and the engagements that could not be
+        read, each as one line."""
+        sql, params = search_sql(where)
+        rows, update = self._run(
+            lambda db, up: [
+                json.loads(row)
+                for row, words, conflict in db.select(sql, params)
+                if rest_passes(where, words, conflict)
+            ],
+            search=True,
+        )
+        problems = [f"{name}: {error}" for name, error in update.unreadable.items()]
+        return rows, problems, update
+
+    def related(self, engagement: Engagement) -> list[tuple[Row, str | None, str]]:
+        """The lessons of the other engagements in *engagement*'s country or conflict, newest
+        first, each with its engagement's country fact and conflict key (``status``, #15)."""
+        sql, params = related_sql(engagement)
+        return self._run(
+            lambda db, up: [(json.loads(r), c, k) for r, c, k in db.select(sql, params)],
+            search=True,
+        )[0]
+
     # ------------------------------------------------------------------ internals
 
     def _run(
@@ -176,6 +204,8 @@ class Portfolio:
                 return answer(db, update), update
             except Corrupt as exc:
                 notes.append(f"{self.path}: the index was damaged ({exc}); rebuilt")
+            except Unavailable as exc:  # the answer's query failed (busy, out of memory)
+                return self._in_memory(names, answer, str(exc))
             finally:
                 db.close()
         return self._in_memory(names, answer, "the index was damaged again")

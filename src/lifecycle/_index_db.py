@@ -55,18 +55,32 @@ _SCHEMA: Final = (
     "country TEXT, stage TEXT, playbook TEXT, active INTEGER NOT NULL)",
     "CREATE VIRTUAL TABLE docs USING fts5(engagement UNINDEXED, seq UNINDEXED, type UNINDEXED, "
     f"body, tokenize='{TOKENIZER}')",
+    # The lessons of each engagement (#15), rewritten whole with its row: see _index_lessons.
+    "CREATE TABLE lessons (key INTEGER NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL, "
+    "day TEXT NOT NULL, at TEXT NOT NULL, title TEXT NOT NULL, text TEXT NOT NULL, "
+    "stage TEXT NOT NULL, words TEXT NOT NULL, themes TEXT NOT NULL, country TEXT, "
+    "conflict TEXT NOT NULL, conflict_words TEXT NOT NULL, row TEXT NOT NULL, "
+    "PRIMARY KEY (key, seq))",
+    "CREATE INDEX lessons_country ON lessons (country)",
+    "CREATE INDEX lessons_conflict ON lessons (conflict)",
+)
+_LESSON_INSERT: Final = (
+    "INSERT INTO lessons (key, name, seq, day, at, title, text, stage, words, themes, country, "
+    "conflict, conflict_words, row) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _KNOWN: Final = (
     "SELECT name, key, size, mtime_ns, ctime_ns, ino, seq, head, start, stop, seen_ns "
     "FROM engagements"
 )
-# The search filters, as `list` applies them (a NULL parameter: no filter).
-_KEPT: Final = (
-    "SELECT key, name FROM engagements WHERE (:country IS NULL OR country = :country) "
-    "AND (:stage IS NULL OR stage = :stage) AND (:playbook IS NULL OR playbook = :playbook) "
-    "AND (:active = 0 OR active = 1)"
+# The search filters, as `list` applies them (a NULL parameter: no filter), on the engagement of
+# each matching document (its key is the rowid's high bits); SQLite sorts and counts in C.
+_FROM: Final = (
+    f"FROM docs d JOIN engagements e ON e.key = (d.rowid >> {_SEQ_BITS}) WHERE docs MATCH :expression "
+    "AND (:country IS NULL OR e.country = :country) AND (:stage IS NULL OR e.stage = :stage) "
+    "AND (:playbook IS NULL OR e.playbook = :playbook) AND (:active = 0 OR e.active = 1)"
 )
-_MATCHES: Final = "SELECT rowid FROM docs WHERE docs MATCH ?"
+_HITS: Final = f"SELECT e.name, d.rowid {_FROM} ORDER BY e.name, d.rowid LIMIT :limit"
+_COUNT: Final = f"SELECT count(*) {_FROM}"
 _SNIPPETS: Final = (
     "SELECT rowid, type, snippet(docs, 3, '[', ']', '...', 12) FROM docs "
     "WHERE docs MATCH ? AND rowid IN ({})"
@@ -184,31 +198,38 @@ class IndexDB:
         with _translated():
             return dict(self._conn.execute(f"SELECT name, {column} FROM engagements").fetchall())
 
+    def select(self, sql: str, params: Sequence[object] | Mapping[str, object]) -> list[Raw]:
+        """The rows of one read-only query (as :mod:`~lifecycle._index_lessons` makes them)."""
+        with _translated():
+            return self._conn.execute(sql, params).fetchall()
+
     def hits(
         self, expression: str, filters: Mapping[str, object], limit: int | None
     ) -> tuple[list[Hit], int]:
         """The first *limit* documents matching FTS5 *expression* in engagements passing
         *filters* (country, stage, playbook, active), by engagement and seq; and their count.
 
-        Only rowids are read for every match (the posting lists, no stored text); the order is
-        made here, and snippets are made for the hits shown only.
+        Only rowids are read for every match (the posting lists, no stored text), sorted, cut at
+        *limit* and counted by SQLite; snippets are made for the hits shown only.
         """
-        params = {**filters, "active": int(bool(filters.get("active")))}
+        params = {
+            **filters,
+            "active": int(bool(filters.get("active"))),
+            "expression": expression,
+            "limit": -1 if limit is None else limit,  # SQLite: a negative LIMIT is none
+        }
         with _translated():
-            names = dict(self._conn.execute(_KEPT, params).fetchall())
-            found = sorted(
-                (names[rowid >> _SEQ_BITS], rowid & _MASK, rowid)
-                for (rowid,) in self._conn.execute(_MATCHES, (expression,))
-                if rowid >> _SEQ_BITS in names
-            )
-            shown = found if limit is None else found[:limit]
+            shown = [
+                (name, rowid & _MASK, rowid) for name, rowid in self._conn.execute(_HITS, params)
+            ]
+            total = self._conn.execute(_COUNT, params).fetchone()[0]
             texts: dict[int, tuple[str, str]] = {}
             for start in range(0, len(shown), 500):
                 rowids = [rowid for _, _, rowid in shown[start : start + 500]]
                 query = _SNIPPETS.format(", ".join("?" * len(rowids)))
                 for rowid, kind, snippet in self._conn.execute(query, (expression, *rowids)):
                     texts[rowid] = (kind, snippet)
-            return [(name, seq, *texts[rowid]) for name, seq, rowid in shown], len(found)
+            return [(name, seq, *texts[rowid]) for name, seq, rowid in shown], total
 
     def commit(
         self, fresh: Sequence[Fresh], base: Mapping[str, Raw], dropped: Sequence[str]
@@ -236,6 +257,7 @@ class IndexDB:
         found = self._conn.execute("SELECT key FROM engagements WHERE name = ?", (name,))
         for (key,) in found.fetchall():
             self._delete_docs(key, 0)
+            self._conn.execute("DELETE FROM lessons WHERE key = ?", (key,))
         self._conn.execute("DELETE FROM engagements WHERE name = ?", (name,))
 
     def _put(self, item: Fresh, base: Known | None) -> None:
@@ -273,6 +295,8 @@ class IndexDB:
                 (*values, key),
             )
         assert key is not None  # an INSERT always has a rowid
+        conn.execute("DELETE FROM lessons WHERE key = ?", (key,))
+        conn.executemany(_LESSON_INSERT, [(key, item.name, *entry) for entry in item.lessons])
         self._delete_docs(key, 0 if item.replace or base is None else base.anchor.seq)
         conn.executemany(
             "INSERT INTO docs (rowid, engagement, seq, type, body) VALUES (?, ?, ?, ?, ?)",

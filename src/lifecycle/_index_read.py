@@ -28,6 +28,7 @@ from ._due import due_items
 from ._files import open_regular, read_bounded
 from ._history import Anchor, _anchor_holds, _verify
 from ._index_text import document
+from ._lessons import index_entries
 from ._listing import row_of
 from ._snapshot import load_snapshot
 from ._state import Engagement
@@ -83,7 +84,8 @@ class Known:
 @attrs.frozen
 class Fresh:
     """One history as read now: its fingerprint and head, its ``list`` row and due items, and
-    the search documents to add (all of them when *replace*, else those after the known head)."""
+    the search documents to add (all of them when *replace*, else those after the known head),
+    and every lesson (:func:`~lifecycle._lessons.index_entries`)."""
 
     name: str
     stat: Stat
@@ -95,6 +97,7 @@ class Fresh:
     replace: bool
     warning: str | None = None
     how: str = "new"  # new, appended, verified (read whole, unchanged) or changed
+    lessons: list[tuple[object, ...]] = attrs.field(factory=list)  # all of them (#15)
 
 
 def read_history(path: Path, name: str, known: Known | None) -> Fresh:
@@ -181,7 +184,8 @@ def _fresh(
     due = [
         [i.kind, i.id, i.title, i.due.isoformat(), i.source] for i in due_items(eng, _ANY_DAY)
     ]
-    return Fresh(name, stat, anchor, seen, row_of(eng), due, docs, replace, warning, how)
+    lessons = index_entries(eng)
+    return Fresh(name, stat, anchor, seen, row_of(eng), due, docs, replace, warning, how, lessons)
 
 
 def _docs(records: list[Record]) -> list[Doc]:

@@ -18,6 +18,7 @@ recorded), then by when it was recorded.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LessonFilter",
     "conflict_key",
+    "index_entries",
     "lesson_row",
     "lesson_words",
     "lessons_item",
@@ -206,21 +208,76 @@ def lessons_item(engagement: Engagement) -> str | None:
     return next((i.id for i in items if i.lessons), None)
 
 
-def related_lessons(engine: Engine, engagement: Engagement) -> list[Row] | None:
+def related_lessons(
+    engine: Engine, engagement: Engagement, *, use_index: bool = True
+) -> list[Row] | None:
     """``status``'s ``lessons``: when the current stage has an item marked ``lessons = true``,
     the lessons of the other engagements in the same country or the same conflict, newest
-    first, each with what matched and whether this engagement cited it; else None."""
+    first, each with what matched and whether this engagement cited it; else None.
+
+    On the file store they come from the portfolio index (brought up to date first; when it
+    cannot be written, from the histories in memory); on other stores, and with *use_index*
+    False, every engagement is replayed through *engine*."""
     if lessons_item(engagement) is None:
         return None
-    country, conflict = engagement.facts.get("country"), conflict_key(engagement)
-    cited = {cite for _, cite in engagement.cites}
+    country = engagement.facts.get("country")
+    if use_index and (country is None or isinstance(country, str)):
+        from ._store import FileStore
+
+        if isinstance(engine.store, FileStore):
+            from ._index import Portfolio
+
+            found = Portfolio(engine.store.workspace.root).related(engagement)
+            return [related_row(engagement, row, country_, key) for row, country_, key in found]
+    return _replayed_related(engine, engagement)
+
+
+def related_row(engagement: Engagement, row: Row, country: object, key: str) -> Row:
+    """*row*, a lesson of another engagement whose country fact is *country* and conflict key
+    *key*, with what matched *engagement* and whether *engagement* cited it."""
+    own = engagement.facts.get("country")
+    conflict = conflict_key(engagement)
+    matched = ["country"] * (own is not None and country == own)
+    matched += ["conflict"] * (bool(conflict) and key == conflict)
+    cited = any(cite == row["cite"] for _, cite in engagement.cites)
+    return {**row, "matched": matched, "cited": cited}
+
+
+def _replayed_related(engine: Engine, engagement: Engagement) -> list[Row]:
     rows: list[Row] = []
+    country, conflict = engagement.facts.get("country"), conflict_key(engagement)
     for other in _engagements(engine, []):
         if other.id == engagement.id or not other.lessons:
             continue
-        matched = ["country"] * (country is not None and other.facts.get("country") == country)
-        matched += ["conflict"] * (bool(conflict) and conflict_key(other) == conflict)
-        for lesson in other.lessons if matched else ():
+        if not (country is not None and other.facts.get("country") == country) and not (
+            conflict and conflict_key(other) == conflict
+        ):
+            continue
+        for lesson in other.lessons:
             row = lesson_row(other, lesson)
-            rows.append({**row, "matched": matched, "cited": row["cite"] in cited})
+            rows.append(related_row(engagement, row, other.facts.get("country"), conflict_key(other)))
     return sort_rows(rows)
+
+
+def _spaced(items: Iterable[str]) -> str:
+    """*items* as one string that ``instr(column, ' ' || term)`` searches by word prefix."""
+    return "".join(f" {item}" for item in sorted(set(items))) + " "
+
+
+def index_entries(engagement: Engagement) -> list[tuple[object, ...]]:
+    """The lessons of *engagement* as the portfolio index stores them, one tuple each: seq, day,
+    at, title, text, stage, the words a QUERY matches, themes, the country fact (when text),
+    the conflict key, the words ``--conflict`` matches, and the ``lessons --json`` row."""
+    country = engagement.facts.get("country")
+    country = country if isinstance(country, str) else None
+    key, conflict = conflict_key(engagement), _spaced(words(conflict_text(engagement)))
+    return [
+        (
+            *(lesson.seq, lesson.day, lesson.at, lesson.title, lesson.text, lesson.stage),
+            _spaced(lesson_words(lesson)),
+            _spaced(lesson.themes),
+            *(country, key, conflict),
+            json.dumps(lesson_row(engagement, lesson), ensure_ascii=False),
+        )
+        for lesson in engagement.lessons
+    ]

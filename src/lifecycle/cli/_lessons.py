@@ -9,6 +9,7 @@ import click
 from .._lessons import LessonFilter, search_lessons
 from . import _render
 from ._engagements import _done, _echo_json, _env, _parse_date
+from ._portfolio import NO_INDEX, portfolio, warn
 
 __all__ = ["COMMANDS"]
 
@@ -72,13 +73,24 @@ def lesson(
 )
 @click.option("--theme", metavar="T", help="Only lessons with this theme.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (docs/cli.md).")
+@NO_INDEX
 def lessons(
-    query: str, country: str | None, conflict: str | None, theme: str | None, as_json: bool
+    query: str,
+    country: str | None,
+    conflict: str | None,
+    theme: str | None,
+    as_json: bool,
+    no_index: bool,
 ) -> None:
     """Search the lessons of every engagement of the workspace, newest first."""
     env = _env()
     where = LessonFilter(query, country=country, conflict=conflict, theme=theme)
-    rows, problems = search_lessons(env.engine, where)
+    found = None if no_index else portfolio()
+    if found is None:  # a shared store, or --no-index: every engagement replayed
+        rows, problems = search_lessons(env.engine, where)
+    else:
+        rows, problems, update = found.lessons(where)
+        warn(update)
     for problem in problems:
         click.echo(f"warning: {_render.escape(problem)}", err=True)
     if as_json:
