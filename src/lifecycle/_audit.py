@@ -235,6 +235,9 @@ class _Reader:
     checkpoint: Checkpoint | None = None
     checkpoint_seen: bool = False
     today_text: str = ""
+    # Whether the last event's envelope passed the common-case check in one go (seq, prev, at,
+    # a known type and version): conformance then reads it without checking them again.
+    verified: bool = False
 
     def __attrs_post_init__(self) -> None:
         self.today_text = self.today.isoformat()
@@ -256,7 +259,7 @@ class _Reader:
             errors = len(self.report.findings)
             record = self._event(raw, number)
             if record is not None and not conformance.broken:
-                conformance.feed(record)
+                conformance.feed(record, verified=self.verified)
             elif len(self.report.findings) > errors and not conformance.broken:
                 # Past broken integrity the replayed state is unknown: stop, and say so.
                 conformance.broken = True
@@ -374,7 +377,9 @@ class _Reader:
             and version <= EVENT_VERSIONS.get(kind, 0)
         ):
             self.last_at = at
+            self.verified = True
             return True
+        self.verified = False
         return self._sequence_findings(record, seq, number)
 
     def _sequence_findings(self, record: dict[str, Any], seq: int, number: int) -> bool:

@@ -24,7 +24,7 @@ from ._rules import RuleKind
 from ._state import Action, ActivityRecord, Engagement, Entry, Fired
 from .exceptions import LifecycleError
 
-__all__ = ["EVENT_VERSIONS", "Mismatch", "ReplayError", "apply", "replay", "start"]
+__all__ = ["EVENT_VERSIONS", "Mismatch", "ReplayError", "apply", "apply_verified", "replay", "start"]
 
 EVENT_VERSIONS: Final = {
     "opened": 2,
@@ -122,6 +122,16 @@ def apply(engagement: Engagement, record: Record) -> None:
         raise ReplayError(
             seq, f"event type {kind!r} version {version!r} is newer than this code reads"
         )
+    apply_verified(engagement, record, kind, seq)
+
+
+def apply_verified(engagement: Engagement, record: Record, kind: str, seq: int) -> None:
+    """:func:`apply` for an event whose type *kind* is known and whose version this code reads
+    (the audit's reader has checked both, and that ``seq`` is the integer *seq*).
+
+    Raises:
+        ReplayError: The event cannot be applied.
+    """
     data = record.get("data")
     if type(data) is not dict:
         raise ReplayError(seq, "event has no data object")
@@ -136,8 +146,11 @@ def apply(engagement: Engagement, record: Record) -> None:
 
 
 def _nothing(engagement: Engagement, data: Record, record: Record) -> None:
-    if record.get("type") == "note_added":
-        engagement.notes += 1
+    pass  # opened (past seq 1), refused and repaired change nothing a replay keeps
+
+
+def _note(engagement: Engagement, data: Record, record: Record) -> None:
+    engagement.notes += 1
 
 
 def _fact_set(engagement: Engagement, data: Record, record: Record) -> None:
@@ -205,6 +218,7 @@ def _enter(engagement: Engagement, stage: str, seq: int, on: dt.date) -> None:
 
 
 _APPLY: Final[dict[str, Callable[[Engagement, Record, Record], None]]] = {
+    "note_added": _note,
     "fact_set": _fact_set,
     "item_checked": _checked,
     "item_unchecked": _unchecked,
