@@ -183,22 +183,25 @@ class Conformance:
             yield from self._forced(record, seq)
         if kind not in ("advanced", "activity_recorded"):
             if kind == "refused":
-                yield from self._mismatches(
-                    recheck(self.engagement, record, self.kinds), record, seq
-                )
+                rules = _rules(record)
+                mismatches = recheck(self.engagement, record, self.kinds)
+                yield from self._mismatches(mismatches, rules, seq)
             return
-        yield from self._mismatches(recheck(self.engagement, record, self.kinds), record, seq)
-        yield from self._overrides(record, seq)
-        problems = list(override_problems(record, _rules(record)))
+        rules = _rules(record)  # read once for every check below
+        yield from self._mismatches(recheck(self.engagement, record, self.kinds), rules, seq)
+        yield from self._overrides(record, rules, seq)
+        problems = list(override_problems(record, rules))
         if kind == "advanced":
             problems += reason_problems(self.engagement, _dict(record.get("data")))
         for code, message in problems:
             yield _error(code, seq, message)
 
     def _mismatches(
-        self, mismatches: list[Mismatch], record: Record, seq: int | None
+        self, mismatches: list[Mismatch], rules: list[dict[str, Any]], seq: int | None
     ) -> Iterator[Finding]:
-        plugin_rules = {r.get("rule") for r in _rules(record) if r.get("plugin")}
+        if not mismatches and not rules:
+            return  # nothing recorded, nothing re-evaluated: nothing to compare
+        plugin_rules = {r.get("rule") for r in rules if r.get("plugin")}
         for m in mismatches:
             rule = _rule_kind(self.engagement, m.rule)
             if m.rule in plugin_rules and (rule is None or rule not in self.kinds):
@@ -217,10 +220,10 @@ class Conformance:
                     f"rule {m.rule!r} was recorded as {m.recorded!r}; re-evaluated it is {m.now!r}",
                 )
         assert self.engagement is not None
-        forged = dict(unchecked_problems(self.engagement, _rules(record)))
+        forged = dict(unchecked_problems(self.engagement, rules))
         yield from (_error("unchecked-not-possible", seq, message) for message in forged.values())
         for rule in sorted(
-            str(r.get("rule")) for r in _rules(record) if r.get("unchecked") is True
+            str(r.get("rule")) for r in rules if r.get("unchecked") is True
         ):
             if rule not in forged:
                 yield _warning(
@@ -239,10 +242,11 @@ class Conformance:
                     "comes from a plugin that is not installed; not re-checked",
                 )
 
-    def _overrides(self, record: Record, seq: int | None) -> Iterator[Finding]:
+    def _overrides(
+        self, record: Record, rules: list[dict[str, Any]], seq: int | None
+    ) -> Iterator[Finding]:
         assert self.engagement is not None
         data = _dict(record.get("data"))
-        rules = _rules(record)
         overridden = [r for r in rules if r.get("outcome") == "overridden"]
         if not overridden:
             return
