@@ -222,9 +222,7 @@ class Conformance:
         assert self.engagement is not None
         forged = dict(unchecked_problems(self.engagement, rules))
         yield from (_error("unchecked-not-possible", seq, message) for message in forged.values())
-        for rule in sorted(
-            str(r.get("rule")) for r in rules if r.get("unchecked") is True
-        ):
+        for rule in sorted(str(r.get("rule")) for r in rules if r.get("unchecked") is True):
             if rule not in forged:
                 yield _warning(
                     "rule-unchecked-when-recorded",

@@ -153,11 +153,16 @@ def _counted(record: dict[str, Any]) -> int:
     """The members of *record* where the engine writes objects, plus the colons of its ``at``
     (at most as many colons as a line without duplicates and escapes holds)."""
     # Any: a JSON object.
-    get = record.get
-    count, data, at, sig = len(record), get("data"), get("at"), get("sig")
-    if type(data) is dict:
-        count += _members(data)
-    if type(sig) is dict:
+    count, data, at = len(record), record.get("data"), record.get("at")
+    if type(data) is dict:  # the first level inline: most data holds no object at all
+        count += len(data)
+        for item in data.values():
+            kind = type(item)
+            if kind is dict:
+                count += _members(item)
+            elif kind is list and item:
+                count += _list_members(item)
+    if "sig" in record and type(sig := record["sig"]) is dict:
         key = sig.get("key")
         count += len(sig) + (key.count(":") if type(key) is str else 0)  # "SHA256:..."
     return count + at.count(":") if type(at) is str else count

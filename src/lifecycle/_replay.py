@@ -24,7 +24,15 @@ from ._rules import RuleKind
 from ._state import Action, ActivityRecord, Engagement, Entry, Fired
 from .exceptions import LifecycleError
 
-__all__ = ["EVENT_VERSIONS", "Mismatch", "ReplayError", "apply", "apply_verified", "replay", "start"]
+__all__ = [
+    "EVENT_VERSIONS",
+    "Mismatch",
+    "ReplayError",
+    "apply",
+    "apply_verified",
+    "replay",
+    "start",
+]
 
 EVENT_VERSIONS: Final = {
     "opened": 2,
