@@ -130,16 +130,28 @@ def apply(engagement: Engagement, record: Record) -> None:
         raise ReplayError(
             seq, f"event type {kind!r} version {version!r} is newer than this code reads"
         )
-    apply_verified(engagement, record, kind, seq)
+    _apply_data(engagement, record, kind, seq)
+    engagement.seq = seq
+    head, at = record.get("hash", ""), record.get("at", "")
+    engagement.head = head if type(head) is str else str(head)
+    engagement.last_at = at if type(at) is str else str(at)
 
 
 def apply_verified(engagement: Engagement, record: Record, kind: str, seq: int) -> None:
-    """:func:`apply` for an event whose type *kind* is known and whose version this code reads
-    (the audit's reader has checked both, and that ``seq`` is the integer *seq*).
+    """:func:`apply` for an event whose envelope the audit's reader has checked: *kind* a known
+    type whose version this code reads, ``seq`` the integer *seq*, ``at`` a timestamp and
+    ``hash`` the line's hash (both strings).
 
     Raises:
         ReplayError: The event cannot be applied.
     """
+    _apply_data(engagement, record, kind, seq)
+    engagement.seq = seq
+    engagement.head = record["hash"]
+    engagement.last_at = record["at"]
+
+
+def _apply_data(engagement: Engagement, record: Record, kind: str, seq: int) -> None:
     data = record.get("data")
     if type(data) is not dict:
         raise ReplayError(seq, "event has no data object")
@@ -147,10 +159,6 @@ def apply_verified(engagement: Engagement, record: Record, kind: str, seq: int) 
         _APPLY.get(kind, _nothing)(engagement, data, record)
     except (KeyError, TypeError, ValueError, AttributeError, LifecycleError) as exc:
         raise ReplayError(seq, f"bad {kind!r} event data ({exc})") from None
-    engagement.seq = seq
-    head, at = record.get("hash", ""), record.get("at", "")
-    engagement.head = head if type(head) is str else str(head)
-    engagement.last_at = at if type(at) is str else str(at)
 
 
 def _nothing(engagement: Engagement, data: Record, record: Record) -> None:
