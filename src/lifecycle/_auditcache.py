@@ -25,7 +25,7 @@ from ._history import SUFFIX
 from ._lines import FORMAT_VERSION
 from .exceptions import HistoryError
 
-__all__ = ["AuditCache", "audit_cached", "default_cache_dir"]
+__all__ = ["AuditCache", "audit_bytes", "audit_cached", "default_cache_dir"]
 
 _ENTRY_VERSION: Final = 2  # 2: lessons and cites (#15)
 _DATED: Final = frozenset({"overdue"})
@@ -58,6 +58,13 @@ class AuditCache:
         with os.fdopen(open_regular(path, os.O_RDONLY), "rb") as handle:
             while chunk := handle.read(1 << 20):
                 digest.update(chunk)
+        return digest.hexdigest()
+
+    def key_of(self, name: str, data: bytes) -> str:
+        """The entry key of a file named *name* holding *data*: :meth:`key` without reading it."""
+        digest = hashlib.sha256(self._salt.encode())
+        digest.update(b"\0" + name.encode("utf-8", "surrogateescape") + b"\0")
+        digest.update(data)
         return digest.hexdigest()
 
     def get(self, key: str, path: Path, today: dt.date) -> FileReport | None:
@@ -145,5 +152,34 @@ def audit_cached(
     report = audit_file(path, kinds=kinds, today=today, against=against)
     # A `time` finding may name an event after today: tomorrow's verdict can differ.
     if report.engagement not in against and not any(f.code == "time" for f in report.findings):
+        cache.put(key, report)
+    return report
+
+
+def audit_bytes(
+    path: Path,
+    data: bytes,
+    *,
+    kinds: Any,
+    today: dt.date,
+    cache: AuditCache | None,
+    key: str | None = None,
+) -> FileReport:
+    """Audit *data*, the bytes read from the history file *path*, through *cache* when given:
+    the entry ``lifecycle audit`` keeps for a file of that name holding those bytes (#15: the
+    report audits what it read, once, and its figures rest on the same bytes). *key* is
+    ``cache.key_of(path.name, data)`` when the caller computed it already."""
+    # Any: the rule-kind mapping, passed through to audit_stream.
+    from ._audit import audit_stream
+
+    if cache is None:
+        return audit_stream(str(path), [data], kinds=kinds, today=today)
+    key = key or cache.key_of(path.name, data)
+    cached = cache.get(key, path, today)
+    if cached is not None:
+        return cached
+    report = audit_stream(str(path), [data], kinds=kinds, today=today)
+    # A `time` finding may name an event after today: tomorrow's verdict can differ.
+    if not any(f.code == "time" for f in report.findings):
         cache.put(key, report)
     return report

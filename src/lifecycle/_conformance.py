@@ -21,6 +21,7 @@ from ._inputs import actor_problem, free_text_actor
 from ._log import AUDIT_LIMIT
 from ._replay import EVENT_VERSIONS, Mismatch, ReplayError, apply, apply_verified, recheck, start
 from ._rules import RuleKind
+from ._shipped import shipped_problem
 from ._state import Engagement
 from .exceptions import LifecycleError
 
@@ -147,6 +148,8 @@ class Conformance:
         opened_facts = _dict(record.get("data")).get("facts") or {}
         for problem in fact_problems(self.engagement.playbook, opened_facts):
             self.findings.append(_error("not-allowed", seq, f"opened with {problem}"))
+        if shipped := shipped_problem(self.engagement):
+            self.findings.append(_error("shipped-playbook-mismatch", seq, shipped))
 
     def _check_actor(self, actor: object, seq: int | None) -> None:
         """An actor name the engine refuses is an error, unless an earlier version could have

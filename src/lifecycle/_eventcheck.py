@@ -16,6 +16,7 @@ from ._lesson_replay import LESSON_CHECKS, cite_problems
 from ._model import Fact, Playbook
 from ._places import place_problem
 from ._practice_check import ACTIVITY_CHECK, PRACTICE_CHECKS
+from ._refusalcheck import STRUCTURE_CHECKS
 from ._state import Engagement
 
 __all__ = ["event_problems", "fact_problems", "kind_checked"]
@@ -49,8 +50,8 @@ def _reopens(engagement: Engagement, data: Record) -> bool:
 
 
 def kind_checked(kind: object) -> bool:
-    """Whether events of *kind* have engine conditions to re-check (notes and refusals have none,
-    and a transition out of a final stage is already impossible in the compiled machine)."""
+    """Whether events of *kind* have engine conditions to re-check (notes have none, and a
+    transition out of a final stage is already impossible in the compiled machine)."""
     return kind in _CHECKS
 
 
@@ -128,4 +129,5 @@ _CHECKS: Final = {
     "activity_recorded": _activity,
     **PRACTICE_CHECKS,
     **LESSON_CHECKS,
+    **STRUCTURE_CHECKS,
 }

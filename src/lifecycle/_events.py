@@ -6,8 +6,9 @@ read, a check derived from the same models when this module is imported, cheap e
 audit's hot path. A record that verifies (every hash right) but does not fit its model is a bad
 event: the audit reports it as ``bad-event``, every other reader refuses the history.
 
-Members a model does not name are ignored: an event type gains optional members only with a
-new version.
+A member a model does not name (nor its class's ``ALSO_WRITTEN``) is one the engine never
+writes: a bad event too. Each model names every member the engine writes, or ever wrote, for
+its type and version; an event type gains optional members only with a new version.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import datetime as dt
 import functools
 import typing
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 
 import attrs
 
@@ -56,6 +57,8 @@ _DAY: Final = {"check": _day}  # field metadata: a further check on a string
 @attrs.frozen
 class Header:
     """Line 1 of every history file."""
+
+    ALSO_WRITTEN: ClassVar = frozenset({"hash"})
 
     format: Literal["lifecycle-history"]
     version: Literal[1]
@@ -187,6 +190,8 @@ class NoteAddedV1:
 class AdvancedV1:
     """``advanced``: a trigger fired, with the rules' decisions."""
 
+    ALSO_WRITTEN: ClassVar = frozenset({"reason"})  # advance --reason: advance-without-reason
+
     trigger: str
     from_: str
     to: str
@@ -197,6 +202,8 @@ class AdvancedV1:
 @attrs.frozen
 class AdvancedV2:
     """``advanced`` v2 (#13): the day the move happened, and the round a new round starts."""
+
+    ALSO_WRITTEN: ClassVar = frozenset({"reason"})  # advance --reason: advance-without-reason
 
     trigger: str
     from_: str
@@ -222,6 +229,7 @@ class RefusedV1:
     on: str = attrs.field(default="", metadata=_DAY)
     note: str = ""
     roles: tuple[str, ...] = ()
+    reason: str = ""  # the attempted advance --reason
     override: AttemptedOverride | None = None
 
 
@@ -241,6 +249,7 @@ class RefusedV2:
     on: str = attrs.field(default="", metadata=_DAY)
     note: str = ""
     roles: tuple[str, ...] = ()
+    reason: str = ""  # the attempted advance --reason
     override: AttemptedOverride | None = None
     params: dict[str, str] = attrs.field(factory=dict)
     round: int | None = None
@@ -347,18 +356,41 @@ EVENT_MODELS: Final[Mapping[tuple[str, int], type]] = {
 }
 
 
+def _positive(value: int) -> str:
+    return "" if value >= 1 else f"{value!r} is not 1 or more"
+
+
+_POSITIVE: Final = {"check": _positive}
+
+
+@attrs.frozen
+class Signature:
+    """An event's ``sig``: the signing key's fingerprint and the Ed25519 signature."""
+
+    key: str
+    ed25519: str
+
+
 @attrs.frozen
 class Event:
     """Any event line: the members every event has, and its type's data model."""
 
-    seq: int
+    ALSO_WRITTEN: ClassVar = frozenset({"hash"})
+
+    seq: int = attrs.field(metadata=_POSITIVE)
     at: str
     actor: str
     type: str
-    v: int
+    v: int = attrs.field(metadata=_POSITIVE)
     data: Any  # Any: the model of (type, v), from EVENT_MODELS
     prev: str
     reason: str | None = None
+    sig: Signature | None = None
+
+
+_ENVELOPE: Final = frozenset(
+    {"seq", "at", "actor", "type", "v", "data", "prev", "reason", "sig", "hash"}
+)
 
 
 _NEEDS_REASON: Final = frozenset({"forced", "person_left"})
@@ -384,6 +416,15 @@ def _envelope_check() -> Check:
     return compile_check(Event)
 
 
+def _sig_fits(sig: object) -> bool:
+    """Whether a ``sig`` member is absent (None) or has the shape the engine writes."""
+    if sig is None:
+        return True
+    if type(sig) is not dict or len(sig) != 2:
+        return False
+    return type(sig.get("key")) is str and type(sig.get("ed25519")) is str
+
+
 def event_problem(record: Mapping[str, Any]) -> str:
     """What is wrong with event *record* against its model, or "" when it fits.
 
@@ -398,14 +439,18 @@ def event_problem(record: Mapping[str, Any]) -> str:
         return f"type: {kind!r} is not a string"
     if type(version) is not int:
         return f"{kind} event: v: {version!r} is not an integer"
+    if version < 1:
+        return f"{kind} event: v: {version!r} is not 1 or more"
     data_check = _DATA_CHECKS.get((kind, version)) or _data_check((kind, version))
     if data_check is None:
         return ""
-    actor, reason = get("actor"), get("reason")
+    actor, reason, seq = get("actor"), get("reason"), get("seq")
     if type(actor) is str and actor and not data_check(get("data")):
         if (reason is None and kind not in _NEEDS_REASON) or type(reason) is str:
-            if actor.strip():
-                return ""
+            if actor.strip() and type(seq) is int and seq > 0 and type(get("prev")) is str:
+                if type(get("at")) is str and _ENVELOPE.issuperset(record):
+                    if _sig_fits(get("sig", None)):
+                        return ""
     return _explain(record, data_check)
 
 

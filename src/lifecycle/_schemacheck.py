@@ -5,6 +5,10 @@
 what is wrong with its path (``.rules[2].outcome: 'maybe' is not one of ...``). Models compile
 to generated code, as attrs and cattrs generate theirs: this is the audit's hot path. A field's
 ``metadata["check"]`` adds a check on a value of the right type.
+
+An object may hold only the members its model names, and those its class lists in
+``ALSO_WRITTEN`` (members the engine writes that the model leaves unchecked): any other is a
+member the engine never writes, and the check says so.
 """
 
 from __future__ import annotations
@@ -16,7 +20,15 @@ from typing import Any, Final, Literal
 
 import attrs
 
-__all__ = ["TYPE_NAMES", "Check", "compile_check", "one_of", "type_name"]
+__all__ = [
+    "ALSO_WRITTEN",
+    "TYPE_NAMES",
+    "Check",
+    "compile_check",
+    "members_of",
+    "one_of",
+    "type_name",
+]
 
 Check = Callable[[object], str]  # "" when the value fits, else what is wrong (with its path)
 
@@ -135,15 +147,43 @@ def _at(path: str, problem: str) -> str:
     return f"{path}{problem}" if problem[:1] in ".[" else f"{path}: {problem}"
 
 
+ALSO_WRITTEN: Final = "ALSO_WRITTEN"  # a model's class attribute: members it leaves unchecked
+
+
+def members_of(cls: type) -> frozenset[str]:
+    """Every member an object of model *cls* may hold: its fields' and its ``ALSO_WRITTEN``."""
+    named = frozenset(f.name.removesuffix("_") for f in attrs.fields(cls))
+    also: frozenset[str] = getattr(cls, ALSO_WRITTEN, frozenset())
+    return named | also
+
+
+def _unwritten(allowed: frozenset[str]) -> Check:
+    def check(value: object) -> str:
+        extra = sorted(
+            str(key) for key in typing.cast(dict[str, object], value) if key not in allowed
+        )
+        return f".{extra[0]}: a member the engine never writes" if extra else ""
+
+    return check
+
+
 def _model(cls: type) -> Check:
     """A check for a JSON object holding *cls*: generated code, as attrs and cattrs generate
     theirs (this runs for every line an audit reads)."""
     hints = typing.get_type_hints(cls)
-    names: dict[str, object] = {"_missing": _MISSING, "_describe": _describe}
+    allowed = members_of(cls)
+    names: dict[str, object] = {
+        "_missing": _MISSING,
+        "_describe": _describe,
+        "_allowed": allowed,
+        "_unwritten": _unwritten(allowed),
+    }
     lines = [
         "def check(value):",
         "    if type(value) is not dict:",
         "        return _describe(value, 'an object')",
+        "    if not _allowed.issuperset(value):",
+        "        return _unwritten(value)",
     ]
     for index, field in enumerate(attrs.fields(cls)):
         key = field.name.removesuffix("_")

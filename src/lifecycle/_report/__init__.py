@@ -2,6 +2,7 @@
 
 - :mod:`._contrib`: one engagement's contribution, computed by one function from its events;
 - :mod:`._data`: the contributions summed over a period, as the report's JSON data;
+- :mod:`._cache`: each history's contribution kept by its bytes, and the audit's verdicts;
 - :mod:`._svg`: the inline SVG charts and timelines of the HTML page;
 - :mod:`._render`: the three forms, from Jinja2 templates in ``templates/``.
 
@@ -15,13 +16,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import InvalidInputError
+from ._cache import ReportCache
 from ._data import Period, gather, summarize
 from ._render import FORMATS, TOTALS, render
 
 if TYPE_CHECKING:
     from .._engine import Engine
 
-__all__ = ["FORMATS", "TOTALS", "Period", "make_report", "render"]
+__all__ = ["FORMATS", "TOTALS", "Period", "ReportCache", "make_report", "render"]
 
 
 def make_report(
@@ -30,8 +32,11 @@ def make_report(
     start: dt.date | None = None,
     end: dt.date | None = None,
     playbooks: Sequence[str] = (),
+    cache: ReportCache | None = None,
 ) -> dict[str, Any]:
-    """The track record of *engine*'s store from *start* to *end* (default: today), as data.
+    """The track record of *engine*'s store from *start* to *end* (default: today), as data;
+    with *cache*, what was audited and computed from the same bytes before is reused
+    (:class:`ReportCache`: the same report, sooner).
 
     Raises:
         InvalidInputError: *start* is after *end*, *end* is after today, or a playbook in
@@ -44,8 +49,11 @@ def make_report(
         raise InvalidInputError(f"--to {end} is after today ({today}): a report is of the past")
     if start is not None and start > end:
         raise InvalidInputError(f"--from {start} is after --to {end}")
-    contributions, unreadable, failed = gather(engine.store, today, engine.rule_kinds)
-    known = {c.playbook for c in contributions} | set(engine.catalog.ids())
+    contributions, unreadable, failed = gather(engine.store, today, engine.rule_kinds, cache)
+    # The catalog only when asked: it loads every plugin and reads every playbook file.
+    known = {c.playbook for c in contributions} | (
+        set(engine.catalog.ids()) if playbooks else set()
+    )
     for playbook in playbooks:
         if playbook not in known:
             raise InvalidInputError(

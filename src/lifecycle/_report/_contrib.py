@@ -4,7 +4,8 @@ one function from the engagement's verified events (:func:`contribution`).
 A contribution holds dated facts only (an activity and the day it took place, an override and
 its day, ...); the period of a report is applied later, when contributions are summed
 (:mod:`~lifecycle._report._data`). It depends on the events and on *today* alone (what is overdue
-is as of today), so it could be kept per history head and day.
+is as of today), so it is kept per history's bytes (:mod:`~lifecycle._report._cache`) and made
+the day's by :func:`as_of`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .._replay import ReplayError, apply, start
 from .._state import Engagement
 from ..exceptions import CorruptHistoryError
 
-__all__ = ["LESSON", "Contribution", "Span", "contribution", "service_kind"]
+__all__ = ["LESSON", "Contribution", "Span", "as_of", "contribution", "service_kind"]
 
 Record = dict[str, Any]  # Any: a JSON object as stored.
 
@@ -92,6 +93,16 @@ class Contribution:
     overdue: tuple[dict[str, Any], ...]  # due items overdue today, as `due --json` rows
     lessons: tuple[dict[str, Any], ...]  # each: day, seq, title, themes
     declared: tuple[str, ...] = ()  # the indicators the engagement's playbook names
+    # every item due, as `due --json` rows: which items are due does not depend on the day,
+    # only whether each is overdue (:func:`as_of`)
+    due: tuple[dict[str, Any], ...] = ()
+
+
+def as_of(c: Contribution, today: dt.date) -> Contribution:
+    """*c* as of *today*: each due item overdue when its day is before *today* (as
+    :func:`~lifecycle._due.due_items` decides it), the rest of *c* as it is."""
+    due = tuple({**i, "overdue": dt.date.fromisoformat(i["due"]) < today} for i in c.due)
+    return attrs.evolve(c, due=due, overdue=tuple(i for i in due if i["overdue"]))
 
 
 def contribution(label: str, records: Sequence[Record], today: dt.date) -> Contribution:
@@ -226,6 +237,7 @@ def _spans(eng: Engagement) -> tuple[Span, ...]:
 
 def _contribution(label: str, eng: Engagement, fold: _Fold, today: dt.date) -> Contribution:
     country = eng.facts.get("country")
+    due = tuple(i.as_json() for i in due_items(eng, today))
     return Contribution(
         engagement=eng.id,
         title=eng.title,
@@ -245,9 +257,10 @@ def _contribution(label: str, eng: Engagement, fold: _Fold, today: dt.date) -> C
         indicators=tuple(fold.indicators),
         overrides=tuple(fold.overrides),
         missed=tuple(fold.missed),
-        overdue=tuple(i.as_json() for i in due_items(eng, today) if i.overdue),
+        overdue=tuple(i for i in due if i["overdue"]),
         lessons=tuple(fold.lessons),
         declared=_declared(eng),
+        due=due,
     )
 
 

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from .._audit import FileReport, audit_stream
+from .._audit import FileReport
 from .._events import check_events
 from .._lessonaudit import cite_findings
 from ..exceptions import CorruptHistoryError, LifecycleError
+from ._cache import ReportCache, verified_records
 from ._contrib import SERVICE_KINDS, Contribution, contribution
 
 if TYPE_CHECKING:
@@ -48,21 +49,26 @@ class Period:
 
 
 def gather(
-    store: Store, today: dt.date, kinds: Mapping[str, RuleKind]
+    store: Store,
+    today: dt.date,
+    kinds: Mapping[str, RuleKind],
+    cache: ReportCache | None = None,
 ) -> tuple[list[Contribution], list[dict[str, str]], list[Data]]:
     """Every engagement's contribution whose history audits clean, each history that could not
     be read (id, error), and each that does not audit clean (id, path, its error findings).
 
     Each history is audited as ``lifecycle audit`` audits the whole store (cites judged across
     every history read), and only a clean one is counted: an error finding means the history
-    holds what the engine could not have written, so no figure may rest on it.
+    holds what the engine could not have written, so no figure may rest on it. With *cache*, the
+    verdict on bytes audited before and the contribution computed from them are reused
+    (:mod:`~lifecycle._report._cache`); cites are judged afresh either way.
     """
     read: list[tuple[Contribution, FileReport]] = []
     unreadable: list[dict[str, str]] = []
     for engagement in store.engagements():
         label = store.label_of(engagement)
         try:
-            read.append(_read(store, engagement, label, today, kinds))
+            read.append(_read(store, engagement, label, today, kinds, cache or ReportCache()))
         except LifecycleError as exc:
             unreadable.append({"engagement": engagement, "error": str(exc)})
     cite_findings(audit for _, audit in read)
@@ -72,21 +78,57 @@ def gather(
 
 
 def _read(
-    store: Store, engagement: str, label: str, today: dt.date, kinds: Mapping[str, RuleKind]
+    store: Store,
+    engagement: str,
+    label: str,
+    today: dt.date,
+    kinds: Mapping[str, RuleKind],
+    cache: ReportCache,
 ) -> tuple[Contribution, FileReport]:
-    """The contribution and the audit of one history, of the very same events: the audit's
-    checkpoint must be the contribution's (the head hash covers every line before it).
+    """The contribution and the audit of one history, of the very same bytes: the audit's
+    checkpoint is the contribution's (the head hash covers every line before it).
 
     Raises:
         LifecycleError: The history cannot be read, or kept changing while it was read.
     """
     for _ in range(3):
-        records = check_events(label, store.read_after(engagement, None)[0])
-        found = contribution(label, records, today)
-        audit = audit_stream(label, store.lines(engagement), kinds=kinds, today=today)
-        if (audit.events, audit.head) == (found.events, found.head) or not audit.ok:
-            return found, audit
+        data = b"".join(store.lines(engagement))
+        audit, key = cache.audit(label, data, kinds, today)
+        if audit.ok:
+            return _counted(engagement, label, data, audit, today, cache, key), audit
+        if data == b"".join(store.lines(engagement)):  # not an append caught half-way
+            records = check_events(label, store.read_after(engagement, None)[0])
+            return contribution(label, records, today), audit
     raise CorruptHistoryError(label, "it changed while the report read it; run the report again")
+
+
+def _counted(
+    engagement: str,
+    label: str,
+    data: bytes,
+    audit: FileReport,
+    today: dt.date,
+    cache: ReportCache,
+    key: str,
+) -> Contribution:
+    """The contribution of *data*, which audited clean as *audit*: kept under *key* (""
+    none), or computed (and kept).
+
+    Raises:
+        LifecycleError: The events cannot be replayed.
+    """
+    kept = cache.contributions
+    if kept is not None and key:
+        found = kept.get(engagement, key, label, today)
+        if found is not None and (found.events, found.head) == (audit.events, audit.head):
+            return found
+    records = check_events(label, verified_records(label, data, engagement))
+    found = contribution(label, records, today)
+    if (found.events, found.head) != (audit.events, audit.head):  # never, for the same bytes
+        raise CorruptHistoryError(label, "its events are not those audited; run the report again")
+    if kept is not None and key:
+        kept.put(key, found)
+    return found
 
 
 def _failed(c: Contribution, audit: FileReport) -> Data:

@@ -13,6 +13,7 @@ with the page.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -38,7 +39,14 @@ def visible(value: object) -> str:
 
 def escape(value: object) -> Markup:
     """*value* made visible (:func:`visible`), then escaped for HTML and SVG."""
+    if type(value) is str:  # titles, stages, activities: the same few thousand, many times
+        return _escaped(value)
     return _escape(visible(value))
+
+
+@functools.lru_cache(maxsize=8192)
+def _escaped(text: str) -> Markup:
+    return _escape(visible(text))
 
 
 def bar_chart(rows: Sequence[tuple[str, int]], *, title: str) -> Markup:

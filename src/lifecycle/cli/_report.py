@@ -11,10 +11,12 @@ from typing import Any
 
 import click
 
+from .._codeversion import code_version
 from .._history import SUFFIX
 from .._inputs import date_problem
-from .._report import FORMATS, make_report, render
+from .._report import FORMATS, ReportCache, make_report, render
 from ..exceptions import InvalidInputError, LifecycleError
+from ._lazyplugins import _builtin_only as builtin_only
 from ._render import escape
 
 __all__ = ["COMMANDS", "write_file"]
@@ -47,6 +49,13 @@ def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.da
     help="One self-contained HTML page, Markdown, or JSON.",
 )
 @click.option(
+    "--no-cache",
+    "no_cache",
+    is_flag=True,
+    help="Audit and count every history from scratch (the caches are keyed by each history's "
+    "bytes and the code versions).",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the report to FILE (whole, or not at all) instead of standard output.",
@@ -56,6 +65,7 @@ def report(
     end: dt.date | None,
     playbooks: tuple[str, ...],
     fmt: str,
+    no_cache: bool,
     out: Path | None,
 ) -> None:
     """The track record: engagements, services, indicators, overrides, cadences and lessons
@@ -63,7 +73,8 @@ def report(
     env: Any = click.get_current_context().obj  # Any: cli.Env
     if out is not None and (problem := _target_problem(out, out.parent)):
         raise InvalidInputError(f"--out {out}: {problem}")  # before any work: nothing written
-    data = make_report(env.engine, start=start, end=end, playbooks=playbooks)
+    cache = None if no_cache else ReportCache.of(env.engine.store, _versions(env.plugins))
+    data = make_report(env.engine, start=start, end=end, playbooks=playbooks, cache=cache)
     text = render(data, fmt)
     for entry in data["unreadable"]:
         click.echo(
@@ -86,6 +97,19 @@ def report(
         f"Report of {data['totals']['engagements']} engagement(s), "
         f"{data['period']['from'] or 'start'} to {data['period']['to']}: {escape(str(out))}"
     )
+
+
+def _versions(plugins: Any) -> list[str]:
+    """The code versions a cached verdict or contribution is kept under, as ``audit`` keys
+    its cache: the running code's digest and each loaded plugin's version."""
+    # Any: the Plugins host.
+    if builtin_only():  # what `audit` finds loaded then, without loading pluggy to ask (#14)
+        version = code_version().partition("+")[0]
+        return [f"lifecycle={code_version()}", f"lifecycle._builtin=lifecycle:{version}"]
+    loaded = [
+        f"{r.name}={r.distribution}:{r.version}" for r in plugins.reports if r.status == "loaded"
+    ]
+    return [f"lifecycle={code_version()}", *sorted(loaded)]
 
 
 def write_file(path: Path, text: str) -> None:

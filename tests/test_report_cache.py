@@ -1,0 +1,307 @@
+"""The report's caches (#15): a warm report is the cold one, and nothing it has not checked counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lifecycle import Engine, make_plugin_manager
+from lifecycle._lines import decode_line, encode_line
+from lifecycle._report._cache import contribution_folder
+from lifecycle.cli import run
+from report_workspace import ROLES, Clock, day, make_workspace
+
+Invoke = Callable[..., tuple[int, str, str]]
+FORMATS = ("html", "md", "json")
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The generated workspace, made once; each test reports on its own copy."""
+    return Path(make_workspace(tmp_path_factory.mktemp("cache") / "ws")["engine"].workspace.root)
+
+
+@pytest.fixture
+def workspace(generated: Path, tmp_path: Path) -> Path:
+    """A copy of the generated workspace, with no report cache yet."""
+    folder = tmp_path / "ws"
+    shutil.copytree(generated, folder)
+    shutil.rmtree(contribution_folder(folder), ignore_errors=True)
+    return folder
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """The generated workspace's last day (day 540)."""
+    moved = Clock()
+    moved.to(day(540))
+    return moved
+
+
+@pytest.fixture
+def report(
+    clock: Clock, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Invoke:
+    """Run `lifecycle --workspace WS ARGS` at *clock*; (code, stdout, stderr)."""
+    monkeypatch.setenv("LIFECYCLE_LOAD_PLUGINS", "")
+    monkeypatch.setenv("LIFECYCLE_ACTOR", "officer")
+
+    def invoke(workspace: Path, *args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = run(["--workspace", str(workspace), *args], clock=clock)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke
+
+
+def entries(workspace: Path) -> dict[str, Path]:
+    """The report cache's entry files, by engagement."""
+    folder = contribution_folder(workspace)
+    return {p.name.removesuffix(".json"): p for p in sorted(folder.glob("*.json"))}
+
+
+def rewritten(path: Path, seq: int, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Rewrite event *seq* of *path* with *edit*, re-chain every later line, keep the mtime."""
+    lines = path.read_bytes().splitlines(keepends=True)
+    stat = path.stat()
+    _, prev = decode_line(lines[seq - 1].rstrip(b"\n"))
+    for index in range(seq, len(lines)):
+        record, _ = decode_line(lines[index].rstrip(b"\n"))
+        if index == seq:
+            edit(record)
+        record["prev"] = prev
+        lines[index] = encode_line(record)
+        _, prev = decode_line(lines[index][:-1])
+    path.write_bytes(b"".join(lines))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size
+
+
+def seq_of(path: Path, kind: str, **data: Any) -> int:
+    """The seq of the first *kind* event of *path* whose data holds *data*."""
+    for line in path.read_bytes().splitlines()[1:]:
+        record, _ = decode_line(line)
+        if record["type"] == kind and data.items() <= record["data"].items():
+            return int(record["seq"])
+    raise AssertionError(f"no {kind} {data} in {path}")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_warm_report_equals_a_cold_one_byte_for_byte(
+    report: Invoke, workspace: Path, fmt: str
+) -> None:
+    """The report computed afresh, the one that fills the caches and the one served from them
+    are the same bytes, in each form, on the same day."""
+    code, fresh, err = report(workspace, "report", "--format", fmt, "--no-cache")
+    assert code == 0 and err == "" and entries(workspace) == {}
+    cold = report(workspace, "report", "--format", fmt)[1]
+    assert sorted(entries(workspace)) == ["amani", "beta", "gamma", "later"]
+    warm = report(workspace, "report", "--format", fmt)[1]
+    assert fresh == cold == warm
+
+
+def test_an_entry_holds_the_key_of_the_bytes_and_the_digest_of_its_body(
+    report: Invoke, workspace: Path
+) -> None:
+    """Each entry's first line names the SHA-256 of its second, the contribution as JSON,
+    which names the history's event count and head."""
+    report(workspace, "report", "--format", "json")
+    data = json.loads(report(workspace, "report", "--format", "json")[1])
+    heads = {f["engagement"]: (f["events"], f["head"]) for f in data["files"]}
+    for engagement, path in entries(workspace).items():
+        head, body = path.read_bytes().split(b"\n")
+        meta, kept = json.loads(head), json.loads(body)
+        assert meta["sum"] == hashlib.sha256(body).hexdigest() and len(meta["key"]) == 64
+        assert (kept["events"], kept["head"]) == heads[engagement]
+
+
+def test_a_history_rewritten_behind_the_cache_is_counted_as_it_now_is(
+    report: Invoke, workspace: Path
+) -> None:
+    """A same-size, re-chained rewrite that audits clean (a title changed, mtime kept) is
+    audited and counted afresh: the new title and head, never the cached ones."""
+    report(workspace, "report", "--format", "json")
+    history = workspace / "beta.history.jsonl"
+    rewritten(history, 1, lambda r: r["data"].update(title="Beta Dialogue"))
+    code, out, err = report(workspace, "report", "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and err == "" and data["failed_audit"] == []
+    [row] = [r for r in data["engagements"] if r["engagement"] == "beta"]
+    assert row["title"] == "Beta Dialogue"
+    [checkpoint] = [f for f in data["files"] if f["engagement"] == "beta"]
+    _, head = decode_line(history.read_bytes().splitlines()[-1])
+    assert checkpoint["head"] == head
+    assert out == report(workspace, "report", "--format", "json", "--no-cache")[1]
+
+
+def test_a_history_rewritten_behind_the_cache_to_fail_its_audit_is_left_out(
+    report: Invoke, workspace: Path
+) -> None:
+    """A same-size, re-chained rewrite that the audit catches (an advance without the item its
+    gate requires: the checked item renamed) is re-audited, not served from either cache: left
+    out under `failed_audit`, with its checkpoint gone from the appendix."""
+    report(workspace, "report", "--format", "json")
+    assert report(workspace, "report", "--format", "json")[2] == ""
+    history = workspace / "amani.history.jsonl"
+    seq = seq_of(history, "item_checked", item="media-mapping")
+    rewritten(history, seq, lambda r: r["data"].update(item="media-mappinX"))
+    code, out, err = report(workspace, "report", "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and err.startswith("warning: amani: not in the report: it does not audit")
+    assert [f["engagement"] for f in data["failed_audit"]] == ["amani"]
+    assert "amani" not in [f["engagement"] for f in data["files"]]
+    assert "amani" not in [r["engagement"] for r in data["engagements"]]
+    assert out == report(workspace, "report", "--format", "json", "--no-cache")[1]
+
+
+def _truncated(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:-40])
+
+
+def _body_edited(path: Path) -> None:
+    """The body's first `"events":N` made N+1, the digest line left as it was."""
+    head, body = path.read_bytes().split(b"\n")
+    kept = json.loads(body)
+    kept["events"] += 1
+    path.write_bytes(head + b"\n" + json.dumps(kept).encode())
+
+
+def _retyped(path: Path) -> None:
+    """A body whose digest matches but whose spans are not lists of six."""
+    head, body = path.read_bytes().split(b"\n")
+    kept = json.loads(body)
+    kept["spans"] = [["x"]]
+    body = json.dumps(kept).encode()
+    meta = {**json.loads(head), "sum": hashlib.sha256(body).hexdigest()}
+    path.write_bytes(json.dumps(meta).encode() + b"\n" + body)
+
+
+def _foreign(path: Path) -> None:
+    """Another history's entry copied over this one."""
+    shutil.copyfile(path.with_name("gamma.json"), path)
+
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(b"\x00\xff not json at all")
+
+
+@pytest.mark.parametrize("damage", [_truncated, _body_edited, _retyped, _foreign, _garbage])
+def test_a_damaged_or_foreign_entry_is_ignored_and_rewritten(
+    report: Invoke, workspace: Path, damage: Callable[[Path], None]
+) -> None:
+    """An entry cut short, edited behind its digest, of the wrong types, another history's, or
+    no JSON at all is ignored: the report is the one computed afresh, and the entry is written
+    again as it should be."""
+    fresh = report(workspace, "report", "--no-cache")[1]
+    report(workspace, "report")
+    path = entries(workspace)["amani"]
+    good = path.read_bytes()
+    damage(path)
+    code, out, err = report(workspace, "report")
+    assert (code, err) == (0, "") and out == fresh
+    assert path.read_bytes() == good
+
+
+def test_a_damaged_audit_cache_entry_is_ignored(
+    report: Invoke, workspace: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The audit verdicts the report reuses are `lifecycle audit`'s: a damaged one is ignored
+    and the history audited afresh."""
+    monkeypatch.setenv("LIFECYCLE_CACHE_DIR", str(tmp_path / "audits"))
+    fresh = report(workspace, "report", "--format", "json", "--no-cache")[1]
+    report(workspace, "report", "--format", "json")
+    verdicts = sorted((tmp_path / "audits" / "audit").rglob("*.json"))
+    assert len(verdicts) == 4
+    for path in verdicts:
+        path.write_text('{"engagement": "amani", "events": 1}', encoding="utf-8")
+    assert report(workspace, "report", "--format", "json")[1] == fresh
+
+
+def test_a_cache_folder_that_cannot_be_written_means_computing_without_it(
+    report: Invoke, workspace: Path
+) -> None:
+    """With the workspace's contribution folder not a folder (nothing can be kept there), the
+    report is still the same, and says nothing about the cache."""
+    fresh = report(workspace, "report", "--no-cache")[1]
+    contribution_folder(workspace).parent.mkdir(parents=True, exist_ok=True)
+    contribution_folder(workspace).write_text("in the way\n", encoding="utf-8")
+    for _ in range(2):
+        code, out, err = report(workspace, "report")
+        assert (code, err, out) == (0, "", fresh)
+
+
+def test_an_appended_history_yields_its_new_checkpoint(
+    report: Invoke, workspace: Path, clock: Clock, tmp_path: Path
+) -> None:
+    """A history appended after a warm report is read anew: the appendix holds its new head,
+    and `audit --against` the saved report accepts every history."""
+    report(workspace, "report")
+    engine = Engine(
+        workspace, plugins=make_plugin_manager(load_entrypoints=False, environ={}), clock=clock
+    )
+    engine.note("gamma", "Talks resumed after the rains", actor="officer")
+    out = tmp_path / "report.json"
+    report(workspace, "report", "--format", "json", "--out", str(out))
+    [gamma] = [f for f in json.loads(out.read_text())["files"] if f["engagement"] == "gamma"]
+    assert gamma["events"] == engine.engagement("gamma").seq
+    assert gamma["head"] == engine.engagement("gamma").head
+    code, stdout, _ = report(workspace, "audit", str(workspace), "--against", str(out))
+    assert code == 0 and stdout.count("checkpoint ") == 4
+
+
+def test_the_next_day_recomputes_what_is_overdue(
+    report: Invoke, tmp_path: Path, clock: Clock
+) -> None:
+    """A cadence due on day D is not overdue in the report of day D (computed, then served from
+    the cache), and is overdue in the cached report of day D+1, as computed afresh."""
+    folder = tmp_path / "fresh"
+    folder.mkdir()
+    (folder / "lifecycle.toml").write_text(ROLES, encoding="utf-8")
+    clock.to(day(0))
+    engine = Engine(
+        folder, plugins=make_plugin_manager(load_entrypoints=False, environ={}), clock=clock
+    )
+    engine.open("delta", "core", actor="officer", title="Delta talks")
+    engine.force("delta", "active-support", actor="head", reason="Support already under way")
+    due = {i.id: i.due for i in engine.due()[0] if i.engagement == "delta"}
+    on = due["peer-coaching"]
+    clock.to(on)
+    first = report(folder, "report", "--format", "json")[1]
+    assert report(folder, "report", "--format", "json")[1] == first
+    assert "peer-coaching" not in [i["id"] for i in json.loads(first)["cadences"]["overdue"]]
+    clock.to(on + dt.timedelta(days=1))
+    for fmt in FORMATS:
+        cached = report(folder, "report", "--format", fmt)[1]
+        assert cached == report(folder, "report", "--format", fmt, "--no-cache")[1]
+    data = json.loads(report(folder, "report", "--format", "json")[1])
+    assert "peer-coaching" in [i["id"] for i in data["cadences"]["overdue"]]
+    assert data["totals"]["overdue"] == json.loads(first)["totals"]["overdue"] + 1
+
+
+def test_a_kept_contribution_is_the_computed_one(generated: Path, clock: Clock) -> None:
+    """Every contribution of the generated workspace, dumped as an entry's body and loaded
+    again (as JSON text), is equal to the one computed, on its day and the next year's."""
+    from lifecycle._report._cache import dump, load
+    from lifecycle._report._contrib import as_of
+    from lifecycle._report._data import gather
+    from lifecycle._rules import CORE_RULE_KINDS
+    from lifecycle._store import FileStore
+
+    kinds = {kind.name: kind for kind in CORE_RULE_KINDS}
+    computed, unreadable, failed = gather(FileStore(generated), clock().date(), kinds)
+    assert len(computed) == 4 and unreadable == failed == []
+    assert any(c.overdue for c in computed)
+    for c in computed:
+        again = load(json.loads(json.dumps(dump(c))), c.label)
+        assert as_of(again, clock().date()) == c
+        later = clock().date() + dt.timedelta(days=365)
+        assert as_of(again, later) == as_of(c, later)
