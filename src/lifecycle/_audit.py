@@ -235,6 +235,9 @@ class _Reader:
     checkpoint: Checkpoint | None = None
     checkpoint_seen: bool = False
     today_text: str = ""
+    # Whether the last event's envelope passed the common-case check in one go (seq, prev, at,
+    # a known type and version): conformance then reads it without checking them again.
+    verified: bool = False
 
     def __attrs_post_init__(self) -> None:
         self.today_text = self.today.isoformat()
@@ -256,7 +259,7 @@ class _Reader:
             errors = len(self.report.findings)
             record = self._event(raw, number)
             if record is not None and not conformance.broken:
-                conformance.feed(record)
+                conformance.feed(record, verified=self.verified)
             elif len(self.report.findings) > errors and not conformance.broken:
                 # Past broken integrity the replayed state is unknown: stop, and say so.
                 conformance.broken = True
@@ -330,36 +333,8 @@ class _Reader:
             self._add(exc.code, seq, f"line {number}: {exc}")
             claimed = re.search(rb'"hash":"([0-9a-f]{64})"\}$', raw)
             self.prev = claimed.group(1).decode() if claimed else None
+            self.verified = False
             return None
-        ok = self._sequence(record, seq, number)
-        self.prev = digest
-        if not ok:
-            return None
-        self.report.events, self.report.head = seq, digest
-        if seq == 1 and _opened_engagement(record) != self.report.engagement:
-            self._add(
-                "engagement-mismatch",
-                seq,
-                f"the opened event names engagement {_opened_engagement(record)!r}, "
-                f"the header {self.report.engagement!r}",
-            )
-        if self.checkpoint and seq == self.checkpoint.events:
-            self.checkpoint_seen = True
-            if digest != self.checkpoint.head:
-                self._add(
-                    "checkpoint-mismatch",
-                    seq,
-                    "the file does not extend its checkpoint: "
-                    f"event {seq} hashes to {digest[:12]}, the checkpoint says "
-                    f"{self.checkpoint.head[:12]} (rewritten history?)",
-                )
-        if problem := event_problem(record):
-            self._add("bad-event", seq, f"line {number}: {problem}")
-            return None
-        record["hash"] = digest
-        return record
-
-    def _sequence(self, record: dict[str, Any], seq: int, number: int) -> bool:
         get = record.get
         at, kind, version = get("at"), get("type"), get("v")
         if (  # the common case, checked in one go; any doubt takes the path that words findings
@@ -373,9 +348,46 @@ class _Reader:
             and type(version) is int
             and version <= EVENT_VERSIONS.get(kind, 0)
         ):
+            self.verified = True
             self.last_at = at
-            return True
-        return self._sequence_findings(record, seq, number)
+        else:
+            self.verified = False
+            if not self._sequence_findings(record, seq, number):
+                self.prev = digest
+                return None
+        self.prev = digest
+        return self._checked(record, digest, seq, number)
+
+    def _checked(
+        self, record: dict[str, Any], digest: str, seq: int, number: int
+    ) -> dict[str, Any] | None:
+        self.report.events, self.report.head = seq, digest
+        if seq == 1 and _opened_engagement(record) != self.report.engagement:
+            self._add(
+                "engagement-mismatch",
+                seq,
+                f"the opened event names engagement {_opened_engagement(record)!r}, "
+                f"the header {self.report.engagement!r}",
+            )
+        if self.checkpoint and seq == self.checkpoint.events:
+            self._checkpoint_event(seq, digest)
+        if problem := event_problem(record):
+            self._add("bad-event", seq, f"line {number}: {problem}")
+            return None
+        record["hash"] = digest
+        return record
+
+    def _checkpoint_event(self, seq: int, digest: str) -> None:
+        assert self.checkpoint is not None
+        self.checkpoint_seen = True
+        if digest != self.checkpoint.head:
+            self._add(
+                "checkpoint-mismatch",
+                seq,
+                "the file does not extend its checkpoint: "
+                f"event {seq} hashes to {digest[:12]}, the checkpoint says "
+                f"{self.checkpoint.head[:12]} (rewritten history?)",
+            )
 
     def _sequence_findings(self, record: dict[str, Any], seq: int, number: int) -> bool:
         ok = True

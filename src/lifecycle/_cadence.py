@@ -22,12 +22,12 @@ from ._lines import days_after
 from ._model import Activity
 from ._state import Engagement
 
-__all__ = ["CadenceWatch"]
+__all__ = ["WATCHED", "CadenceWatch"]
 
 Record = dict[str, Any]  # Any: a JSON object as stored.
 
 
-_WATCHED: Final = frozenset({"activity_recorded", "advanced", "forced"})
+WATCHED: Final = frozenset({"activity_recorded", "advanced", "forced"})
 
 
 @attrs.define
@@ -39,7 +39,7 @@ class CadenceWatch:
     def before(self, engagement: Engagement, record: Record) -> list[str]:
         """The cadences *record* shows missed, *engagement* being the state before it."""
         kind, data = record.get("type"), record.get("data")
-        if kind not in _WATCHED or engagement.final or not isinstance(data, dict):
+        if kind not in WATCHED or engagement.final or not isinstance(data, dict):
             return []  # only a recorded activity or a move can show a cadence missed
         day = dt.date.fromisoformat(str(record.get("at"))[:10])
         if kind == "activity_recorded":

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import attrs
 
-from ._cadence import CadenceWatch
+from ._cadence import WATCHED, CadenceWatch
 from ._consistency import override_problems, reason_problems, return_problem, unchecked_problems
 from ._decide import GATE, reason_problem
 from ._due import due_items
 from ._eventcheck import event_problems, fact_problems, kind_checked
 from ._inputs import actor_problem, free_text_actor
 from ._log import AUDIT_LIMIT
-from ._replay import Mismatch, ReplayError, apply, recheck, start
+from ._replay import EVENT_VERSIONS, Mismatch, ReplayError, apply, apply_verified, recheck, start
 from ._rules import RuleKind
 from ._shipped import shipped_problem
 from ._state import Engagement
@@ -29,6 +29,13 @@ __all__ = ["Conformance", "Finding", "overdue_findings"]
 
 Record = dict[str, Any]  # Any: a JSON object as stored.
 _DECISIONS = frozenset({"advanced", "activity_recorded", "refused", "forced"})
+# Per event type, which checks apply before it is applied: its engine conditions
+# (_eventcheck), the cadences it can show missed, and the recorded decisions it carries.
+_PLAN: Final = {
+    kind: (kind_checked(kind), kind in WATCHED, kind in _DECISIONS) for kind in EVENT_VERSIONS
+}
+_NO_PLAN: Final = (False, False, False)  # an unknown type: apply() reports it
+_ACTORS_KEPT: Final = 1024  # distinct valid actor names remembered (memory stays bounded)
 # What bad data in a verified line can raise while it is replayed.
 _BAD_DATA = (
     LifecycleError,
@@ -85,48 +92,71 @@ class Conformance:
     due: list[dict[str, Any]] = attrs.field(factory=list)
     _overdue_at_close: list[str] = attrs.field(factory=list)
     _cadences: CadenceWatch = attrs.field(factory=CadenceWatch)
+    _actors: set[str] = attrs.field(factory=set)  # actor names already found valid
 
-    def feed(self, record: Record) -> None:
-        """Check and apply one verified event record."""
+    def feed(self, record: Record, *, verified: bool = False) -> None:
+        """Check and apply one verified event record.
+
+        With *verified*, the reader has already checked the envelope of *record* (``seq`` an
+        integer, ``type`` a known string, ``v`` an integer it reads, ``at`` a timestamp, ``data``
+        an object, ``hash`` its line's): the event type's plan is looked up once and nothing is
+        read twice.
+        """
         if self.broken:
             return
-        seq = record.get("seq") if isinstance(record.get("seq"), int) else None
+        if verified:
+            seq: int | None = record["seq"]
+            kind = record["type"]
+        else:
+            seq = record.get("seq") if isinstance(record.get("seq"), int) else None
+            kind = record.get("type")
         try:
-            self._check_actor(record.get("actor"), seq)
+            actor = record.get("actor")
+            if type(actor) is not str or actor not in self._actors:
+                self._check_actor(actor, seq)
             if self.engagement is None:
-                self.engagement = start(record)
-                for log in (self.engagement.entries, self.engagement.activities):
-                    log.limit_memory(AUDIT_LIMIT)  # memory bounded whatever the history holds
-                self.engagement.fired.limit_memory(AUDIT_LIMIT)
-                opened_facts = _dict(record.get("data")).get("facts") or {}
-                for problem in fact_problems(self.engagement.playbook, opened_facts):
-                    self.findings.append(_error("not-allowed", seq, f"opened with {problem}"))
-                if shipped := shipped_problem(self.engagement):
-                    self.findings.append(_error("shipped-playbook-mismatch", seq, shipped))
+                self._start(record, seq)
                 return
-            if kind_checked(record.get("type")):
+            checked, watched, decision = _PLAN.get(kind, _NO_PLAN)
+            if checked:
                 for problem in event_problems(self.engagement, record):
                     self.findings.append(_error("not-allowed", seq, problem))
-            kind = record.get("type")
-            for message in self._cadences.before(self.engagement, record):
-                self.findings.append(_warning("cadence-missed", seq, message))
-            if kind == "advanced" and not self._returns(record, seq):
-                return
-            if kind in _DECISIONS:
+            if watched:
+                for message in self._cadences.before(self.engagement, record):
+                    self.findings.append(_warning("cadence-missed", seq, message))
+            if decision:
+                if kind == "advanced" and not self._returns(record, seq):
+                    return
                 self.findings.extend(self._decisions(record, seq))
                 if kind in ("advanced", "forced"):
                     self._note_closing(record)
-            apply(self.engagement, record)
+            if verified:
+                apply_verified(self.engagement, record, kind, record["seq"])
+            else:
+                apply(self.engagement, record)
         except ReplayError as exc:
             self._stop("unknown-version" if "newer" in str(exc) else "replay", seq, str(exc))
         except _BAD_DATA as exc:
             # Hostile or damaged data that still verifies (re-hashed lines): a finding, never a crash.
             self._stop("replay", seq, f"seq {seq}: bad event data ({type(exc).__name__}: {exc})")
 
+    def _start(self, record: Record, seq: int | None) -> None:
+        self.engagement = start(record)
+        for log in (self.engagement.entries, self.engagement.activities):
+            log.limit_memory(AUDIT_LIMIT)  # memory bounded whatever the history holds
+        self.engagement.fired.limit_memory(AUDIT_LIMIT)
+        opened_facts = _dict(record.get("data")).get("facts") or {}
+        for problem in fact_problems(self.engagement.playbook, opened_facts):
+            self.findings.append(_error("not-allowed", seq, f"opened with {problem}"))
+        if shipped := shipped_problem(self.engagement):
+            self.findings.append(_error("shipped-playbook-mismatch", seq, shipped))
+
     def _check_actor(self, actor: object, seq: int | None) -> None:
         """An actor name the engine refuses is an error, unless an earlier version could have
         recorded it (free text, one printable line): then a warning, so old histories pass."""
         if (problem := actor_problem(actor)) is None:
+            if type(actor) is str and len(self._actors) < _ACTORS_KEPT:
+                self._actors.add(actor)  # a valid name stays valid: checked once
             return
         if free_text_actor(actor):
             self.findings.append(_warning("actor-name", seq, f"{problem}; recorded as free text"))
@@ -156,22 +186,25 @@ class Conformance:
             yield from self._forced(record, seq)
         if kind not in ("advanced", "activity_recorded"):
             if kind == "refused":
-                yield from self._mismatches(
-                    recheck(self.engagement, record, self.kinds), record, seq
-                )
+                rules = _rules(record)
+                mismatches = recheck(self.engagement, record, self.kinds)
+                yield from self._mismatches(mismatches, rules, seq)
             return
-        yield from self._mismatches(recheck(self.engagement, record, self.kinds), record, seq)
-        yield from self._overrides(record, seq)
-        problems = list(override_problems(record, _rules(record)))
+        rules = _rules(record)  # read once for every check below
+        yield from self._mismatches(recheck(self.engagement, record, self.kinds), rules, seq)
+        yield from self._overrides(record, rules, seq)
+        problems = list(override_problems(record, rules))
         if kind == "advanced":
             problems += reason_problems(self.engagement, _dict(record.get("data")))
         for code, message in problems:
             yield _error(code, seq, message)
 
     def _mismatches(
-        self, mismatches: list[Mismatch], record: Record, seq: int | None
+        self, mismatches: list[Mismatch], rules: list[dict[str, Any]], seq: int | None
     ) -> Iterator[Finding]:
-        plugin_rules = {r.get("rule") for r in _rules(record) if r.get("plugin")}
+        if not mismatches and not rules:
+            return  # nothing recorded, nothing re-evaluated: nothing to compare
+        plugin_rules = {r.get("rule") for r in rules if r.get("plugin")}
         for m in mismatches:
             rule = _rule_kind(self.engagement, m.rule)
             if m.rule in plugin_rules and (rule is None or rule not in self.kinds):
@@ -190,11 +223,9 @@ class Conformance:
                     f"rule {m.rule!r} was recorded as {m.recorded!r}; re-evaluated it is {m.now!r}",
                 )
         assert self.engagement is not None
-        forged = dict(unchecked_problems(self.engagement, _rules(record)))
+        forged = dict(unchecked_problems(self.engagement, rules))
         yield from (_error("unchecked-not-possible", seq, message) for message in forged.values())
-        for rule in sorted(
-            str(r.get("rule")) for r in _rules(record) if r.get("unchecked") is True
-        ):
+        for rule in sorted(str(r.get("rule")) for r in rules if r.get("unchecked") is True):
             if rule not in forged:
                 yield _warning(
                     "rule-unchecked-when-recorded",
@@ -212,10 +243,11 @@ class Conformance:
                     "comes from a plugin that is not installed; not re-checked",
                 )
 
-    def _overrides(self, record: Record, seq: int | None) -> Iterator[Finding]:
+    def _overrides(
+        self, record: Record, rules: list[dict[str, Any]], seq: int | None
+    ) -> Iterator[Finding]:
         assert self.engagement is not None
         data = _dict(record.get("data"))
-        rules = _rules(record)
         overridden = [r for r in rules if r.get("outcome") == "overridden"]
         if not overridden:
             return

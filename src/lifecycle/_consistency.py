@@ -91,10 +91,12 @@ def unchecked_problems(
 ) -> Iterator[tuple[str, str]]:
     """``(rule, problem)`` for each outcome flagged ``unchecked`` that the engine could not have
     flagged."""
-    kinds = {r.id: r.kind for r in engagement.playbook.rules}
+    kinds: dict[str, str] | None = None  # built only when some outcome is flagged
     for rule in rules:
         if "unchecked" not in rule:
             continue
+        if kinds is None:
+            kinds = {r.id: r.kind for r in engagement.playbook.rules}
         why = unchecked_problem(rule, kinds.get(str(rule.get("rule"))))
         if rule["unchecked"] is not True:
             why = f"the flag is only ever written as true, not {rule['unchecked']!r}"

@@ -95,11 +95,9 @@ def decode_line(line: bytes) -> tuple[dict[str, Any], str]:
     if line[-75:-66] != _HASH_KEY or line[-2:] != b'"}':
         raise LineProblem("no-hash", 'line does not end with its "hash" member')
     claimed = line[-66:-2]
-    actual = hashlib.sha256(line[:-75] + b"}").hexdigest()
-    matches = actual.encode("ascii") == claimed
-    if not matches and _HEX64.fullmatch(claimed) is None:  # the regex only when it cannot match
-        raise LineProblem("no-hash", 'line does not end with its "hash" member')
-    expected = claimed.decode("ascii")
+    expected = hashlib.sha256(line[:-75] + b"}").hexdigest()
+    if expected.encode("ascii") != claimed:
+        _mismatch(line, claimed, expected)
     try:
         text = line.decode("utf-8")
         record, end = _DECODER.raw_decode(text)  # a line has no surrounding whitespace
@@ -109,14 +107,32 @@ def decode_line(line: bytes) -> tuple[dict[str, Any], str]:
         raise LineProblem("not-utf8", f"line is not UTF-8 ({exc.reason})") from None
     except (ValueError, RecursionError) as exc:
         raise LineProblem("not-json", f"line is not JSON ({exc})") from None
-    if not isinstance(record, dict):
+    if type(record) is not dict:
         raise LineProblem("not-object", "line is not a JSON object")
-    if not matches or record.get("hash") != expected:
-        raise LineProblem("hash-mismatch", f"line hashes to {actual[:12]}, not {expected[:12]}")
-    if b"\\u" in line or line.count(b":") != _counted(record):
+    if record.pop("hash", None) != expected:
+        raise LineProblem("hash-mismatch", f"the line's hash member is not {expected[:12]}")
+    if b"\\u" in line or line.count(b":") != _counted(record) + 1:  # + 1: the hash member
         _check_closely(text)
-    del record["hash"]
     return record, expected
+
+
+def _mismatch(line: bytes, claimed: bytes, actual: str) -> None:
+    """Raise the problem of a line whose claimed hash is not its bytes' hash."""
+    if _HEX64.fullmatch(claimed) is None:
+        raise LineProblem("no-hash", 'line does not end with its "hash" member')
+    try:
+        text = line.decode("utf-8")
+        record, end = _DECODER.raw_decode(text)
+        if end != len(text):
+            raise ValueError(f"extra data after the object at character {end}")
+    except UnicodeDecodeError as exc:
+        raise LineProblem("not-utf8", f"line is not UTF-8 ({exc.reason})") from None
+    except (ValueError, RecursionError) as exc:
+        raise LineProblem("not-json", f"line is not JSON ({exc})") from None
+    if type(record) is not dict:
+        raise LineProblem("not-object", "line is not a JSON object")
+    expected = claimed.decode("ascii")
+    raise LineProblem("hash-mismatch", f"line hashes to {actual[:12]}, not {expected[:12]}")
 
 
 # ---------------------------------------------------------------- what the engine never writes
@@ -137,11 +153,16 @@ def _counted(record: dict[str, Any]) -> int:
     """The members of *record* where the engine writes objects, plus the colons of its ``at``
     (at most as many colons as a line without duplicates and escapes holds)."""
     # Any: a JSON object.
-    get = record.get
-    count, data, at, sig = len(record), get("data"), get("at"), get("sig")
-    if type(data) is dict:
-        count += _members(data)
-    if type(sig) is dict:
+    count, data, at = len(record), record.get("data"), record.get("at")
+    if type(data) is dict:  # the first level inline: most data holds no object at all
+        count += len(data)
+        for item in data.values():
+            kind = type(item)
+            if kind is dict:
+                count += _members(item)
+            elif kind is list and item:
+                count += _list_members(item)
+    if "sig" in record and type(sig := record["sig"]) is dict:
         key = sig.get("key")
         count += len(sig) + (key.count(":") if type(key) is str else 0)  # "SHA256:..."
     return count + at.count(":") if type(at) is str else count

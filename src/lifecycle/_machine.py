@@ -32,6 +32,8 @@ class CompiledMachine:
     def __init__(self, playbook: Playbook) -> None:
         self.playbook = playbook
         self._moves = [move for t in playbook.triggers for move in _moves(playbook, t)]
+        # Only a returning trigger's conditions read where the engagement came from.
+        self._returning = frozenset(t.id for t in playbook.triggers if t.returns)
         # Where each trigger leads from each stage, read from the same definitions the machine
         # is built from: asking where a trigger would lead (status) needs no machine (#14).
         self._table: dict[str, dict[str, list[tuple[str, bool]]]] = {
@@ -97,7 +99,10 @@ class CompiledMachine:
         if event is None:
             raise NotFoundError("trigger", trigger, f"(playbook {self.playbook.id!r})")
         try:
-            moved = event.trigger(engagement, back=engagement.came_from())
+            if trigger in self._returning:
+                moved = event.trigger(engagement, back=engagement.came_from())
+            else:
+                moved = event.trigger(engagement)
         except _machine_error():  # evaluated only when something was raised
             moved = False
         if not moved:  # a returning trigger whose conditions all fail returns False

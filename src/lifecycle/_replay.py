@@ -24,7 +24,15 @@ from ._rules import RuleKind
 from ._state import Action, ActivityRecord, Engagement, Entry, Fired
 from .exceptions import LifecycleError
 
-__all__ = ["EVENT_VERSIONS", "Mismatch", "ReplayError", "apply", "replay", "start"]
+__all__ = [
+    "EVENT_VERSIONS",
+    "Mismatch",
+    "ReplayError",
+    "apply",
+    "apply_verified",
+    "replay",
+    "start",
+]
 
 EVENT_VERSIONS: Final = {
     "opened": 2,
@@ -122,6 +130,28 @@ def apply(engagement: Engagement, record: Record) -> None:
         raise ReplayError(
             seq, f"event type {kind!r} version {version!r} is newer than this code reads"
         )
+    _apply_data(engagement, record, kind, seq)
+    engagement.seq = seq
+    head, at = record.get("hash", ""), record.get("at", "")
+    engagement.head = head if type(head) is str else str(head)
+    engagement.last_at = at if type(at) is str else str(at)
+
+
+def apply_verified(engagement: Engagement, record: Record, kind: str, seq: int) -> None:
+    """:func:`apply` for an event whose envelope the audit's reader has checked: *kind* a known
+    type whose version this code reads, ``seq`` the integer *seq*, ``at`` a timestamp and
+    ``hash`` the line's hash (both strings).
+
+    Raises:
+        ReplayError: The event cannot be applied.
+    """
+    _apply_data(engagement, record, kind, seq)
+    engagement.seq = seq
+    engagement.head = record["hash"]
+    engagement.last_at = record["at"]
+
+
+def _apply_data(engagement: Engagement, record: Record, kind: str, seq: int) -> None:
     data = record.get("data")
     if type(data) is not dict:
         raise ReplayError(seq, "event has no data object")
@@ -129,15 +159,14 @@ def apply(engagement: Engagement, record: Record) -> None:
         _APPLY.get(kind, _nothing)(engagement, data, record)
     except (KeyError, TypeError, ValueError, AttributeError, LifecycleError) as exc:
         raise ReplayError(seq, f"bad {kind!r} event data ({exc})") from None
-    engagement.seq = seq
-    head, at = record.get("hash", ""), record.get("at", "")
-    engagement.head = head if type(head) is str else str(head)
-    engagement.last_at = at if type(at) is str else str(at)
 
 
 def _nothing(engagement: Engagement, data: Record, record: Record) -> None:
-    if record.get("type") == "note_added":
-        engagement.notes += 1
+    pass  # opened (past seq 1), refused and repaired change nothing a replay keeps
+
+
+def _note(engagement: Engagement, data: Record, record: Record) -> None:
+    engagement.notes += 1
 
 
 def _fact_set(engagement: Engagement, data: Record, record: Record) -> None:
@@ -205,6 +234,7 @@ def _enter(engagement: Engagement, stage: str, seq: int, on: dt.date) -> None:
 
 
 _APPLY: Final[dict[str, Callable[[Engagement, Record, Record], None]]] = {
+    "note_added": _note,
     "fact_set": _fact_set,
     "item_checked": _checked,
     "item_unchecked": _unchecked,
