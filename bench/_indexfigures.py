@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -100,18 +99,29 @@ def _run(*args: str) -> float:
     return elapsed
 
 
+_HWM = (
+    "import sys; from lifecycle.cli import run; code = run(sys.argv[1:]); "
+    # VmHWM: this process's own peak. ru_maxrss would carry the parent's over fork+exec
+    # (the bench's own process holds the 10,000-engagement workspace it generated).
+    "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]; "
+    "sys.stderr.write('VmHWM ' + hwm.split()[1] + '\\n'); sys.exit(code)"
+)
+
+
 def _peak_rss_mb(*args: str) -> float:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lifecycle", *args],
+    """The peak resident memory of one `lifecycle ARGS` process, in MB (its VmHWM)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _HWM, *args],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
         env=_env(),
+        check=False,
     )
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"lifecycle {' '.join(args)} failed ({proc.returncode})")
-    return usage.ru_maxrss / 1024
+    line = [x for x in proc.stderr.splitlines() if x.startswith("VmHWM ")][-1]
+    return int(line.split()[1]) / 1024
 
 
 def _spread(times: list[float]) -> str:
