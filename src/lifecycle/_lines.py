@@ -98,17 +98,7 @@ def decode_line(line: bytes) -> tuple[dict[str, Any], str]:
     expected = hashlib.sha256(line[:-75] + b"}").hexdigest()
     if expected.encode("ascii") != claimed:
         _mismatch(line, claimed, expected)
-    try:
-        text = line.decode("utf-8")
-        record, end = _DECODER.raw_decode(text)  # a line has no surrounding whitespace
-        if end != len(text):
-            raise ValueError(f"extra data after the object at character {end}")
-    except UnicodeDecodeError as exc:
-        raise LineProblem("not-utf8", f"line is not UTF-8 ({exc.reason})") from None
-    except (ValueError, RecursionError) as exc:
-        raise LineProblem("not-json", f"line is not JSON ({exc})") from None
-    if type(record) is not dict:
-        raise LineProblem("not-object", "line is not a JSON object")
+    text, record = _decoded(line)
     if record.pop("hash", None) != expected:
         raise LineProblem("hash-mismatch", f"the line's hash member is not {expected[:12]}")
     if b"\\u" in line or line.count(b":") != _counted(record) + 1:  # + 1: the hash member
@@ -120,9 +110,21 @@ def _mismatch(line: bytes, claimed: bytes, actual: str) -> None:
     """Raise the problem of a line whose claimed hash is not its bytes' hash."""
     if _HEX64.fullmatch(claimed) is None:
         raise LineProblem("no-hash", 'line does not end with its "hash" member')
+    _decoded(line)  # a line that is no JSON object is that problem first
+    expected = claimed.decode("ascii")
+    raise LineProblem("hash-mismatch", f"line hashes to {actual[:12]}, not {expected[:12]}")
+
+
+def _decoded(line: bytes) -> tuple[str, dict[str, Any]]:
+    """The text of *line* and the JSON object it holds.
+
+    Raises:
+        LineProblem: ``not-utf8``, ``not-json`` or ``not-object``.
+    """
+    # Any: records are JSON objects.
     try:
         text = line.decode("utf-8")
-        record, end = _DECODER.raw_decode(text)
+        record, end = _DECODER.raw_decode(text)  # a line has no surrounding whitespace
         if end != len(text):
             raise ValueError(f"extra data after the object at character {end}")
     except UnicodeDecodeError as exc:
@@ -131,8 +133,7 @@ def _mismatch(line: bytes, claimed: bytes, actual: str) -> None:
         raise LineProblem("not-json", f"line is not JSON ({exc})") from None
     if type(record) is not dict:
         raise LineProblem("not-object", "line is not a JSON object")
-    expected = claimed.decode("ascii")
-    raise LineProblem("hash-mismatch", f"line hashes to {actual[:12]}, not {expected[:12]}")
+    return text, record
 
 
 # ---------------------------------------------------------------- what the engine never writes
