@@ -41,7 +41,7 @@ from .._files import read_regular
 from .._history import Record, _verify
 from .._lines import FORMAT_VERSION
 from ..exceptions import HistoryError
-from ._contrib import Contribution, Span, as_of
+from ._contrib import Contribution, Span, as_of, identity
 
 if TYPE_CHECKING:
     from .._rules import RuleKind
@@ -162,15 +162,7 @@ class ContributionCache:
 def dump(c: Contribution) -> Data:
     """*c* as JSON data, without its label and without what depends on the day."""
     return {
-        "engagement": c.engagement,
-        "title": c.title,
-        "playbook": c.playbook,
-        "version": c.version,
-        "organization": c.organization,
-        "country": c.country,
-        "stage": c.stage,
-        "final": c.final,
-        "opened": c.opened.isoformat(),
+        **identity(c),
         "events": c.events,
         "head": c.head,
         "spans": [

@@ -23,7 +23,15 @@ from .._replay import ReplayError, apply, start
 from .._state import Engagement
 from ..exceptions import CorruptHistoryError
 
-__all__ = ["LESSON", "Contribution", "Span", "as_of", "contribution", "service_kind"]
+__all__ = [
+    "LESSON",
+    "Contribution",
+    "Span",
+    "as_of",
+    "contribution",
+    "identity",
+    "service_kind",
+]
 
 Record = dict[str, Any]  # Any: a JSON object as stored.
 
@@ -96,6 +104,23 @@ class Contribution:
     # every item due, as `due --json` rows: which items are due does not depend on the day,
     # only whether each is overdue (:func:`as_of`)
     due: tuple[dict[str, Any], ...] = ()
+
+
+def identity(c: Contribution) -> dict[str, Any]:
+    """What names *c*'s engagement and where it stands, as JSON data: the first members of both
+    its cache entry and its row in the report."""
+    # Any: JSON data.
+    return {
+        "engagement": c.engagement,
+        "title": c.title,
+        "playbook": c.playbook,
+        "version": c.version,
+        "organization": c.organization,
+        "country": c.country,
+        "stage": c.stage,
+        "final": c.final,
+        "opened": c.opened.isoformat(),
+    }
 
 
 def as_of(c: Contribution, today: dt.date) -> Contribution:

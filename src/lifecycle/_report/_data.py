@@ -20,7 +20,7 @@ from .._events import check_events
 from .._lessonaudit import cite_findings
 from ..exceptions import CorruptHistoryError, LifecycleError
 from ._cache import ReportCache, verified_records
-from ._contrib import SERVICE_KINDS, Contribution, contribution
+from ._contrib import SERVICE_KINDS, Contribution, contribution, identity
 
 if TYPE_CHECKING:
     from .._rules import RuleKind
@@ -228,15 +228,7 @@ def _dated(c: Contribution, entries: Iterable[dict[str, Any]], period: Period) -
 def _engagement(c: Contribution, period: Period) -> Data:
     ended = [kind for day, kind in c.ends if period.holds(day)]
     return {
-        "engagement": c.engagement,
-        "title": c.title,
-        "playbook": c.playbook,
-        "version": c.version,
-        "organization": c.organization,
-        "country": c.country,
-        "stage": c.stage,
-        "final": c.final,
-        "opened": c.opened.isoformat(),
+        **identity(c),
         "opened_in_period": period.holds(c.opened),
         "active_in_period": any(period.meets(s.start, s.end) for s in c.spans if not s.final),
         "open_at_end": _open_at(c, period.end),
