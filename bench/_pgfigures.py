@@ -108,7 +108,7 @@ def _appends(work: Path, sizes: Sizes, writers: int) -> Result:
     count = max(10, sizes.appends // 2)
     pg, files, bare = [], [], []
     with _schema() as url:
-        for n in range(max(2, sizes.repeats - 2)):  # interleaved: the noise hits all three
+        for n in range(max(2, sizes.repeats)):  # interleaved: the noise hits all three
             folder = work / f"pg-appends-{writers}-{n}"
             folder.mkdir(parents=True)
             files.append(_rate("file", str(folder), writers, count, work / "go"))

@@ -169,3 +169,92 @@ def test_an_edited_row_is_an_audit_error_at_its_seq(pg_url: str) -> None:
 
     findings = json.loads(result.stdout)["files"][0]["findings"]
     assert any(f["severity"] == "error" and f["seq"] == 2 for f in findings), findings
+
+
+def test_a_setting_stored_by_another_machine_holds_for_the_next_command(pg_url: str) -> None:
+    """The settings read with a command's lock are the server's of that moment: a
+    `[signing] required = true` stored by another machine refuses this engine's next note."""
+    from lifecycle.exceptions import RefusedError
+
+    engine = testing.make_engine(store=PostgresStore(pg_url))
+    try:
+        engine.open("held", "core", actor="officer")
+        engine.note("held", "before", actor="officer")
+        other = PostgresStore(pg_url)
+        other.put_settings("lifecycle.toml", b"[signing]\nrequired = true\n")
+        other.close()
+        try:
+            engine.note("held", "after", actor="officer")
+        except RefusedError as exc:
+            assert "requires signed events" in str(exc)
+        else:
+            raise AssertionError("the note was written although signing is now required")
+    finally:
+        engine.store.close()
+    assert _notes(pg_url, "held") == ["before"]
+
+
+def _note_fields(text: str) -> dict[str, object]:
+    return {
+        "at": "2026-12-01T00:00:00.000000Z",
+        "actor": "officer",
+        "type": "note_added",
+        "v": 1,
+        "data": {"text": text},
+    }
+
+
+def _row_free(url: str, engagement: str) -> bool:
+    """Whether another connection can take the engagement's row at once."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        try:
+            conn.execute(
+                "SELECT 1 FROM lifecycle_engagements WHERE id = %s FOR UPDATE NOWAIT",
+                (engagement,),
+            )
+        except psycopg.errors.LockNotAvailable:
+            return False
+        return True
+
+
+def test_a_session_holds_its_lock_between_appends_until_the_last(pg_url: str) -> None:
+    """An append not marked last keeps the engagement locked for the rest of the session; the
+    last append's commit releases it, and the history holds both events in order."""
+    _opened(pg_url, "twice")
+    store = PostgresStore(pg_url)
+    try:
+        with store.session("twice") as session:
+            assert not _row_free(pg_url, "twice")
+            session.append(_note_fields("first"))
+            assert not _row_free(pg_url, "twice")
+            session.append(_note_fields("second"), last=True)
+            assert _row_free(pg_url, "twice")
+    finally:
+        store.close()
+    assert _notes(pg_url, "twice") == ["first", "second"]
+
+
+def test_an_append_after_the_last_finds_another_writer_and_writes_nothing(pg_url: str) -> None:
+    """After a last append has ended the lock, a further append in the same session, made
+    once another writer has appended, is a conflict and stores nothing."""
+    from lifecycle.exceptions import ConcurrencyConflict
+
+    _opened(pg_url, "late")
+    store = PostgresStore(pg_url)
+    try:
+        with store.session("late") as session:
+            session.append(_note_fields("mine"), last=True)
+            other = testing.make_engine(store=PostgresStore(pg_url))
+            other.note("late", "theirs", actor="officer")
+            other.store.close()
+            try:
+                session.append(_note_fields("stale"))
+            except ConcurrencyConflict:
+                pass
+            else:
+                raise AssertionError("an append over another writer's event was stored")
+    finally:
+        store.close()
+    assert _notes(pg_url, "late") == ["mine", "theirs"]

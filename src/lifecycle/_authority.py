@@ -41,6 +41,8 @@ class Authority:
     key: PrivateKey | None = None
     _keyring: Keyring | None = attrs.field(default=None, init=False)
     _raw: bytes | None = attrs.field(default=None, init=False)
+    _parsed: Config | None = attrs.field(default=None, init=False)
+    _config_raw: bytes | None = attrs.field(default=None, init=False)
 
     @property
     def keyring_path(self) -> str:
@@ -73,7 +75,11 @@ class Authority:
 
     def _config(self) -> Config:
         raw = self.store.settings(CONFIG_NAME)
-        return Config() if raw is None else parse_config(raw, self._label(CONFIG_NAME))
+        if raw is None:
+            return Config()
+        if raw != self._config_raw or self._parsed is None:  # parsed again when it changed
+            self._parsed, self._config_raw = parse_config(raw, self._label(CONFIG_NAME)), raw
+        return self._parsed
 
     @property
     def required(self) -> bool:

@@ -407,11 +407,13 @@ class Engine(PracticeCommands, LessonCommands):
         """
         check_actor(actor)
         check_engagement_id(engagement_id)  # the store's session says if it does not exist
-        self.authority.check_actor(actor)
         cached = self._states.cached(engagement_id)
         appended: list[Result] = []
         try:
             with self.store.session(engagement_id, cached[1] if cached else None) as session:
+                # Under the lock, before anything is written: a shared store reads the keyring
+                # and lifecycle.toml with the lock, in one round trip.
+                self.authority.check_actor(actor)
                 if expected_seq is not None and expected_seq != session.head_seq:
                     raise ConcurrencyConflict(session.label, expected_seq, session.head_seq)
                 engagement, used = continued(session.label, cached, session.records, session.anchor)
@@ -496,7 +498,9 @@ class Engine(PracticeCommands, LessonCommands):
         }
         if reason is not None:
             fields["reason"] = reason
-        event = ctx.session.append(self.authority.next(ctx.engagement.id, ctx.session, fields))
+        # A command appends once (a refusal, then raises): the last append of its session.
+        finished = self.authority.next(ctx.engagement.id, ctx.session, fields)
+        event = ctx.session.append(finished, last=True)
         apply(ctx.engagement, event)
         result = Result(event, ctx.engagement)
         ctx.appended.append(result)

@@ -70,9 +70,17 @@ class Session:
     head_hash: str
     _write: Any = attrs.field(alias="write")  # Any: a callable taking the line's bytes.
     anchor: Anchor | None = None
+    # Set by an append made with ``last=True``: the session will append no more, so a
+    # transactional store may end the lock with that append's commit (docs/stores.md).
+    last: bool = False
 
-    def append(self, fields: Mapping[str, Any], *, expected_seq: int | None = None) -> Record:
+    def append(
+        self, fields: Mapping[str, Any], *, expected_seq: int | None = None, last: bool = False
+    ) -> Record:
         """Append one event; ``seq`` and ``prev`` are filled in. Returns the stored record.
+
+        With *last*, the caller appends nothing more in this session (the engine's commands
+        append once): a transactional store may then release the lock with the commit.
 
         Raises:
             ConcurrencyConflict: *expected_seq* is given and is not the head's seq.
@@ -84,6 +92,7 @@ class Session:
         record = {"seq": self.head_seq + 1, **fields, "prev": self.head_hash}
         line, digest = encode_hashed(record)
         check_size(self.label, line)
+        self.last = last
         self._write(line)
         stored = {**record, "hash": digest}
         self.records.append(stored)

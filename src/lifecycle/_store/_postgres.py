@@ -4,13 +4,17 @@ Each event's line is stored as the exact bytes the file store writes (``lifecycl
 so ``seq``, ``prev`` and ``hash`` are the same and an export is byte-identical. A command's
 session locks the engagement's row (``SELECT ... FOR UPDATE``); each append is committed on its
 own, with ``synchronous_commit`` on, before it is acknowledged, and the row is locked again at
-once for the rest of the session. ``(engagement, seq)`` is unique, so a writer that lost its lock
-can never add a second event at a seq. psycopg is imported only when a store connects.
+once for the rest of the session, unless the append was the session's last (``last=True``, as
+every engine command's is): then its commit ends the lock. ``(engagement, seq)`` is unique, so a
+writer that lost its lock can never add a second event at a seq. psycopg is imported only when a
+store connects.
 
 Round trips are what an append costs beyond the commit's flush, so the connection runs in
 autocommit and opens its transactions itself: taking the session's lock is one round trip
-(``BEGIN; SELECT ... FOR UPDATE``), an append is one (the line, the head, ``COMMIT``, and the
-lock taken again), and a read is one.
+(``BEGIN``, the settings, ``SELECT ... FOR UPDATE``: the command's keyring and lifecycle.toml
+checks read the settings of that moment without a round trip of their own), an append is one
+(the line, the head, ``COMMIT``, and the lock again unless it was the last), and a read is
+one: an engine command that appends is two round trips in all.
 """
 
 from __future__ import annotations
@@ -40,6 +44,16 @@ if TYPE_CHECKING:
 __all__ = ["PostgresStore", "is_postgres_url"]
 
 _PASSWORD = re.compile(r"(://[^:/@]*):[^@/]*@")
+# An append: the line and the head move together and are committed, in one round trip (the
+# server answers once the commit is flushed; on any error it runs none of what follows). Unless
+# the append is the session's last, the engagement is then held again for the rest of it.
+_APPEND = (
+    "WITH added AS (INSERT INTO lifecycle_events (engagement, seq, hash, line) "
+    "VALUES (%s, %s, %s, %s) RETURNING engagement) "
+    "UPDATE lifecycle_engagements SET head_seq = %s, head_hash = %s "
+    "WHERE id = (SELECT engagement FROM added); COMMIT"
+)
+_RELOCK = "; BEGIN; SELECT 1 FROM lifecycle_engagements WHERE id = %s FOR UPDATE"
 _LINE_HASH = re.compile(rb',"hash":"([0-9a-f]{64})"\}\n\Z')
 
 
@@ -71,6 +85,7 @@ class PostgresStore:
         self.url = url
         self._conn: Any = None  # Any: a psycopg.Connection, made on first use.
         self._config: Config | None = None
+        self._held: dict[str, bytes] | None = None  # the settings, while a session holds a lock
 
     @property
     def label(self) -> str:
@@ -285,12 +300,9 @@ class PostgresStore:
         conn = self.connection()
         with self.guard(label):
             check_engagement_id(engagement)
-            row = self._locked(
-                conn,
-                "BEGIN; SELECT head_seq, head_hash FROM lifecycle_engagements "
-                "WHERE id = %s FOR UPDATE",
-                (engagement,),
-            )
+            # The settings come in the same round trip, read in the lock's transaction: the
+            # command's keyring and lifecycle.toml checks need no round trip of their own.
+            held, row = self._lock_and_settings(conn, engagement)
             if row is None:
                 conn.rollback()
                 raise NotFoundError("engagement", engagement, f"(not in {self.label})")
@@ -302,10 +314,31 @@ class PostgresStore:
         session = Session(label, records, anchor.seq, anchor.head, write=lambda _: None)
         session._write = lambda line: self._append(conn, engagement, session, line)
         session.anchor = anchor
+        self._held = held
         try:
             yield session
         finally:
-            self._rollback()  # every append is committed already: this only ends the lock
+            self._held = None
+            # Every append is committed already (which ended the lock); without one this ends
+            # the lock (no round trip when nothing is open).
+            self._rollback()
+
+    def _lock_and_settings(
+        self, conn: Any, engagement: str
+    ) -> tuple[dict[str, bytes], tuple[int, str] | None]:
+        """One round trip: begin, read every setting, lock the engagement's row (its head)."""
+        # Any: a psycopg.Connection.
+        cur = _psycopg().ClientCursor(conn)
+        cur.execute(
+            "BEGIN; SELECT name, body FROM lifecycle_settings; "
+            "SELECT head_seq, head_hash FROM lifecycle_engagements WHERE id = %s FOR UPDATE",
+            (engagement,),
+        )
+        cur.nextset()  # BEGIN's empty result, then the settings
+        held = {str(name): bytes(body) for name, body in cur.fetchall()}
+        cur.nextset()
+        row = cur.fetchone()
+        return held, None if row is None else (int(row[0]), str(row[1]))
 
     def _append(self, conn: Any, engagement: str, session: Session, line: bytes) -> None:
         # Any: a psycopg.Connection.
@@ -315,33 +348,26 @@ class PostgresStore:
         match = _LINE_HASH.search(line)
         digest = match.group(1).decode() if match else ""
         with self.guard(session.label):
+            if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+                self._relock(conn, engagement, session)  # an append after the "last" one
+            params: tuple[object, ...] = (engagement, seq, digest, line, seq, digest)
             try:
-                # One round trip: the line and the head move together and are committed (the
-                # server answers once the commit is flushed), then the engagement is held again
-                # for the rest of the command. On any error the server runs none of what follows.
-                self._locked(
-                    conn,
-                    "WITH added AS (INSERT INTO lifecycle_events (engagement, seq, hash, line) "
-                    "VALUES (%s, %s, %s, %s) RETURNING engagement) "
-                    "UPDATE lifecycle_engagements SET head_seq = %s, head_hash = %s "
-                    "WHERE id = (SELECT engagement FROM added); COMMIT; "
-                    "BEGIN; SELECT 1 FROM lifecycle_engagements WHERE id = %s FOR UPDATE",
-                    (engagement, seq, digest, line, seq, digest, engagement),
-                )
+                if session.last:
+                    psycopg.ClientCursor(conn).execute(_APPEND, params)
+                else:
+                    psycopg.ClientCursor(conn).execute(_APPEND + _RELOCK, (*params, engagement))
             except psycopg.errors.UniqueViolation:
                 conn.rollback()
                 raise ConcurrencyConflict(session.label, session.head_seq, seq) from None
 
-    @staticmethod
-    def _locked(conn: Any, sql: str, params: tuple[object, ...]) -> Any:
-        """Run several statements in one round trip; the last one's first row."""
-        # Any: a psycopg.Connection and a row. Several statements need the simple query protocol,
-        # so the parameters are bound by psycopg on this side (escaped by libpq).
-        cur = _psycopg().ClientCursor(conn)
-        cur.execute(sql, params)
-        while cur.nextset():
-            pass
-        return cur.fetchone()
+    def _relock(self, conn: Any, engagement: str, session: Session) -> None:
+        """Take the engagement's row again; the head must still be the session's own."""
+        # Any: a psycopg.Connection.
+        _, row = self._lock_and_settings(conn, engagement)
+        if row != (session.head_seq, session.head_hash):
+            conn.rollback()
+            moved = session.head_seq if row is None else row[0]
+            raise ConcurrencyConflict(session.label, session.head_seq, moved)
 
     def read_after(
         self, engagement: str, after: Anchor | None = None
@@ -395,7 +421,10 @@ class PostgresStore:
                 self._rollback()
 
     def settings(self, name: str) -> bytes | None:
-        """The bytes of settings file *name*, as ``store init --settings`` stored them."""
+        """The bytes of settings file *name*, as ``store init --settings`` stored them (inside a
+        session, as read with its lock)."""
+        if self._held is not None:
+            return self._held.get(name)
         rows = self._query("SELECT body FROM lifecycle_settings WHERE name = %s", (name,))
         return bytes(rows[0][0]) if rows else None
 
