@@ -217,3 +217,28 @@ def test_published_playbooks(tmp_path: Path, office: dict[str, str]) -> None:
     path.write_bytes(b"".join(lines))
     audit = run_cli("audit", str(ws), "--published", env=office)
     assert audit.returncode == 1 and "playbook-mismatch" in audit.stdout, audit.stdout
+
+
+def test_repair_in_a_signed_workspace_signs_the_repaired_event(office: dict[str, str]) -> None:
+    """In a workspace requiring signatures, `repair` without a key is refused and changes
+    nothing; with the officer's key the `repaired` event is signed, names the officer, and the
+    history audits clean with the keyring."""
+    keys = _keys(office)
+    key = ["--key", str(keys / "officer.key")]
+    assert run_cli(*key, "new", "e1", "--playbook", "core", env=office).returncode == 0
+    ws = Path(office["LIFECYCLE_WORKSPACE"])
+    path = ws / "e1.history.jsonl"
+    with path.open("ab") as handle:
+        handle.write(b'{"seq": 2, "at": "20')  # a torn tail
+    torn = path.read_bytes()
+    done = run_cli("repair", str(path), env=office)
+    assert done.returncode == 1 and "requires signed events" in done.stderr, done.stderr
+    assert len(done.stderr.splitlines()) == 1
+    assert path.read_bytes() == torn and not list(ws.glob("*.torn-*"))
+    done = run_cli(*key, "repair", str(path), env=office)
+    assert done.returncode == 0, done.stderr
+    record, _ = decode_line(path.read_bytes().splitlines()[-1])
+    assert record["type"] == "repaired" and record["actor"] == "officer" and "sig" in record
+    audit = run_cli("audit", str(path), "--keyring", str(ws / "keyring.jsonl"), "--trust",
+                    str(keys / "root.pub"), env=office)  # fmt: skip
+    assert audit.returncode == 0, audit.stdout

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._files import lock, open_regular, read_bounded
 from ._history import FileHistoryStore, _write_durably, append_durably, read_lines
@@ -17,14 +17,20 @@ from ._lines import encode_line, format_at
 from ._replay import EVENT_VERSIONS
 from .exceptions import HistoryError, LifecycleError
 
+if TYPE_CHECKING:
+    from ._keys import PrivateKey
+
 __all__ = ["repair_file"]
 
 
-def repair_file(path: Path, *, actor: str, now: Any) -> dict[str, Any]:
+def repair_file(
+    path: Path, *, actor: str, now: Any, key: PrivateKey | None = None
+) -> dict[str, Any]:
     """Cut the torn last line of *path*; return the ``repaired`` event appended.
 
     *now* is a timezone-aware datetime. The cut bytes go to ``<file>.torn-<timestamp>``, fsynced
-    before the file is truncated.
+    before the file is truncated. With *key*, the event is signed as every command's is (the
+    caller has checked that the key is the keyring's key for *actor*).
 
     Raises:
         HistoryError: The file is not torn, or has damage other than a torn tail.
@@ -62,6 +68,10 @@ def repair_file(path: Path, *, actor: str, now: Any) -> dict[str, Any]:
             "data": data_out,
             "prev": head,
         }
+        if key is not None:
+            from ._signing import sign_event
+
+            record = sign_event(key, str(expected), record)
         try:
             append_durably(path, fd, encode_line(record))
         except HistoryError as exc:

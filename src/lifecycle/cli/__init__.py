@@ -76,6 +76,16 @@ class Env:
         return str(self.workspace) if self.store_url is None else self.store.label
 
     @property
+    def actor_given(self) -> bool:
+        """Whether ``--actor`` (or ``LIFECYCLE_ACTOR``) named the actor."""
+        return self._actor_given
+
+    @property
+    def actor_name(self) -> str:
+        """The actor named by ``--actor``, ``LIFECYCLE_ACTOR`` or the login (no keyring asked)."""
+        return self._actor
+
+    @property
     def actor(self) -> str:
         """Who is acting: with ``--key`` and no ``--actor``, the keyring's name for the key."""
         if self.key is not None and not self._actor_given:

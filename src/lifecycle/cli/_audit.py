@@ -237,8 +237,22 @@ def _text(report: FileReport) -> str:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def repair(file: Path) -> None:
     """Cut a torn last line (saved beside the file first) and record the repair."""
+    from .._authority import Authority
+    from .._store import FileStore
+
     env = _env()
-    record = repair_file(file, actor=check_actor(env.actor), now=dt.datetime.now(dt.UTC))
+    # The history's own folder is its workspace: its keyring and lifecycle.toml decide whether
+    # the `repaired` event must be signed, and by whom (as for every other command).
+    key = None
+    if env.key is not None:
+        from .._keys import load_private
+
+        key = load_private(env.key)
+    authority = Authority(FileStore(file.parent), key)
+    name = authority.name()
+    actor = check_actor(name if name is not None and not env.actor_given else env.actor_name)
+    authority.check_actor(actor)
+    record = repair_file(file, actor=actor, now=dt.datetime.now(dt.UTC), key=key)
     data = record["data"]
     click.echo(
         f"Repaired {file}: cut {data['cut_bytes']} torn byte(s), saved to "
