@@ -39,13 +39,13 @@ from ._events import event_problem, header_problem
 from ._files import NotRegularFileError, open_regular
 from ._history import SUFFIX
 from ._lines import (
-    AT_FORMAT,
     FORMAT,
     FORMAT_VERSION,
     MAX_LINE_BYTES,
     LineProblem,
+    decode_hashed,
     decode_line,
-    real_day,
+    is_timestamp,
 )
 from ._replay import EVENT_VERSIONS
 from ._rules import RuleKind
@@ -201,7 +201,7 @@ class _Reader:
             self._add("header-format", 0, f"not a {FORMAT} v{FORMAT_VERSION} header")
         elif problem := header_problem(header):
             self._add("bad-event", 0, problem)
-        elif not _timestamp(created := header["created"]):
+        elif not is_timestamp(created := header["created"]):
             self._add("bad-event", 0, f"header: created: {created!r} is not a UTC timestamp")
         else:
             self.last_at = created  # no event is recorded before its file was created
@@ -229,14 +229,14 @@ class _Reader:
     def _event(self, raw: bytes, number: int) -> dict[str, Any] | None:
         seq = number - 1
         try:
-            record, digest = decode_line(raw)
+            record = decode_hashed(raw)
         except LineProblem as exc:
             self._add(exc.code, seq, f"line {number}: {exc}")
             claimed = re.search(rb'"hash":"([0-9a-f]{64})"\}$', raw)
             self.prev = claimed.group(1).decode() if claimed else None
             self.verified = False
             return None
-        get = record.get
+        get, digest = record.get, record["hash"]
         at, kind, version = get("at"), get("type"), get("v")
         if (  # the common case, checked in one go; any doubt takes the path that words findings
             get("seq") == seq
@@ -244,7 +244,7 @@ class _Reader:
             and type(at) is str
             and at >= self.last_at
             and at[:10] <= self.today_text
-            and _timestamp(at)
+            and is_timestamp(at)
             and type(kind) is str
             and type(version) is int
             and version <= EVENT_VERSIONS.get(kind, 0)
@@ -275,7 +275,6 @@ class _Reader:
         if problem := event_problem(record):
             self._add("bad-event", seq, f"line {number}: {problem}")
             return None
-        record["hash"] = digest
         return record
 
     def _checkpoint_event(self, seq: int, digest: str) -> None:
@@ -306,7 +305,7 @@ class _Reader:
             )
             ok = False
         at = record.get("at")
-        if not isinstance(at, str) or not _timestamp(at):
+        if not isinstance(at, str) or not is_timestamp(at):
             self._add(
                 "time",
                 seq,
@@ -345,11 +344,6 @@ class _Reader:
 
 
 _CHUNK = 1 << 20
-
-
-def _timestamp(at: str) -> bool:
-    """Whether *at* is a real moment in the engine's form (``YYYY-MM-DDTHH:MM:SS.ffffffZ``)."""
-    return AT_FORMAT.match(at) is not None and real_day(at[:10])
 
 
 def _lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes, bool]]:
