@@ -14,12 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lifecycle import make_plugin_manager
+from lifecycle._audit import _Reader
+from lifecycle._auditreport import FileReport
 from lifecycle._conformance import Conformance
 from lifecycle._events import event_fits, event_problem
 from lifecycle._lines import (
     AT_FORMAT,
     LineProblem,
     decode_line,
+    encode_hashed,
     encode_line,
     is_timestamp,
     real_day,
@@ -227,3 +230,64 @@ def test_unruled_activity_shortcut_matches_reevaluation(
         event["reason"] = reason
     forged = [*records[:index], event, *records[index + 1 :]]
     assert _activity_findings(forged, True) == _activity_findings(forged, False)
+
+
+class _GeneralReader(_Reader):
+    """The audit's reader without its fast path: every record worded by event_problem and fed
+    to conformance unverified."""
+
+    def _checked(
+        self, record: dict[str, Any], digest: str, seq: int, number: int
+    ) -> dict[str, Any] | None:
+        self.verified = False
+        return super()._checked(record, digest, seq, number)
+
+
+def _rechained(records: list[dict[str, Any]]) -> bytes:
+    """*records* (without hashes) as history lines, each ``prev`` the line before's hash."""
+    out, prev = [], ""
+    for number, record in enumerate(records):
+        if number:
+            record["prev"] = prev
+        line, prev = encode_hashed(record)
+        out.append(line)
+    return b"".join(out)
+
+
+def _audited(history: bytes, reader: type[_Reader]) -> list[dict[str, Any]]:
+    report = FileReport("core-closed.history.jsonl")
+    reader(report, KINDS, TODAY, {}).run([history])
+    return [f.as_json() for f in report.findings]
+
+
+@given(
+    st.integers(1, 10_000),
+    st.sampled_from(["top", "data", "drop", "at"]),
+    st.sampled_from(["seq", "at", "actor", "type", "v", "data", "prev", "reason", "sig", "x"]),
+    _HOSTILE,
+    st.integers(0, 26),
+)
+@settings(max_examples=300, deadline=None)
+def test_reader_fast_path_matches_general_path_on_rehashed_lines(
+    pick: int, how: str, key: str, value: Any, index: int
+) -> None:
+    """A golden history with one event changed (a member replaced, dropped, or its ``at``
+    mangled) and every line re-hashed and re-chained gets the same findings from the reader's
+    fast path as from its general path."""
+    records = [
+        json.loads(line)
+        for line in (GOLDEN / "core-closed.history.jsonl").read_bytes().splitlines()
+    ]
+    for record in records:
+        del record["hash"]
+    record = records[1 + pick % (len(records) - 1)]
+    if how == "top":
+        record[key] = value
+    elif how == "drop":
+        record.pop(key, None)
+    elif how == "at":
+        record["at"] = record["at"][:index] + "\u0663" + record["at"][index + 1 :]
+    elif record["data"]:
+        record["data"][sorted(record["data"])[pick % len(record["data"])]] = value
+    history = _rechained(records)
+    assert _audited(history, _Reader) == _audited(history, _GeneralReader)
