@@ -51,11 +51,13 @@ class CadenceWatch:
 
     def _recorded(self, engagement: Engagement, data: Record, day: dt.date) -> Iterator[str]:
         activity = engagement.playbook.activity(str(data.get("activity")))
-        due = _due(engagement, activity) if activity else None
         held = dt.date.fromisoformat(str(data.get("on")))
-        last = engagement.last_occurrence(str(data.get("activity")))
-        if activity is None or due is None or due >= day or (last and held <= last):
-            return  # on time, no cadence here, or a past occurrence filled in
+        if activity is None or activity.every_days is None:
+            return  # no cadence here
+        last = engagement.last_occurrence(activity.id)  # before this one: read once
+        due = _due(engagement, activity, last)
+        if due is None or due >= day or (last and held <= last):
+            return  # on time, not in its stages, or a past occurrence filled in
         if not self._first(activity.id, due):
             return
         if held > due:
@@ -89,12 +91,13 @@ class CadenceWatch:
         return True
 
 
-def _due(engagement: Engagement, activity: Activity) -> dt.date | None:
-    """The cadence due date of *activity* in the current stage (as ``_due._cadences``)."""
+def _due(engagement: Engagement, activity: Activity, last: dt.date | None = None) -> dt.date | None:
+    """The cadence due date of *activity* in the current stage (as ``_due._cadences``); *last*,
+    when given, is its latest occurrence (the caller has read it)."""
     if activity.every_days is None or engagement.stage not in activity.during:
         return None
-    entered = engagement.last_entry(engagement.stage)
-    base = engagement.last_occurrence(activity.id) or (
-        entered.on if entered else engagement.opened_on
-    )
+    base = last or engagement.last_occurrence(activity.id)
+    if base is None:
+        entered = engagement.last_entry(engagement.stage)
+        base = entered.on if entered else engagement.opened_on
     return days_after(base, activity.every_days)

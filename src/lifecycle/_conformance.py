@@ -191,13 +191,30 @@ class Conformance:
                 yield from self._mismatches(mismatches, rules, seq)
             return
         rules = _rules(record)  # read once for every check below
-        yield from self._mismatches(recheck(self.engagement, record, self.kinds), rules, seq)
-        yield from self._overrides(record, rules, seq)
+        if not rules and self._unruled(record):
+            if "reason" not in record and "override" not in record["data"]:
+                return  # nothing decided, nothing overridden, no override claimed
+        else:
+            yield from self._mismatches(recheck(self.engagement, record, self.kinds), rules, seq)
+            yield from self._overrides(record, rules, seq)
         problems = list(override_problems(record, rules))
         if kind == "advanced":
             problems += reason_problems(self.engagement, _dict(record.get("data")))
         for code, message in problems:
             yield _error(code, seq, message)
+
+    def _unruled(self, record: Record) -> bool:
+        """Whether *record* is an activity no rule is attached to: with no outcome recorded
+        either, re-evaluating finds nothing to compare and nothing overridden (the common
+        activity; fed records fit their model, so ``on`` and ``params`` are well formed)."""
+        assert self.engagement is not None
+        data = record.get("data")
+        return (
+            record.get("type") == "activity_recorded"
+            and type(data) is dict
+            and type(name := data.get("activity")) is str
+            and not self.engagement.playbook.rules_for("activity", name)
+        )
 
     def _mismatches(
         self, mismatches: list[Mismatch], rules: list[dict[str, Any]], seq: int | None

@@ -13,6 +13,7 @@ writes: a bad event too.
 from __future__ import annotations
 
 import functools
+import operator
 import typing
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
@@ -37,6 +38,7 @@ __all__ = [
     "Event",
     "Header",
     "check_events",
+    "event_fits",
     "event_problem",
     "header_problem",
     "structure_event",
@@ -133,14 +135,48 @@ def event_problem(record: Mapping[str, Any]) -> str:
     data_check = _DATA_CHECKS.get((kind, version)) or _data_check((kind, version))
     if data_check is None:
         return ""
-    actor, reason, seq = get("actor"), get("reason"), get("seq")
-    if type(actor) is str and actor and not data_check(get("data")):
+    actor, reason, seq, sig = get("actor"), get("reason"), get("seq"), get("sig")
+    if type(actor) is str and actor.strip() and not data_check(get("data")):
         if (reason is None and kind not in _NEEDS_REASON) or type(reason) is str:
-            if actor.strip() and type(seq) is int and seq > 0 and type(get("prev")) is str:
+            if type(seq) is int and seq > 0 and type(get("prev")) is str:
                 if type(get("at")) is str and _ENVELOPE.issuperset(record):
-                    if _sig_fits(get("sig", None)):
+                    if sig is None or _sig_fits(sig):
                         return ""
     return _explain(record, data_check)
+
+
+# The members every event must hold, read in one call (a missing one raises KeyError).
+_REQUIRED: Final = operator.itemgetter("actor", "data", "seq", "prev", "at")
+
+
+def event_fits(record: Mapping[str, Any], kind: str, version: int) -> bool:
+    """Whether ``event_problem(record)`` is "", for a record whose ``type`` *kind* and ``v``
+    *version* the caller has read (the audit's reader, which asks only why a record does not fit).
+    """
+    # Any: a JSON object as stored.
+    if version < 1:
+        return False
+    data_check = _DATA_CHECKS.get((kind, version)) or _data_check((kind, version))
+    if data_check is None:
+        return True  # an unknown type or version: not this check's business
+    try:
+        actor, data, seq, prev, at = _REQUIRED(record)
+    except KeyError:
+        return False
+    get = record.get
+    reason, sig = get("reason"), get("sig")
+    return (
+        type(actor) is str
+        and bool(actor.strip())
+        and ((reason is None and kind not in _NEEDS_REASON) or type(reason) is str)
+        and type(seq) is int
+        and seq > 0
+        and type(prev) is str
+        and type(at) is str
+        and _ENVELOPE.issuperset(record)
+        and (sig is None or _sig_fits(sig))
+        and not data_check(data)
+    )
 
 
 def check_events(label: str, records: list[Record]) -> list[Record]:
