@@ -46,6 +46,8 @@ def parse(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str, str, bo
     None for any other command line (which the full CLI then parses)."""
     if any(name in environ for name in _DECLINED) or not _plugins_off(environ):
         return None
+    if not _all_text(argv, environ):
+        return None  # the full CLI refuses it, in its own words
     workspace = environ.get("LIFECYCLE_WORKSPACE", "engagements")
     if not workspace:
         return None  # click's reading of an empty variable is its business
@@ -65,6 +67,18 @@ def parse(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str, str, bo
     if len(ids) != 1 or not _is_engagement_id(ids[0]) or not workspace:
         return None
     return workspace, ids[0], as_json
+
+
+def _all_text(argv: Sequence[str], environ: Mapping[str, str]) -> bool:
+    """Whether every argument and ``LIFECYCLE_*`` variable is UTF-8 text (as
+    :func:`lifecycle._inputs.text_problem` requires)."""
+    values = [*argv, *(v for k, v in environ.items() if k.startswith("LIFECYCLE_"))]
+    try:
+        for value in values:
+            value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _plugins_off(environ: Mapping[str, str]) -> bool:

@@ -95,9 +95,7 @@ def _texts(values: Iterable[str]) -> bytes:
 
 
 def _environment(environ: Mapping[str, str]) -> bytes:
-    names = sorted(
-        k for k in environ if k.startswith("LIFECYCLE_") and k not in SECRET_VARIABLES
-    )
+    names = sorted(k for k in environ if k.startswith("LIFECYCLE_") and k not in SECRET_VARIABLES)
     names += [k for k in LOGIN_VARIABLES if k in environ]
     return _texts(x for k in names for x in (k, environ[k]))
 
