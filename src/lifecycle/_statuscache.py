@@ -7,10 +7,10 @@ keeps what the command wrote to stdout and stderr in ``<workspace>/.lifecycle/<i
 variables and the login variables, the working directory, whether stdout and stderr are
 terminals, today's date (UTC), the history file's identity, size, times and last line, the
 identity of ``keyring.jsonl``, ``lifecycle.toml`` and ``/etc/passwd`` (or their absence), and
-the running code: the interpreter, its flags and ``sys.path`` (each entry's identity, which
-changes when a distribution is installed, removed or upgraded there) and every file of this
-package. The next identical run (:mod:`lifecycle._fast`) computes the key again and prints the
-entry only when it is the same; anything else runs the command in full.
+the running code: the interpreter, its flags, ``-X`` and ``-W`` options and ``sys.path`` (each
+entry's identity, which changes when a distribution is installed, removed or upgraded there) and
+every file of this package. The next identical run (:mod:`lifecycle._fast`) computes the key
+again and prints the entry only when it is the same; anything else runs the command in full.
 
 This module is imported before anything else on that path: only ``os``, ``sys``, ``time`` and
 the C modules for SHA-256 and ``flock``.
@@ -148,10 +148,20 @@ def _history(path: str) -> bytes:
     return _stat_fields(info) + b"\n" + tail[cut + 1 :]
 
 
+_CODE: list[bytes] = []  # once a process: the code that runs is the code that was imported
+
+
 def _code() -> bytes:
     """The running code: interpreter, flags, every ``sys.path`` entry's identity (installing,
     removing or upgrading a distribution there changes it), and every file of this package."""
-    parts = [_texts([sys.version, sys.executable, repr(sys.flags)])]
+    if not _CODE:
+        _CODE.append(_code_now())
+    return _CODE[0]
+
+
+def _code_now() -> bytes:
+    interpreter = [sys.version, sys.executable, repr(sys.flags), repr(sys._xoptions)]
+    parts = [_texts([*interpreter, *sys.warnoptions])]
     for entry in sys.path:
         parts.append(_texts([entry]) + _identity(entry or "."))
     parts.append(_tree(os.path.dirname(os.path.abspath(__file__))))
