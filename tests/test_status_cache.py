@@ -326,3 +326,21 @@ def test_a_closed_pipe_ends_the_cached_answer_quietly(ws: Path) -> None:
         err = p.stderr.read()
         assert p.wait(timeout=60) == 0 and err == b""
     assert probe.read_text() == ""
+
+
+def test_a_rewritten_snapshot_is_seen(ws: Path) -> None:
+    """Rewriting the engagement's snapshot (the full run starts from it) makes the next status a
+    full run."""
+    _warm(ws, "long")
+    snapshot = ws / ".lifecycle" / "long.snapshot.json"
+    snapshot.write_bytes(snapshot.read_bytes())
+    assert _status(ws, "long").full
+    assert not _status(ws, "long").full
+
+
+def test_a_variable_that_is_not_text_is_refused_as_before(ws: Path) -> None:
+    """A LIFECYCLE_* variable holding bytes that are not UTF-8 (even the passphrase, which the
+    key leaves out) is refused by the full CLI, exit 2, cache or not."""
+    _warm(ws, "midway")
+    done = _status(ws, "midway", env=_env(LIFECYCLE_KEY_PASSPHRASE="\udcff"))
+    assert done.full and done.code == 2 and b"not UTF-8" in done.err

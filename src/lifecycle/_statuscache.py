@@ -6,11 +6,12 @@ keeps what the command wrote to stdout and stderr in ``<workspace>/.lifecycle/<i
 (or ``.status-json``), under a digest of its *key*: the command line, the ``LIFECYCLE_*``
 variables and the login variables, the working directory, whether stdout and stderr are
 terminals, today's date (UTC), the history file's identity, size, times and last line, the
-identity of ``keyring.jsonl``, ``lifecycle.toml`` and ``/etc/passwd`` (or their absence), and
-the running code: the interpreter, its flags, ``-X`` and ``-W`` options and ``sys.path`` (each
-entry's identity, which changes when a distribution is installed, removed or upgraded there) and
-every file of this package. The next identical run (:mod:`lifecycle._fast`) computes the key
-again and prints the entry only when it is the same; anything else runs the command in full.
+identity of ``keyring.jsonl``, ``lifecycle.toml``, the snapshot and ``/etc/passwd`` (or their
+absence), and the running code: the interpreter, its flags, ``-X`` and ``-W`` options and
+``sys.path`` (each entry's identity, which changes when a distribution is installed, removed or
+upgraded there) and every file of this package. The next identical run (:mod:`lifecycle._fast`)
+computes the key again and prints the entry only when it is the same; anything else runs the
+command in full.
 
 This module is imported before anything else on that path: only ``os``, ``sys``, ``time`` and
 the C modules for SHA-256 and ``flock``.
@@ -81,6 +82,8 @@ def key_of(
     parts.append(_history(os.path.join(workspace, engagement + SUFFIX)))
     for name in SETTINGS:
         parts.append(_identity(os.path.join(workspace, name)))
+    # The snapshot the full run would start from (it is trusted like the workspace, DESIGN 1).
+    parts.append(_identity(os.path.join(workspace, FOLDER, engagement + ".snapshot.json")))
     parts.append(_identity("/etc/passwd"))
     parts.append(_code())
     return sha256(b"".join(_field(p) for p in parts)).digest()
