@@ -344,3 +344,18 @@ def test_a_variable_that_is_not_text_is_refused_as_before(ws: Path) -> None:
     _warm(ws, "midway")
     done = _status(ws, "midway", env=_env(LIFECYCLE_KEY_PASSPHRASE="\udcff"))
     assert done.full and done.code == 2 and b"not UTF-8" in done.err
+
+
+def test_an_actor_only_the_password_database_names_is_not_answered_from_the_cache(
+    ws: Path,
+) -> None:
+    """With no actor given and no login variable set, status always runs in full."""
+    env = {
+        k: v
+        for k, v in _env().items()
+        if k not in ("LIFECYCLE_ACTOR", "LOGNAME", "USER", "LNAME", "USERNAME")
+    }
+    runs = [_status(ws, "midway", env=env) for _ in range(2)]
+    assert all(r.full and r.code == 0 for r in runs) and runs[0].out == runs[1].out
+    with_login = _warm(ws, "midway", env={**env, "USER": "login-name"})
+    assert b"login-name" in with_login.out

@@ -23,6 +23,8 @@ __all__ = ["main"]
 
 # Options of the group this path understands (each takes one value); anything else goes to click.
 _GLOBAL = ("--workspace", "--actor", "--playbooks")
+# Where getpass finds the login name, the actor when none is given; else it asks the passwd database.
+_LOGIN = ("LOGNAME", "USER", "LNAME", "USERNAME")
 # Set at all, these make the run one the cache never answers (the key, a shared store).
 _DECLINED = ("LIFECYCLE_KEY", "LIFECYCLE_STORE", "LIFECYCLE_TRACE_PLUGINS", "LIFECYCLE_DEBUG")
 
@@ -52,6 +54,7 @@ def parse(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str, str, bo
     if not workspace:
         return None  # click's reading of an empty variable is its business
     args = list(argv)
+    actor_known = bool(environ.get("LIFECYCLE_ACTOR")) or any(environ.get(k) for k in _LOGIN)
     while args and args[0] != "status":
         name, sep, value = args.pop(0).partition("=")
         if name not in _GLOBAL or (not sep and not args):
@@ -59,7 +62,8 @@ def parse(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str, str, bo
         value = value if sep else args.pop(0)
         if name == "--workspace":
             workspace = value
-    if not args:
+        actor_known = actor_known or name == "--actor"
+    if not args or not actor_known:  # a name only the password database knows: not cached
         return None
     rest = args[1:]
     as_json = "--json" in rest
