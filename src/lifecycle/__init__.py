@@ -11,10 +11,13 @@ tamper-evident history of each that an auditor can verify offline.
 from __future__ import annotations
 
 import importlib as _importlib
-import typing as _typing
 
+# `typing` costs milliseconds; a `lifecycle status` served from its cache imports none of it.
+TYPE_CHECKING = False
 # The same names, imported when first used (#14: a command pays only for its own).
-if _typing.TYPE_CHECKING:
+if TYPE_CHECKING:
+    from typing import Any
+
     from . import exceptions
     from ._audit import Checkpoint, FileReport, audit_file, audit_stream
     from ._conformance import Finding
@@ -28,6 +31,7 @@ if _typing.TYPE_CHECKING:
     from ._state import Action, Engagement
     from ._store import FileStore, MemoryStore, PostgresStore, Store, open_store
     from .hookspecs import hookimpl
+del TYPE_CHECKING  # not a name of the package
 
 _WHERE = {
     "exceptions": "",
@@ -48,7 +52,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> _typing.Any:
+def __getattr__(name: str) -> Any:
     """Import a public name on first use: ``import lifecycle`` costs almost nothing."""
     # Any: whichever public object is asked for.
     where = _WHERE.get(name)

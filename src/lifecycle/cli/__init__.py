@@ -7,6 +7,7 @@ on stderr; a traceback is shown only with ``LIFECYCLE_DEBUG=1``.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import getpass
 import importlib
@@ -137,6 +138,13 @@ def _playbook_dirs(ctx: click.Context, param: click.Parameter, value: Sequence[s
 
 
 _PLUGINS: list[Plugins] = []
+# The command line of the run in progress, as parsed (the status cache keys on it).
+_ARGS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("lifecycle_args")
+
+
+def current_args() -> tuple[str, ...]:
+    """The arguments the running command was parsed from (argv without the program name)."""
+    return _ARGS.get()
 
 
 def load_plugins() -> Plugins:
@@ -389,6 +397,14 @@ def _error(message: str) -> None:
 
 
 def _run(args: list[str], clock: Clock | None = None) -> int:
+    token = _ARGS.set(tuple(args))
+    try:
+        return _run_click(args, clock)
+    finally:
+        _ARGS.reset(token)
+
+
+def _run_click(args: list[str], clock: Clock | None = None) -> int:
     try:
         result = cli.main(
             args=args,

@@ -16,6 +16,7 @@ from .._workspace import parse_assignments
 from ..exceptions import InvalidInputError, RefusedError
 from . import _render
 from ._portfolio import NO_INDEX, portfolio, warn
+from ._statuskeep import keeping
 
 __all__ = ["COMMANDS"]
 
@@ -76,11 +77,15 @@ def new(
 def status(engagement: str, as_json: bool) -> None:
     """Stage, facts, checklist, and what is allowed now and why not (a dry run)."""
     env = _env()
-    data = env.engine.status(engagement, actor=env.actor)
-    if as_json:
-        _echo_json(data)
-    else:
-        click.echo(_render.status(data))
+    # What it prints is kept for the next identical run (docs/workspace.md, the status cache).
+    with keeping(env, engagement, as_json, _today(env).isoformat()) as keeper:
+        data = env.engine.status(engagement, actor=env.actor)
+        if as_json:
+            text = json.dumps(data, indent=2, ensure_ascii=False)
+        else:
+            text = _render.status(data)
+        keeper.printing(text, data["lessons"])
+        click.echo(text)
 
 
 @click.command("set")
