@@ -384,3 +384,26 @@ def test_the_events_of_audited_bytes_are_those_the_strict_reader_returns(
         cut = audit_stream(str(path), [data[:-40]], kinds=kinds, today=clock().date())
         with pytest.raises(CorruptHistoryError):
             audited_records(str(path), data[:-40], engagement, cut)
+
+
+def test_compiled_templates_are_kept_and_a_damaged_one_is_compiled_again(
+    report: Invoke, workspace: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`report --no-cache` keeps no compiled template; a report with the cache keeps one per
+    form, and one made garbage is ignored (the page is the same) and written again."""
+    from lifecycle._report import _render
+
+    monkeypatch.setenv("LIFECYCLE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(_render, "_ENV", {})  # compiled anew, as by a new process
+    folder = tmp_path / "cache" / "report" / "templates"
+    fresh = {fmt: report(workspace, "report", "--format", fmt, "--no-cache")[1] for fmt in FORMATS}
+    assert not folder.exists()
+    assert all(report(workspace, "report", "--format", f)[1] == fresh[f] for f in FORMATS)
+    compiled = sorted(folder.iterdir())
+    assert len(compiled) == 2  # html and md; json needs none
+    good = {path: path.read_bytes() for path in compiled}
+    for path in compiled:
+        path.write_bytes(b"\x00 not a compiled template")
+    monkeypatch.setattr(_render, "_ENV", {})
+    assert all(report(workspace, "report", "--format", f)[1] == fresh[f] for f in FORMATS)
+    assert {path: path.read_bytes() for path in compiled} == good
