@@ -407,3 +407,35 @@ def test_compiled_templates_are_kept_and_a_damaged_one_is_compiled_again(
     monkeypatch.setattr(_render, "_ENV", {})
     assert all(report(workspace, "report", "--format", f)[1] == fresh[f] for f in FORMATS)
     assert {path: path.read_bytes() for path in compiled} == good
+
+
+AUDIT_PROBE = (
+    "import sys; from lifecycle.cli import run; code = run(sys.argv[1:]); "
+    "print(sorted({'lifecycle._audit', 'lifecycle._events'} & set(sys.modules)), "
+    "file=sys.stderr); sys.exit(code)"
+)
+
+
+def test_a_warm_report_does_not_import_the_audit_machinery(workspace: Path, tmp_path: Path) -> None:
+    """A report whose every history has its entry takes the verdicts from them without
+    importing the audit (or the event schema it loads); the cold one before it does import it,
+    and both write the same page."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIFECYCLE_")}
+    env.update(LIFECYCLE_LOAD_PLUGINS="", LIFECYCLE_CACHE_DIR=str(tmp_path / "cache"))
+    seen, pages = [], []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", AUDIT_PROBE, "--workspace", str(workspace), "report"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        seen.append(done.stderr.strip().splitlines()[-1])
+        pages.append(done.stdout)
+    assert seen == ["['lifecycle._audit', 'lifecycle._events']", "[]"]
+    assert pages[0] == pages[1]

@@ -102,15 +102,21 @@ class ReportCache:
     ) -> tuple[FileReport, str]:
         """The audit of *data*, the bytes of the history file *label*: kept (in an entry, or
         by ``audit``), or done now; and the key its entry is kept under ("": none is kept)."""
-        from .._audit import audit_stream  # only for a history audited afresh
-
         if self.audits is None or self.entries is None:
-            return audit_stream(label, [data], kinds=kinds, today=today), ""
+            return _audited(label, data, kinds, today), ""
         audit_key = self.audits.key_of(os.path.basename(label), data)
         key = self.entries.key(audit_key)
         found = self.entries.verdict(engagement, key, label, today)
         found = found or self.audits.get(audit_key, Path(label), today)
-        return found or audit_stream(label, [data], kinds=kinds, today=today), key
+        return found or _audited(label, data, kinds, today), key
+
+
+def _audited(label: str, data: bytes, kinds: Mapping[str, RuleKind], today: dt.date) -> FileReport:
+    """The audit of *data* done now: the audit machinery (and the event schema it loads) is
+    imported only when a history is not in the caches."""
+    from .._audit import audit_stream
+
+    return audit_stream(label, [data], kinds=kinds, today=today)
 
 
 class Entries:

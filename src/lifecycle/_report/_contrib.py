@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import attrs
 
@@ -60,9 +60,9 @@ def service_kind(activity: str) -> str:
     return "other"
 
 
-@attrs.frozen
-class Span:
-    """The engagement was in *stage* from *start* until *end* (None: still there)."""
+class Span(NamedTuple):
+    """The engagement was in *stage* from *start* until *end* (None: still there); a named
+    tuple, as a report loads thousands of them from its cache."""
 
     stage: str
     title: str

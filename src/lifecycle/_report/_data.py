@@ -124,13 +124,13 @@ def _counted(
     Raises:
         LifecycleError: The events cannot be replayed.
     """
-    from .._events import check_events  # only for a history counted afresh
-
     kept = cache.entries
     if kept is not None and key:
         found = kept.contribution(engagement, key, label, today)
         if found is not None and (found.events, found.head) == (audit.events, audit.head):
             return found
+    from .._events import check_events  # only for a history counted afresh
+
     records = check_events(label, audited_records(label, data, engagement, audit))
     found = contribution(label, records, today)
     if (found.events, found.head) != (audit.events, audit.head):  # never, for the same bytes
@@ -299,12 +299,16 @@ def _services(chosen: Sequence[Contribution], period: Period) -> Data:
     by_country: dict[str, Counter[str]] = {}
     by_activity: Counter[str] = Counter()
     for c in chosen:
-        for day, name, kind, _ in c.activities:
-            if period.holds(day):
-                by_kind[kind] += 1
-                by_activity[name] += 1
-                by_org.setdefault(c.organization, Counter())[kind] += 1
-                by_country.setdefault(c.country, Counter())[kind] += 1
+        held = [(name, kind) for day, name, kind, _ in c.activities if period.holds(day)]
+        if not held:
+            continue
+        org = by_org.setdefault(c.organization, Counter())
+        country = by_country.setdefault(c.country, Counter())
+        for name, kind in held:
+            by_kind[kind] += 1
+            by_activity[name] += 1
+            org[kind] += 1
+            country[kind] += 1
     return {
         "by_kind": dict(by_kind),
         "by_activity": dict(sorted(by_activity.items())),
