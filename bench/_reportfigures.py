@@ -3,13 +3,14 @@
 its caches filled: the audit verdicts and contributions, the portfolio index) and cold (every
 cache emptied before each run).
 
-Cold, the report audits every history in full, replays it with the cadence watch, computes what
-is overdue, sums the period and renders the page (one SVG timeline row per engagement); `list`
-verifies and replays each history into its index. Warm, the report reads and hashes every
-history's bytes, takes the audit's verdict and its own contribution for those bytes from the
-caches, judges cites, recomputes what is overdue today and renders; `list` stats each history
-and answers from its index. Target: at most 3x. Quick mode uses the archive size of the quick
-run (60 engagements).
+Cold, the report audits every history in full, decodes the audited bytes' events and replays
+them with the cadence watch, computes what is overdue, sums the period, renders the page (one
+SVG timeline row per engagement) and writes its one entry file; `list` verifies and replays each
+history into its index. Warm, the report reads and hashes every history's bytes, takes the
+verdict and the contribution for those bytes from its entry file (one read; the audit machinery
+is not even imported), judges cites, recomputes what is overdue today and renders; `list` stats
+each history and answers from its index. Target: at most 3x. Quick mode uses the archive size
+of the quick run (60 engagements).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+import lifecycle.cli as lifecycle_cli
 from lifecycle import Engine, make_plugin_manager
 from lifecycle._lines import decode_line, encode_line
 from lifecycle._report._cache import contribution_folder
@@ -63,10 +64,38 @@ def report(
     return invoke
 
 
-def entries(workspace: Path) -> dict[str, Path]:
-    """The report cache's entry files, by engagement."""
-    folder = contribution_folder(workspace)
-    return {p.name.removesuffix(".json"): p for p in sorted(folder.glob("*.json"))}
+def entry_file(workspace: Path) -> Path:
+    """The report cache's one entry file of *workspace* (under the tests' code versions)."""
+    [path] = contribution_folder(workspace).glob("entries-*.jsonl")
+    return path
+
+
+def entries(workspace: Path) -> dict[str, bytes]:
+    """The report cache's entry lines, by engagement (none when no file is kept)."""
+    if not list(contribution_folder(workspace).glob("entries-*.jsonl")):
+        return {}
+    lines = entry_file(workspace).read_bytes().splitlines(keepends=True)
+    return {json.loads(line.partition(b"\t")[0])["engagement"]: line for line in lines}
+
+
+def replace_entry(workspace: Path, engagement: str, line: bytes) -> None:
+    """Put *line* in place of *engagement*'s entry line, the other lines left as they are."""
+    kept = entries(workspace)
+    kept[engagement] = line
+    entry_file(workspace).write_bytes(b"".join(kept.values()))
+
+
+def parts(line: bytes) -> tuple[dict[str, Any], bytes]:
+    """An entry line's first part (engagement, key, digest) and its entry, as bytes."""
+    meta, _, body = line.rstrip(b"\n").partition(b"\t")
+    return json.loads(meta), body
+
+
+def sealed(meta: dict[str, Any], entry: dict[str, Any]) -> bytes:
+    """An entry line of *entry* under *meta*, its digest made to match."""
+    body = json.dumps(entry).encode()
+    meta = {**meta, "sum": hashlib.sha256(body).hexdigest()}
+    return json.dumps(meta).encode() + b"\t" + body + b"\n"
 
 
 def rewritten(path: Path, seq: int, edit: Callable[[dict[str, Any]], None]) -> None:
@@ -112,16 +141,17 @@ def test_a_warm_report_equals_a_cold_one_byte_for_byte(
 def test_an_entry_holds_the_key_of_the_bytes_and_the_digest_of_its_body(
     report: Invoke, workspace: Path
 ) -> None:
-    """Each entry's first line names the SHA-256 of its second, the contribution as JSON,
-    which names the history's event count and head."""
+    """Each entry line names the SHA-256 of its entry, which holds the verdict and the
+    contribution, both naming the history's event count and head."""
     report(workspace, "report", "--format", "json")
     data = json.loads(report(workspace, "report", "--format", "json")[1])
     heads = {f["engagement"]: (f["events"], f["head"]) for f in data["files"]}
-    for engagement, path in entries(workspace).items():
-        head, body = path.read_bytes().split(b"\n")
-        meta, kept = json.loads(head), json.loads(body)
+    for engagement, line in entries(workspace).items():
+        meta, body = parts(line)
+        kept = json.loads(body)
         assert meta["sum"] == hashlib.sha256(body).hexdigest() and len(meta["key"]) == 64
-        assert (kept["events"], kept["head"]) == heads[engagement]
+        for part in (kept["audit"], kept["contribution"]):
+            assert (part["events"], part["head"]) == heads[engagement]
 
 
 def test_a_history_rewritten_behind_the_cache_is_counted_as_it_now_is(
@@ -163,67 +193,65 @@ def test_a_history_rewritten_behind_the_cache_to_fail_its_audit_is_left_out(
     assert out == report(workspace, "report", "--format", "json", "--no-cache")[1]
 
 
-def _truncated(path: Path) -> None:
-    path.write_bytes(path.read_bytes()[:-40])
+def _truncated(kept: dict[str, bytes]) -> bytes:
+    return kept["amani"][:-40] + b"\n"
 
 
-def _body_edited(path: Path) -> None:
-    """The body's first `"events":N` made N+1, the digest line left as it was."""
-    head, body = path.read_bytes().split(b"\n")
-    kept = json.loads(body)
-    kept["events"] += 1
-    path.write_bytes(head + b"\n" + json.dumps(kept).encode())
+def _body_edited(kept: dict[str, bytes]) -> bytes:
+    """The contribution's event count made N+1, the digest left as it was."""
+    meta, body = parts(kept["amani"])
+    entry = json.loads(body)
+    entry["contribution"]["events"] += 1
+    return json.dumps(meta).encode() + b"\t" + json.dumps(entry).encode() + b"\n"
 
 
-def _retyped(path: Path) -> None:
-    """A body whose digest matches but whose spans are not lists of six."""
-    head, body = path.read_bytes().split(b"\n")
-    kept = json.loads(body)
-    kept["spans"] = [["x"]]
-    body = json.dumps(kept).encode()
-    meta = {**json.loads(head), "sum": hashlib.sha256(body).hexdigest()}
-    path.write_bytes(json.dumps(meta).encode() + b"\n" + body)
+def _retyped(kept: dict[str, bytes]) -> bytes:
+    """An entry whose digest matches but whose spans are not lists of six."""
+    meta, body = parts(kept["amani"])
+    entry = json.loads(body)
+    entry["contribution"]["spans"] = [["x"]]
+    return sealed(meta, entry)
 
 
-def _foreign(path: Path) -> None:
-    """Another history's entry copied over this one."""
-    shutil.copyfile(path.with_name("gamma.json"), path)
+def _foreign(kept: dict[str, bytes]) -> bytes:
+    """Another history's entry under this one's name and key, its digest made to match."""
+    return sealed(parts(kept["amani"])[0], json.loads(parts(kept["gamma"])[1]))
 
 
-def _garbage(path: Path) -> None:
-    path.write_bytes(b"\x00\xff not json at all")
+def _garbage(kept: dict[str, bytes]) -> bytes:
+    return b"\x00\xff not json at all\n"
 
 
 @pytest.mark.parametrize("damage", [_truncated, _body_edited, _retyped, _foreign, _garbage])
 def test_a_damaged_or_foreign_entry_is_ignored_and_rewritten(
-    report: Invoke, workspace: Path, damage: Callable[[Path], None]
+    report: Invoke, workspace: Path, damage: Callable[[dict[str, bytes]], bytes]
 ) -> None:
     """An entry cut short, edited behind its digest, of the wrong types, another history's, or
     no JSON at all is ignored: the report is the one computed afresh, and the entry is written
     again as it should be."""
     fresh = report(workspace, "report", "--no-cache")[1]
     report(workspace, "report")
-    path = entries(workspace)["amani"]
-    good = path.read_bytes()
-    damage(path)
+    kept = entries(workspace)
+    replace_entry(workspace, "amani", damage(kept))
     code, out, err = report(workspace, "report")
     assert (code, err) == (0, "") and out == fresh
-    assert path.read_bytes() == good
+    assert entries(workspace)["amani"] == kept["amani"]
 
 
 def test_a_damaged_audit_cache_entry_is_ignored(
     report: Invoke, workspace: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """The audit verdicts the report reuses are `lifecycle audit`'s: a damaged one is ignored
-    and the history audited afresh."""
+    """The verdicts `lifecycle audit` kept, which a report without entries of its own reuses:
+    a damaged one is ignored and the history audited afresh."""
     monkeypatch.setenv("LIFECYCLE_CACHE_DIR", str(tmp_path / "audits"))
     fresh = report(workspace, "report", "--format", "json", "--no-cache")[1]
-    report(workspace, "report", "--format", "json")
+    assert report(workspace, "audit", str(workspace))[0] == 0
     verdicts = sorted((tmp_path / "audits" / "audit").rglob("*.json"))
     assert len(verdicts) == 4
     for path in verdicts:
         path.write_text('{"engagement": "amani", "events": 1}', encoding="utf-8")
     assert report(workspace, "report", "--format", "json")[1] == fresh
+    assert report(workspace, "report", "--format", "json")[1] == fresh  # from its own entries
 
 
 def test_a_cache_folder_that_cannot_be_written_means_computing_without_it(
@@ -305,3 +333,109 @@ def test_a_kept_contribution_is_the_computed_one(generated: Path, clock: Clock) 
         assert as_of(again, clock().date()) == c
         later = clock().date() + dt.timedelta(days=365)
         assert as_of(again, later) == as_of(c, later)
+
+
+def test_another_plugin_set_never_serves_the_entries_of_this_one(
+    report: Invoke, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries kept with no plugin loaded are served to the next such run (a forged title
+    shows), never to a run with a plugin loaded (the true title shows), and neither run evicts
+    the other's file."""
+    report(workspace, "report", "--format", "json")
+    forged = entries(workspace)["beta"]
+    meta, body = parts(forged)
+    entry = json.loads(body)
+    entry["contribution"]["title"] = "Forged in the cache"
+    replace_entry(workspace, "beta", sealed(meta, entry))
+
+    def title() -> str:
+        data = json.loads(report(workspace, "report", "--format", "json")[1])
+        return str(next(r["title"] for r in data["engagements"] if r["engagement"] == "beta"))
+
+    assert title() == "Forged in the cache"
+    for plugins, served in (("mandate", False), ("", True)):
+        monkeypatch.setenv("LIFECYCLE_LOAD_PLUGINS", plugins)
+        monkeypatch.setattr(lifecycle_cli, "_PLUGINS", [])  # loaded anew, as by a new process
+        assert (title() == "Forged in the cache") is served
+    assert len(list(contribution_folder(workspace).glob("entries-*.jsonl"))) == 2
+
+
+def test_the_events_of_audited_bytes_are_those_the_strict_reader_returns(
+    generated: Path, clock: Clock
+) -> None:
+    """For each history that audits clean, the events decoded from its audited bytes are
+    exactly the records the strict reader verifies and returns; bytes the audit did not find
+    clean are refused."""
+    from lifecycle._audit import audit_stream
+    from lifecycle._history import _verify
+    from lifecycle._report._data import audited_records
+    from lifecycle._rules import CORE_RULE_KINDS
+    from lifecycle.exceptions import CorruptHistoryError
+
+    kinds = {kind.name: kind for kind in CORE_RULE_KINDS}
+    for path in sorted(generated.glob("*.history.jsonl")):
+        data, engagement = path.read_bytes(), path.name.removesuffix(".history.jsonl")
+        audit = audit_stream(str(path), [data], kinds=kinds, today=clock().date())
+        assert audit.ok
+        strict = _verify(str(path), data, None, engagement)[0]
+        assert audited_records(str(path), data, engagement, audit) == strict
+        with pytest.raises(CorruptHistoryError):
+            audited_records(str(path), data, "another", audit)
+        cut = audit_stream(str(path), [data[:-40]], kinds=kinds, today=clock().date())
+        with pytest.raises(CorruptHistoryError):
+            audited_records(str(path), data[:-40], engagement, cut)
+
+
+def test_compiled_templates_are_kept_and_a_damaged_one_is_compiled_again(
+    report: Invoke, workspace: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`report --no-cache` keeps no compiled template; a report with the cache keeps one per
+    form, and one made garbage is ignored (the page is the same) and written again."""
+    from lifecycle._report import _render
+
+    monkeypatch.setenv("LIFECYCLE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(_render, "_ENV", {})  # compiled anew, as by a new process
+    folder = tmp_path / "cache" / "report" / "templates"
+    fresh = {fmt: report(workspace, "report", "--format", fmt, "--no-cache")[1] for fmt in FORMATS}
+    assert not folder.exists()
+    assert all(report(workspace, "report", "--format", f)[1] == fresh[f] for f in FORMATS)
+    compiled = sorted(folder.iterdir())
+    assert len(compiled) == 2  # html and md; json needs none
+    good = {path: path.read_bytes() for path in compiled}
+    for path in compiled:
+        path.write_bytes(b"\x00 not a compiled template")
+    monkeypatch.setattr(_render, "_ENV", {})
+    assert all(report(workspace, "report", "--format", f)[1] == fresh[f] for f in FORMATS)
+    assert {path: path.read_bytes() for path in compiled} == good
+
+
+AUDIT_PROBE = (
+    "import sys; from lifecycle.cli import run; code = run(sys.argv[1:]); "
+    "print(sorted({'lifecycle._audit', 'lifecycle._events'} & set(sys.modules)), "
+    "file=sys.stderr); sys.exit(code)"
+)
+
+
+def test_a_warm_report_does_not_import_the_audit_machinery(workspace: Path, tmp_path: Path) -> None:
+    """A report whose every history has its entry takes the verdicts from them without
+    importing the audit (or the event schema it loads); the cold one before it does import it,
+    and both write the same page."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIFECYCLE_")}
+    env.update(LIFECYCLE_LOAD_PLUGINS="", LIFECYCLE_CACHE_DIR=str(tmp_path / "cache"))
+    seen, pages = [], []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", AUDIT_PROBE, "--workspace", str(workspace), "report"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        seen.append(done.stderr.strip().splitlines()[-1])
+        pages.append(done.stdout)
+    assert seen == ["['lifecycle._audit', 'lifecycle._events']", "[]"]
+    assert pages[0] == pages[1]

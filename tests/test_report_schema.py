@@ -162,6 +162,31 @@ def test_svg_escapes_text_and_places_marks_in_time():
     assert 'class="phase-support"' in row
 
 
+def test_timeline_rows_escape_every_text_of_a_row():
+    """Each text of a timeline row (id, title, playbook, version, country, stage) is escaped,
+    quotes too (the id is also an attribute), and control characters shown as escapes."""
+    from lifecycle._report._render import timeline_rows
+
+    hostile = '<b x="1">\u202e&'
+    row = {
+        "engagement": hostile,
+        "title": hostile,
+        "playbook": hostile,
+        "version": hostile,
+        "country": hostile,
+        "stage": hostile,
+        "services": 2,
+        "timeline": {"spans": [], "marks": []},
+    }
+    day = dt.date(2026, 1, 1)
+    html = str(timeline_rows([row, row], day, day + dt.timedelta(days=10)))
+    assert "<b x" not in html and "\u202e" not in html
+    # per row: 6 cells, the row's attribute, the timeline's label and title
+    assert html.count("&lt;b x=&#34;1&#34;&gt;\\u202e&amp;") == 2 * 9
+    assert html.count("<tr ") == 2 and html.endswith("</td></tr>\n")
+    assert '<td class="num">2</td>' in html
+
+
 def test_a_wheel_carries_the_report_templates(tmp_path: Path):
     """A built wheel (what a non-editable install gets) holds both templates."""
     subprocess.run(

@@ -18,14 +18,21 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
 
-from ._audit import FileReport
+from ._auditreport import FileReport
 from ._conformance import Finding, overdue_findings
 from ._files import open_regular, read_regular
 from ._history import SUFFIX
 from ._lines import FORMAT_VERSION
 from .exceptions import HistoryError
 
-__all__ = ["AuditCache", "audit_bytes", "audit_cached", "default_cache_dir"]
+__all__ = [
+    "AuditCache",
+    "audit_bytes",
+    "audit_cached",
+    "default_cache_dir",
+    "verdict_data",
+    "verdict_of",
+]
 
 _ENTRY_VERSION: Final = 2  # 2: lessons and cites (#15)
 _DATED: Final = frozenset({"overdue"})
@@ -71,36 +78,13 @@ class AuditCache:
         """The cached report for *key*, with date-dependent findings recomputed for *today*."""
         try:
             data = json.loads(read_regular(self.folder / key[:2] / f"{key}.json"))
-            report = FileReport(
-                path=str(path),
-                engagement=data["engagement"],
-                events=data["events"],
-                head=data["head"],
-                stage=data["stage"],
-                overrides=data["overrides"],
-                due=data["due"],
-                findings=[Finding(**f) for f in data["findings"]],
-                lessons=data["lessons"],
-                cites=data["cites"],
-            )
-        except (HistoryError, OSError, ValueError, KeyError, TypeError):
+        except (HistoryError, OSError, ValueError):
             return None  # no entry, or one that cannot be read: audit afresh
-        report.findings += overdue_findings(report.due, today, report.events)
-        return report
+        return verdict_of(data, str(path), today)
 
     def put(self, key: str, report: FileReport) -> None:
         """Store *report* (without its date-dependent findings); a failure only loses the cache."""
-        data: dict[str, Any] = {
-            "engagement": report.engagement,
-            "events": report.events,
-            "head": report.head,
-            "stage": report.stage,
-            "overrides": report.overrides,
-            "due": report.due,
-            "lessons": report.lessons,
-            "cites": report.cites,
-            "findings": [_finding(f) for f in report.findings if f.code not in _DATED],
-        }
+        data = verdict_data(report)
         folder = self.folder / key[:2]
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -110,6 +94,45 @@ class AuditCache:
             os.replace(temp, folder / f"{key}.json")
         except OSError:
             return
+
+
+def verdict_data(report: FileReport) -> dict[str, Any]:
+    """*report* as a cache entry's JSON data, without its date-dependent findings."""
+    # Any: a JSON object.
+    return {
+        "engagement": report.engagement,
+        "events": report.events,
+        "head": report.head,
+        "stage": report.stage,
+        "overrides": report.overrides,
+        "due": report.due,
+        "lessons": report.lessons,
+        "cites": report.cites,
+        "findings": [_finding(f) for f in report.findings if f.code not in _DATED],
+    }
+
+
+def verdict_of(data: Any, path: str, today: dt.date) -> FileReport | None:
+    """The report *data* holds (as :func:`verdict_data` made it) for the file *path*, with its
+    date-dependent findings recomputed for *today*; None when *data* is no such entry."""
+    # Any: JSON data, checked by building the report from it.
+    try:
+        report = FileReport(
+            path=path,
+            engagement=data["engagement"],
+            events=data["events"],
+            head=data["head"],
+            stage=data["stage"],
+            overrides=data["overrides"],
+            due=data["due"],
+            findings=[Finding(**f) for f in data["findings"]],
+            lessons=data["lessons"],
+            cites=data["cites"],
+        )
+        report.findings += overdue_findings(report.due, today, report.events)
+    except (ValueError, KeyError, TypeError):
+        return None
+    return report
 
 
 def _finding(f: Finding) -> dict[str, Any]:

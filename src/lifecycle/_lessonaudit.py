@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ._audit import FileReport
+from ._auditreport import FileReport
 from ._conformance import Finding
 
 __all__ = ["cite_findings"]

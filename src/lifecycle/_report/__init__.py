@@ -16,14 +16,22 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import InvalidInputError
-from ._cache import ReportCache
+from ._cache import ReportCache, templates_folder
 from ._data import Period, gather, summarize
 from ._render import FORMATS, TOTALS, render
 
 if TYPE_CHECKING:
     from .._engine import Engine
 
-__all__ = ["FORMATS", "TOTALS", "Period", "ReportCache", "make_report", "render"]
+__all__ = [
+    "FORMATS",
+    "TOTALS",
+    "Period",
+    "ReportCache",
+    "make_report",
+    "render",
+    "templates_folder",
+]
 
 
 def make_report(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import attrs
 
@@ -29,6 +29,7 @@ __all__ = [
     "Span",
     "as_of",
     "contribution",
+    "due_as_of",
     "identity",
     "service_kind",
 ]
@@ -59,9 +60,9 @@ def service_kind(activity: str) -> str:
     return "other"
 
 
-@attrs.frozen
-class Span:
-    """The engagement was in *stage* from *start* until *end* (None: still there)."""
+class Span(NamedTuple):
+    """The engagement was in *stage* from *start* until *end* (None: still there); a named
+    tuple, as a report loads thousands of them from its cache."""
 
     stage: str
     title: str
@@ -126,8 +127,18 @@ def identity(c: Contribution) -> dict[str, Any]:
 def as_of(c: Contribution, today: dt.date) -> Contribution:
     """*c* as of *today*: each due item overdue when its day is before *today* (as
     :func:`~lifecycle._due.due_items` decides it), the rest of *c* as it is."""
-    due = tuple({**i, "overdue": dt.date.fromisoformat(i["due"]) < today} for i in c.due)
-    return attrs.evolve(c, due=due, overdue=tuple(i for i in due if i["overdue"]))
+    due, overdue = due_as_of(c.due, today)
+    return attrs.evolve(c, due=due, overdue=overdue)
+
+
+def due_as_of(
+    due: Sequence[dict[str, Any]], today: dt.date
+) -> tuple[tuple[dict[str, Any], ...], tuple[dict[str, Any], ...]]:
+    """The due items *due* (``due --json`` rows), each overdue when its day is before
+    *today*, and those overdue."""
+    # Any: JSON rows.
+    items = tuple({**i, "overdue": dt.date.fromisoformat(i["due"]) < today} for i in due)
+    return items, tuple(i for i in items if i["overdue"])
 
 
 def contribution(label: str, records: Sequence[Record], today: dt.date) -> Contribution:

@@ -9,20 +9,20 @@ and Markdown forms are rendered from that same data, so their figures are the JS
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from .._audit import FileReport
-from .._events import check_events
 from .._lessonaudit import cite_findings
 from ..exceptions import CorruptHistoryError, LifecycleError
-from ._cache import ReportCache, verified_records
+from ._cache import ReportCache
 from ._contrib import SERVICE_KINDS, Contribution, contribution, identity
 
 if TYPE_CHECKING:
+    from .._auditreport import FileReport
     from .._rules import RuleKind
     from .._store import Store
 
@@ -30,6 +30,7 @@ __all__ = ["FORMAT_VERSION", "Period", "gather", "summarize"]
 
 FORMAT_VERSION: Final = 1
 Data = dict[str, Any]  # Any: a JSON object.
+Record = dict[str, Any]  # Any: a JSON object as stored.
 
 
 @attrs.frozen
@@ -65,12 +66,15 @@ def gather(
     """
     read: list[tuple[Contribution, FileReport]] = []
     unreadable: list[dict[str, str]] = []
+    cache = cache or ReportCache()
     for engagement in store.engagements():
         label = store.label_of(engagement)
         try:
-            read.append(_read(store, engagement, label, today, kinds, cache or ReportCache()))
+            read.append(_read(store, engagement, label, today, kinds, cache))
         except LifecycleError as exc:
             unreadable.append({"engagement": engagement, "error": str(exc)})
+    if cache.entries is not None:
+        cache.entries.save()
     cite_findings(audit for _, audit in read)
     clean = [c for c, audit in read if audit.ok]
     failed = [_failed(c, audit) for c, audit in read if not audit.ok]
@@ -93,11 +97,14 @@ def _read(
     """
     for _ in range(3):
         data = b"".join(store.lines(engagement))
-        audit, key = cache.audit(label, data, kinds, today)
+        audit, key = cache.audit(engagement, label, data, kinds, today)
         if audit.ok:
             return _counted(engagement, label, data, audit, today, cache, key), audit
         if data == b"".join(store.lines(engagement)):  # not an append caught half-way
+            from .._events import check_events
+
             records = check_events(label, store.read_after(engagement, None)[0])
+            _keep(cache, engagement, key, audit, None)
             return contribution(label, records, today), audit
     raise CorruptHistoryError(label, "it changed while the report read it; run the report again")
 
@@ -117,18 +124,42 @@ def _counted(
     Raises:
         LifecycleError: The events cannot be replayed.
     """
-    kept = cache.contributions
+    kept = cache.entries
     if kept is not None and key:
-        found = kept.get(engagement, key, label, today)
+        found = kept.contribution(engagement, key, label, today)
         if found is not None and (found.events, found.head) == (audit.events, audit.head):
             return found
-    records = check_events(label, verified_records(label, data, engagement))
+    from .._events import check_events  # only for a history counted afresh
+
+    records = check_events(label, audited_records(label, data, engagement, audit))
     found = contribution(label, records, today)
     if (found.events, found.head) != (audit.events, audit.head):  # never, for the same bytes
         raise CorruptHistoryError(label, "its events are not those audited; run the report again")
-    if kept is not None and key:
-        kept.put(key, found)
+    _keep(cache, engagement, key, audit, found)
     return found
+
+
+def _keep(
+    cache: ReportCache, engagement: str, key: str, audit: FileReport, found: Contribution | None
+) -> None:
+    """Keep the verdict and contribution of the bytes of *key*, unless the verdict may change
+    with the day (a ``time`` finding: an event after today), as ``audit`` keeps verdicts."""
+    if cache.entries is not None and key and not any(f.code == "time" for f in audit.findings):
+        cache.entries.keep(engagement, key, audit, found)
+
+
+def audited_records(label: str, data: bytes, engagement: str, audit: FileReport) -> list[Record]:
+    """The events of *data*, the bytes of a whole history of *engagement* that *audit* found
+    clean: every line's hash, seq and link, the header and the JSON of each line were checked
+    on these very bytes, so each event line is only decoded here (the hash member is the
+    line's hash, as verified).
+
+    Raises:
+        CorruptHistoryError: *audit* is not a clean audit of *engagement*'s history.
+    """
+    if not audit.ok or audit.engagement != engagement or not data.endswith(b"\n"):
+        raise CorruptHistoryError(label, "its events are not those audited; run the report again")
+    return [json.loads(line) for line in data.split(b"\n")[1:-1]]
 
 
 def _failed(c: Contribution, audit: FileReport) -> Data:
@@ -268,12 +299,16 @@ def _services(chosen: Sequence[Contribution], period: Period) -> Data:
     by_country: dict[str, Counter[str]] = {}
     by_activity: Counter[str] = Counter()
     for c in chosen:
-        for day, name, kind, _ in c.activities:
-            if period.holds(day):
-                by_kind[kind] += 1
-                by_activity[name] += 1
-                by_org.setdefault(c.organization, Counter())[kind] += 1
-                by_country.setdefault(c.country, Counter())[kind] += 1
+        held = [(name, kind) for day, name, kind, _ in c.activities if period.holds(day)]
+        if not held:
+            continue
+        org = by_org.setdefault(c.organization, Counter())
+        country = by_country.setdefault(c.country, Counter())
+        for name, kind in held:
+            by_kind[kind] += 1
+            by_activity[name] += 1
+            org[kind] += 1
+            country[kind] += 1
     return {
         "by_kind": dict(by_kind),
         "by_activity": dict(sorted(by_activity.items())),

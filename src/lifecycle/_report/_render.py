@@ -8,7 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Final
 
 import jinja2
@@ -70,23 +71,64 @@ def _environment() -> jinja2.Environment:
     env.filters["md"] = _md
     env.filters["words"] = _words
     env.globals.update(
-        totals=TOTALS, bar_chart=_svg.bar_chart, timeline=_svg.timeline, axis=_svg.axis
+        totals=TOTALS, bar_chart=_svg.bar_chart, timeline_rows=timeline_rows, axis=_svg.axis
     )
     return env
 
 
-_ENV: list[jinja2.Environment] = []
+def timeline_rows(rows: Sequence[Mapping[str, Any]], start: dt.date, end: dt.date) -> Markup:
+    """The timeline table's rows, a line each: the engagement, its playbook, stage, services
+    and its :func:`~._svg.timeline`, every text made visible and escaped as ``{{ }}`` does
+    (built as one string: a thousand rows through the template cost more than the page)."""
+    # Any: the report's JSON rows (``engagements``).
+    e = _svg.escape
+    return Markup(
+        "".join(
+            f'<tr class="timeline-row" data-engagement="{e(r["engagement"])}"><td><strong>'
+            f"{e(r['engagement'])}</strong><br>{e(r['title'])}</td><td>{e(r['playbook'])}@"
+            f"{e(r['version'])}<br>{e(r['country'])}</td><td>{e(r['stage'])}</td>"
+            f'<td class="num">{e(r["services"])}</td><td class="tl">'
+            + str(
+                _svg.timeline(
+                    r["timeline"]["spans"],
+                    r["timeline"]["marks"],
+                    start,
+                    end,
+                    title=f"{r['engagement']}: stages and activities",
+                )
+            )
+            + "</td></tr>\n"
+            for r in rows
+        )
+    )
 
 
-def render(data: Mapping[str, Any], fmt: str) -> str:
-    """The report *data* in format *fmt* (one of :data:`FORMATS`)."""
+_ENV: dict[Path | None, jinja2.Environment] = {}
+
+
+def render(data: Mapping[str, Any], fmt: str, *, compiled: Path | None = None) -> str:
+    """The report *data* in format *fmt* (one of :data:`FORMATS`); with *compiled*, the
+    templates compiled once are kept in that folder (Jinja2's bytecode cache, which compiles
+    a template afresh whenever its source changes), else compiled in this process."""
     if fmt == "json":
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    if not _ENV:
-        _ENV.append(_environment())
-    template = _ENV[0].get_template(f"report.{fmt}")
+    if compiled not in _ENV:
+        _ENV[compiled] = _environment()
+        if compiled is not None and _folder(compiled):
+            _ENV[compiled].bytecode_cache = jinja2.FileSystemBytecodeCache(str(compiled))
+    template = _ENV[compiled].get_template(f"report.{fmt}")
     start, end = _extent(data)
     return template.render(r=data, start=start, end=end)
+
+
+def _folder(path: Path) -> bool:
+    """Whether *path* is a folder (made now if need be): one that cannot be made only means
+    the templates are compiled in this process."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return path.is_dir()
 
 
 def _extent(data: Mapping[str, Any]) -> tuple[dt.date, dt.date]:
