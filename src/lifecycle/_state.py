@@ -233,8 +233,10 @@ class Engagement:
 
     def missing_items(self, stage_id: str) -> list[str]:
         """The required checklist items of *stage_id* not yet done."""
-        stage = self.playbook.stage(stage_id)
-        items = stage.checklist if stage else ()
-        if stage is not None and stage.id == self.entry and self.round == 1:
-            items = (*items, *(stage.entry_checklist or ()))  # owed by who entered here
-        return [i.id for i in items if i.required and i.id not in self.done]
+        required, on_entry = self.playbook.required_items(stage_id)
+        if on_entry and stage_id == self.entry and self.round == 1:
+            required += on_entry  # owed by who entered here
+        if not required:
+            return []
+        done = self.done
+        return [item for item in required if item not in done]
