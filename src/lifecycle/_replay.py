@@ -212,8 +212,7 @@ def _advanced(engagement: Engagement, data: Record, record: Record) -> None:
     if trigger in playbook.new_round_triggers:
         engagement.round += 1  # a new round: every checklist is owed again
         engagement.done.clear()
-    engagement.fired.append(_record(Fired, (trigger, on, seq, source, dest)))
-    _enter(engagement, dest, seq, on)
+    _enter(engagement, dest, seq, on, _record(Fired, (trigger, on, seq, source, dest)))
 
 
 def _forced(engagement: Engagement, data: Record, record: Record) -> None:
@@ -224,15 +223,18 @@ def _forced(engagement: Engagement, data: Record, record: Record) -> None:
     _enter(engagement, dest, _int(record.get("seq")), _date(record))
 
 
-def _enter(engagement: Engagement, stage: str, seq: int, on: dt.date) -> None:
-    """Entering a stage reopens its checklist (an incoming envoy gets their own induction)."""
+def _enter(
+    engagement: Engagement, stage: str, seq: int, on: dt.date, move: Fired | None = None
+) -> None:
+    """Entering a stage (by *move*, or forced) reopens its checklist (an incoming envoy gets
+    their own induction)."""
     if seq > 1 and (engagement.last_on is None or on > engagement.last_on):
         engagement.last_on = on  # a move is an occurrence; opening is not (#13)
     done = engagement.done
     if done:
         for item in engagement.playbook.checklist_ids(stage):
             done.pop(item, None)
-    engagement.entries.append(_record(Entry, (stage, seq, on)))
+    engagement.moved(_record(Entry, (stage, seq, on)), move)
 
 
 # A named tuple from its fields without the Python-level __new__ of NamedTuple (one event each).

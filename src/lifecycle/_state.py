@@ -157,6 +157,15 @@ class Engagement:
             pass
         return index.current(entries, activities, fired)
 
+    def moved(self, entry: Entry, move: Fired | None = None) -> None:
+        """Append *entry* to the entries (and *move*, the trigger that led there, to the fired),
+        the index kept up with them: every transition asks it next (no catch-up then)."""
+        index = self.indexed()
+        if move is not None:
+            self.fired.append(move)
+        self.entries.append(entry)
+        index.moved(entry, move)
+
     def copy(self) -> Engagement:
         """A copy whose mutable parts are its own, in O(1) of the history's length: the logs
         are shared (append-only), the dicts copied (one value per fact, item, person, link)."""

@@ -79,6 +79,18 @@ class StateIndex:
         self.known = (len(entries), len(activities), len(fired))
         return self
 
+    def moved(self, entry: Entry, move: Fired | None) -> None:
+        """Index *entry* and *move*, just appended to the logs this index was current with."""
+        self._enter(entry)
+        ke, ka, kf = self.known
+        if move is None:
+            self.known = (ke + 1, ka, kf)
+            return
+        occurred, on = self.occurred, move.on
+        if (latest := occurred.get(move.trigger)) is None or on > latest:
+            occurred[move.trigger] = on
+        self.known = (ke + 1, ka, kf + 1)
+
     def copy_for(
         self, entries: Sequence[Entry], activities: Sequence[ActivityRecord], fired: Sequence[Fired]
     ) -> StateIndex:
