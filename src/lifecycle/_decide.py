@@ -168,8 +168,7 @@ def cap_message(message: str, limit: int = MESSAGE_CHARS) -> str:
 
 def gate(engagement: Engagement, trigger_id: str) -> Outcome | None:
     """The built-in checklist gate: leaving a stage needs its required items done."""
-    trigger = engagement.playbook.trigger(trigger_id)
-    if trigger is None or not trigger.gate:
+    if trigger_id not in engagement.playbook.gated_triggers:
         return None
     missing = engagement.missing_items(engagement.stage)
     message = f"required checklist items not done: {', '.join(missing)}" if missing else ""

@@ -275,6 +275,11 @@ class Playbook:
         return self._checklist_index.get(stage_id, ())
 
     @functools.cached_property
+    def gated_triggers(self) -> frozenset[str]:
+        """The ids of the triggers the checklist gate guards (``gate = true``, the default)."""
+        return frozenset(t.id for t in self._trigger_index.values() if t.gate)
+
+    @functools.cached_property
     def new_round_triggers(self) -> frozenset[str]:
         """The ids of the triggers that start a new round (``new_round = true``)."""
         return frozenset(t.id for t in self._trigger_index.values() if t.new_round)
