@@ -126,10 +126,9 @@ def apply(engagement: Engagement, record: Record) -> None:
         seq = _int(seq)
     kind = record.get("type")
     version = record.get("v")
-    newest = EVENT_VERSIONS.get(kind)
-    if newest is None:
+    if kind not in EVENT_VERSIONS:
         raise ReplayError(seq, f"unknown event type {kind!r}")
-    if not isinstance(version, int) or version > newest:
+    if not isinstance(version, int) or version > EVENT_VERSIONS[kind]:
         raise ReplayError(
             seq, f"event type {kind!r} version {version!r} is newer than this code reads"
         )
