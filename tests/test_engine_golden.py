@@ -39,3 +39,18 @@ def test_the_golden_run_audits_clean(plugins) -> None:
     assert report.findings == []
     assert report.stage == "closed"
     assert [o["seq"] for o in report.overrides] == [20, 36, 62]
+
+
+def test_the_index_kept_up_by_moves_is_the_index_of_the_logs() -> None:
+    """The state index a replay keeps up as it moves equals one built afresh from its logs."""
+    from lifecycle import FileHistoryStore
+    from lifecycle._replay import replay
+    from lifecycle._stateindex import StateIndex
+
+    engagement = replay(FileHistoryStore(PATH).read())
+    kept = engagement.indexed()
+    fresh = StateIndex().current(engagement.entries, engagement.activities, engagement.fired)
+    logs = (engagement.entries, engagement.activities, engagement.fired)
+    assert kept is not fresh and kept.known == fresh.known == tuple(len(log) for log in logs)
+    for name in ("occurred", "last_entry", "counts", "counts_at", "last_stage", "came"):
+        assert getattr(kept, name) == getattr(fresh, name), name
