@@ -63,12 +63,14 @@ class Outcome:
 
     def record(self) -> dict[str, Any]:
         """The outcome as stored in an event's ``rules`` list."""
-        # Any: a JSON object.
+        # Any: a JSON object. The word as `outcome` says it, without the property's call: one
+        # record per rule of every decision.
+        word = "pass" if self.passed else "overridden" if self.overridden else self.severity
         data: dict[str, Any] = {
             "rule": self.rule,
             "kind": self.kind,
             "severity": self.severity,
-            "outcome": self.outcome,
+            "outcome": word,
             "message": self.message,
         }
         if self.plugin:
@@ -105,7 +107,8 @@ def _evaluate_one(
 ) -> Outcome:
     kind = kinds.get(rule.kind)
     plugin = kind.plugin if kind else ""
-    if not _applies(rule, action):  # the activity's parameters are not the ones it is about
+    if rule.when_params is not None and not _applies(rule, action):
+        # The activity's parameters are not the ones the rule is about.
         return Outcome(rule.id, rule.kind, rule.severity, True, "", rule.override_roles, plugin)
     if kind is None:
         # Fail closed: a rule whose kind is not installed cannot be known to pass (#3).
@@ -118,6 +121,11 @@ def _evaluate_one(
         return _failed(rule, plugin, f"failed: {type(exc).__name__}: {exc}")
     if verdict is PASS or verdict is True:
         return Outcome(rule.id, rule.kind, rule.severity, True, "", rule.override_roles, plugin)
+    return _judged(rule, plugin, verdict)
+
+
+def _judged(rule: Rule, plugin: str, verdict: object) -> Outcome:
+    """The outcome of a rule whose kind answered *verdict*, other than a plain pass."""
     if verdict is False:
         verdict = Verdict(False)
     problem = _verdict_problem(verdict)
@@ -160,8 +168,7 @@ def cap_message(message: str, limit: int = MESSAGE_CHARS) -> str:
 
 def gate(engagement: Engagement, trigger_id: str) -> Outcome | None:
     """The built-in checklist gate: leaving a stage needs its required items done."""
-    trigger = engagement.playbook.trigger(trigger_id)
-    if trigger is None or not trigger.gate:
+    if trigger_id not in engagement.playbook.gated_triggers:
         return None
     missing = engagement.missing_items(engagement.stage)
     message = f"required checklist items not done: {', '.join(missing)}" if missing else ""

@@ -81,12 +81,12 @@ class Log(Sequence[T], Generic[T]):
 
     def append(self, item: T) -> None:
         """Add *item* at the end."""
-        tail = self._len - self._spilled
-        if tail != len(self._items):  # another copy appended past our end: take our own list
-            self._items = self._items[:tail]
-        self._items.append(item)
+        items, tail = self._items, self._len - self._spilled
+        if tail != len(items):  # another copy appended past our end: take our own list
+            items = self._items = items[:tail]
+        items.append(item)
         self._len += 1
-        if self._limit and len(self._items) > self._limit:
+        if self._limit and len(items) > self._limit:
             self._spill_oldest()
 
     def copy(self) -> Log[T]:

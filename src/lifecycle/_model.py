@@ -265,6 +265,25 @@ class Playbook:
         """The rules attached to trigger (*kind* ``"trigger"``) or activity *name*, in order."""
         return self._rule_index.get((kind, name), ())
 
+    def required_items(self, stage_id: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The ids of *stage_id*'s required checklist items and of its required entry items
+        (owed only by an engagement that entered there), in order; empty for no such stage."""
+        return self._required_index.get(stage_id, ((), ()))
+
+    def checklist_ids(self, stage_id: str) -> tuple[str, ...]:
+        """The ids of every item of *stage_id*'s checklist (entering the stage reopens them)."""
+        return self._checklist_index.get(stage_id, ())
+
+    @functools.cached_property
+    def gated_triggers(self) -> frozenset[str]:
+        """The ids of the triggers the checklist gate guards (``gate = true``, the default)."""
+        return frozenset(t.id for t in self._trigger_index.values() if t.gate)
+
+    @functools.cached_property
+    def new_round_triggers(self) -> frozenset[str]:
+        """The ids of the triggers that start a new round (``new_round = true``)."""
+        return frozenset(t.id for t in self._trigger_index.values() if t.new_round)
+
     # Lookups run on every decision and replayed event: index once per playbook object.
     @functools.cached_property
     def _stage_index(self) -> dict[str, Stage]:
@@ -281,6 +300,20 @@ class Playbook:
     @functools.cached_property
     def _trigger_index(self) -> dict[str, Trigger]:
         return {t.id: t for t in self.triggers}
+
+    @functools.cached_property
+    def _required_index(self) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+        return {
+            s.id: (
+                tuple(i.id for i in s.checklist if i.required),
+                tuple(i.id for i in s.entry_checklist or () if i.required),
+            )
+            for s in self.stages
+        }
+
+    @functools.cached_property
+    def _checklist_index(self) -> dict[str, tuple[str, ...]]:
+        return {s.id: tuple(i.id for i in s.checklist) for s in self.stages}
 
     @functools.cached_property
     def _rule_index(self) -> dict[tuple[str, str], tuple[Rule, ...]]:

@@ -121,7 +121,9 @@ def apply(engagement: Engagement, record: Record) -> None:
     Raises:
         ReplayError: The event cannot be applied.
     """
-    seq = _int(record.get("seq"))
+    seq = record.get("seq")
+    if type(seq) is not int:  # bool included: _int says -1
+        seq = _int(seq)
     kind = record.get("type")
     version = record.get("v")
     if kind not in EVENT_VERSIONS:
@@ -197,22 +199,20 @@ def _activity(engagement: Engagement, data: Record, record: Record) -> None:
 
 
 def _advanced(engagement: Engagement, data: Record, record: Record) -> None:
-    # The hot path of every replay: kept lean on purpose.
-    source, trigger = engagement.stage, str(data["trigger"])
+    # The hot path of every replay and command: kept lean on purpose (#14).
+    source, trigger, playbook = engagement.stage, data["trigger"], engagement.playbook
+    if type(trigger) is not str:
+        trigger = str(trigger)
     if data.get("from") != source:
         raise ValueError(f"recorded from {data.get('from')!r} but the engagement is in {source!r}")
-    dest = compile_machine(engagement.playbook, engagement.playbook_sha256).fire(
-        engagement, trigger
-    )
+    dest = compile_machine(playbook, engagement.playbook_sha256).fire(engagement, trigger)
     if dest != data.get("to"):
         raise ValueError(f"trigger leads to {dest!r}, recorded {data.get('to')!r}")
     seq, on = record["seq"], occurrence_of(record)
-    spec = engagement.playbook.trigger(trigger)
-    if spec is not None and spec.new_round:
+    if trigger in playbook.new_round_triggers:
         engagement.round += 1  # a new round: every checklist is owed again
         engagement.done.clear()
-    engagement.fired.append(Fired(trigger, on, seq, source, dest))
-    _enter(engagement, dest, seq, on)
+    _enter(engagement, dest, seq, on, _record(Fired, (trigger, on, seq, source, dest)))
 
 
 def _forced(engagement: Engagement, data: Record, record: Record) -> None:
@@ -223,14 +223,22 @@ def _forced(engagement: Engagement, data: Record, record: Record) -> None:
     _enter(engagement, dest, _int(record.get("seq")), _date(record))
 
 
-def _enter(engagement: Engagement, stage: str, seq: int, on: dt.date) -> None:
-    """Entering a stage reopens its checklist (an incoming envoy gets their own induction)."""
+def _enter(
+    engagement: Engagement, stage: str, seq: int, on: dt.date, move: Fired | None = None
+) -> None:
+    """Entering a stage (by *move*, or forced) reopens its checklist (an incoming envoy gets
+    their own induction)."""
     if seq > 1 and (engagement.last_on is None or on > engagement.last_on):
         engagement.last_on = on  # a move is an occurrence; opening is not (#13)
-    entered = engagement.playbook.stage(stage)
-    for item in entered.checklist if entered else ():
-        engagement.done.pop(item.id, None)
-    engagement.entries.append(Entry(stage, seq, on))
+    done = engagement.done
+    if done:
+        for item in engagement.playbook.checklist_ids(stage):
+            done.pop(item, None)
+    engagement.moved(_record(Entry, (stage, seq, on)), move)
+
+
+# A named tuple from its fields without the Python-level __new__ of NamedTuple (one event each).
+_record: Final = tuple.__new__
 
 
 _APPLY: Final[dict[str, Callable[[Engagement, Record, Record], None]]] = {

@@ -89,7 +89,15 @@ def _fact_value(engagement: EngagementView, fact: str) -> object:
 
 def _fact_required(rule: Rule, engagement: EngagementView, action: Action) -> Verdict:
     # Parameters were checked when the playbook was loaded; a bad one raises, and fails closed.
+    # `unless_fact` set to one of `unless_values` waives the rule (a path that needs no consent);
+    # unset, it waives nothing: the rule fails closed.
     params = rule.params
+    unless = params.get("unless_fact")
+    if unless is not None:
+        waived = _fact_value(engagement, str(unless))
+        waivers = params.get("unless_values")
+        if isinstance(waivers, list) and waived is not None and waived in waivers:
+            return PASS
     fact = params["fact"]
     value = engagement.facts.get(fact)  # type: ignore[call-overload]
     values = params.get("values")
@@ -99,18 +107,6 @@ def _fact_required(rule: Rule, engagement: EngagementView, action: Action) -> Ve
         allowed = ", ".join(repr(v) for v in values)
         return Verdict(False, f"fact {fact!r} is {quote(value)}, not one of {allowed}")
     return PASS
-
-
-def _fact_required_unless(rule: Rule, engagement: EngagementView, action: Action) -> Verdict:
-    # `unless_fact` set to one of `unless_values` waives the rule (a path that needs no consent);
-    # unset, it waives nothing: the rule fails closed.
-    unless = _param(rule, "unless_fact")
-    if unless is not None:
-        value = _fact_value(engagement, str(unless))
-        waivers = _param(rule, "unless_values")
-        if isinstance(waivers, list) and value is not None and value in waivers:
-            return PASS
-    return _fact_required(rule, engagement, action)
 
 
 def _check_unless(rule: Rule, playbook: Playbook) -> Iterator[str]:
@@ -230,7 +226,7 @@ _FACT = Param("str", ref="fact")
 CORE_RULE_KINDS: tuple[RuleKind, ...] = (
     RuleKind(
         "fact-required",
-        _fact_required_unless,
+        _fact_required,
         {
             "fact": _FACT,
             "values": Param("list", False),

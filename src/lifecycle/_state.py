@@ -157,6 +157,15 @@ class Engagement:
             pass
         return index.current(entries, activities, fired)
 
+    def moved(self, entry: Entry, move: Fired | None = None) -> None:
+        """Append *entry* to the entries (and *move*, the trigger that led there, to the fired),
+        the index kept up with them: every transition asks it next (no catch-up then)."""
+        index = self.indexed()
+        if move is not None:
+            self.fired.append(move)
+        self.entries.append(entry)
+        index.moved(entry, move)
+
     def copy(self) -> Engagement:
         """A copy whose mutable parts are its own, in O(1) of the history's length: the logs
         are shared (append-only), the dicts copied (one value per fact, item, person, link)."""
@@ -233,8 +242,10 @@ class Engagement:
 
     def missing_items(self, stage_id: str) -> list[str]:
         """The required checklist items of *stage_id* not yet done."""
-        stage = self.playbook.stage(stage_id)
-        items = stage.checklist if stage else ()
-        if stage is not None and stage.id == self.entry and self.round == 1:
-            items = (*items, *(stage.entry_checklist or ()))  # owed by who entered here
-        return [i.id for i in items if i.required and i.id not in self.done]
+        required, on_entry = self.playbook.required_items(stage_id)
+        if on_entry and stage_id == self.entry and self.round == 1:
+            required += on_entry  # owed by who entered here
+        if not required:
+            return []
+        done = self.done
+        return [item for item in required if item not in done]

@@ -34,6 +34,7 @@ class StateIndex:
         "last_stage",
         "logs",
         "occurred",
+        "snapshot",
     )
 
     def __init__(self) -> None:
@@ -45,6 +46,9 @@ class StateIndex:
         self.counts_at: dict[str, dict[str, int]] = {}  # counts when each stage was last entered
         self.last_stage: str | None = None  # the stage of the last entry
         self.came: str | None = None  # the stage entered before it (re-entries skipped)
+        # A copy of counts as they are now, shared by the entries since the last activity (the
+        # values of counts_at are never changed, only replaced): None once an activity counts.
+        self.snapshot: dict[str, int] | None = None
 
     def current(
         self, entries: Sequence[Entry], activities: Sequence[ActivityRecord], fired: Sequence[Fired]
@@ -55,18 +59,37 @@ class StateIndex:
         mine = self.logs
         if mine[0] is entries and mine[1] is activities and mine[2] is fired:
             lengths = _lengths(entries, activities, fired)
-            if lengths == self.known:
+            known = self.known
+            if lengths == known:
                 return self
-            ke, ka, kf = self.known
-            if lengths[0] >= ke and lengths[1] >= ka and lengths[2] >= kf:
-                self._add(_tail(entries, ke), _tail(activities, ka), _tail(fired, kf))
+            if lengths[0] >= known[0] and lengths[1] >= known[1] and lengths[2] >= known[2]:
+                added = _tail(activities, known[1])
+                if added:
+                    self._add(_tail(entries, known[0]), added)
+                else:  # a move (the common case): entries only, no merge by seq needed
+                    for entry in _tail(entries, known[0]):
+                        self._enter(entry)
+                self._fire(_tail(fired, known[2]))
                 self.known = lengths
                 return self
         self.__init__()  # type: ignore[misc]  # start afresh
         self.logs = (entries, activities, fired)
-        self._add(entries, activities, fired)
+        self._add(entries, activities)
+        self._fire(fired)
         self.known = (len(entries), len(activities), len(fired))
         return self
+
+    def moved(self, entry: Entry, move: Fired | None) -> None:
+        """Index *entry* and *move*, just appended to the logs this index was current with."""
+        self._enter(entry)
+        ke, ka, kf = self.known
+        if move is None:
+            self.known = (ke + 1, ka, kf)
+            return
+        occurred, on = self.occurred, move.on
+        if (latest := occurred.get(move.trigger)) is None or on > latest:
+            occurred[move.trigger] = on
+        self.known = (ke + 1, ka, kf + 1)
 
     def copy_for(
         self, entries: Sequence[Entry], activities: Sequence[ActivityRecord], fired: Sequence[Fired]
@@ -76,12 +99,10 @@ class StateIndex:
         new.logs, new.known = (entries, activities, fired), self.known
         new.occurred, new.last_entry = dict(self.occurred), dict(self.last_entry)
         new.counts, new.counts_at = dict(self.counts), dict(self.counts_at)
-        new.last_stage, new.came = self.last_stage, self.came
+        new.last_stage, new.came, new.snapshot = self.last_stage, self.came, self.snapshot
         return new
 
-    def _add(
-        self, entries: Sequence[Entry], activities: Sequence[ActivityRecord], fired: Sequence[Fired]
-    ) -> None:
+    def _add(self, entries: Sequence[Entry], activities: Sequence[ActivityRecord]) -> None:
         # Entries and activities in seq order: an entry notes the counts of the activities before it.
         occurred, counts = self.occurred, self.counts
         i = j = 0
@@ -93,18 +114,26 @@ class StateIndex:
             activity = activities[j]
             j += 1
             counts[activity.activity] = counts.get(activity.activity, 0) + 1
+            self.snapshot = None
             if (latest := occurred.get(activity.activity)) is None or activity.on > latest:
                 occurred[activity.activity] = activity.on
+
+    def _fire(self, fired: Sequence[Fired]) -> None:
+        occurred = self.occurred
         for move in fired:
             if (latest := occurred.get(move.trigger)) is None or move.on > latest:
                 occurred[move.trigger] = move.on
 
     def _enter(self, entry: Entry) -> None:
-        if self.last_stage is not None and entry.stage != self.last_stage:
-            self.came = self.last_stage
-        self.last_stage = entry.stage
-        self.last_entry[entry.stage] = entry
-        self.counts_at[entry.stage] = dict(self.counts)
+        stage, last = entry.stage, self.last_stage
+        if last is not None and stage != last:
+            self.came = last
+        self.last_stage = stage
+        self.last_entry[stage] = entry
+        snapshot = self.snapshot
+        if snapshot is None:
+            snapshot = self.snapshot = dict(self.counts)
+        self.counts_at[stage] = snapshot
 
 
 T = TypeVar("T")
