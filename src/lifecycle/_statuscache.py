@@ -80,8 +80,8 @@ def key_of(
     parts: list[bytes] = [MAGIC, _texts(argv), _environment(environ), _texts([os.getcwd()])]
     parts.append(_texts([today, str(os.getuid()), str(os.isatty(1)), str(os.isatty(2))]))
     parts.append(_history(os.path.join(workspace, engagement + SUFFIX)))
-    for name in SETTINGS:
-        parts.append(_identity(os.path.join(workspace, name)))
+    for name in SETTINGS:  # lifecycle.toml is read through a symlink: the target's too
+        parts.append(_identity(os.path.join(workspace, name), follow=True))
     # The snapshot the full run would start from (it is trusted like the workspace, DESIGN 1).
     parts.append(_identity(os.path.join(workspace, FOLDER, engagement + ".snapshot.json")))
     parts.append(_identity("/etc/passwd"))
@@ -114,11 +114,14 @@ def _stat_fields(info: os.stat_result) -> bytes:
     )
 
 
-def _identity(path: str) -> bytes:
+def _identity(path: str, follow: bool = False) -> bytes:
     """The file's kind, identity, size and times (its change time moves with every write), or
-    that there is nothing there."""
+    that there is nothing there; with *follow*, a symlink's target's too (or that it dangles)."""
     try:
-        return _stat_fields(os.lstat(path))
+        info = os.lstat(path)
+        if not follow or not stat.S_ISLNK(info.st_mode):
+            return _stat_fields(info)
+        return _stat_fields(info) + b" -> " + _identity(os.path.realpath(path))
     except FileNotFoundError:
         return b"absent"
     except OSError as exc:
