@@ -125,12 +125,13 @@ def _cached(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[bytes, byt
 
 
 def _encoded(text: str, stream: TextIO) -> bytes:
-    """*text* as the stream would write it (UnicodeEncodeError when it cannot; LookupError for
-    an ASCII stream, which click writes to in UTF-8 instead: the full CLI's to do)."""
+    """*text* as the stream would write it (UnicodeEncodeError when it cannot). LookupError for
+    an ASCII stream, which click writes to in UTF-8 instead, and for an encoding with a byte
+    order mark, which a stream writes once, if at all: the full CLI's to do."""
     import codecs  # loaded with the interpreter's encodings: costs nothing
 
-    if codecs.lookup(stream.encoding or "ascii").name == "ascii":
-        raise LookupError("an ASCII stream: click writes UTF-8 to it")
+    if codecs.lookup(stream.encoding or "ascii").name == "ascii" or "".encode(stream.encoding):
+        raise LookupError(f"a {stream.encoding} stream: the full CLI writes to it")
     return text.encode(stream.encoding, stream.errors or "strict")
 
 
