@@ -6,12 +6,12 @@ keeps what the command wrote to stdout and stderr in ``<workspace>/.lifecycle/<i
 (or ``.status-json``), under a digest of its *key*: the command line, the ``LIFECYCLE_*``
 variables and the login variables, the working directory, whether stdout and stderr are
 terminals, today's date (UTC), the history file's identity, size, times and last line, the
-identity of ``keyring.jsonl``, ``lifecycle.toml``, the snapshot and ``/etc/passwd`` (or their
-absence), and the running code: the interpreter, its flags, ``-X`` and ``-W`` options and
-``sys.path`` (each entry's identity, which changes when a distribution is installed, removed or
-upgraded there) and every file of this package. The next identical run (:mod:`lifecycle._fast`)
-computes the key again and prints the entry only when it is the same; anything else runs the
-command in full.
+identity of ``keyring.jsonl`` and ``lifecycle.toml`` (through a symlink, the target's too),
+the snapshot and ``/etc/passwd`` (or their absence), and the running code: the interpreter, its
+flags, ``-X`` and ``-W`` options and ``sys.path`` (each entry's identity, which changes when a
+distribution is installed, removed or upgraded there) and every file of this package. The next
+identical run (:mod:`lifecycle._fast`) computes the key again and prints the entry only when it
+is the same; anything else runs the command in full.
 
 This module is imported before anything else on that path: only ``os``, ``sys``, ``time`` and
 the C modules for SHA-256 and ``flock``.
