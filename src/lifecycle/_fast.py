@@ -125,7 +125,13 @@ def _cached(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[bytes, byt
 
 
 def _encoded(text: str, stream: TextIO) -> bytes:
-    """*text* as the stream would write it (UnicodeEncodeError when it cannot)."""
+    """*text* as the stream would write it (UnicodeEncodeError when it cannot). LookupError for
+    an ASCII stream, which click writes to in UTF-8 instead, and for an encoding with a byte
+    order mark, which a stream writes once, if at all: the full CLI's to do."""
+    import codecs  # loaded with the interpreter's encodings: costs nothing
+
+    if codecs.lookup(stream.encoding or "ascii").name == "ascii" or "".encode(stream.encoding):
+        raise LookupError(f"a {stream.encoding} stream: the full CLI writes to it")
     return text.encode(stream.encoding, stream.errors or "strict")
 
 
@@ -134,8 +140,11 @@ def _replay(out: bytes, err: bytes) -> int:
     try:
         _write(2, err)
         _write(1, out)
-    except OSError as exc:
-        message = f"lifecycle: internal error: {type(exc).__name__}: {exc}\n"
+    except OSError as exc:  # worded as the full CLI words it (lifecycle.cli._run_click)
+        message = (
+            f"lifecycle: internal error: {type(exc).__name__}: {exc} "
+            "(set LIFECYCLE_DEBUG=1 for the traceback)\n"
+        )
         os.write(2, message.encode("utf-8", "backslashreplace"))
         return 1
     return 0

@@ -6,12 +6,12 @@ keeps what the command wrote to stdout and stderr in ``<workspace>/.lifecycle/<i
 (or ``.status-json``), under a digest of its *key*: the command line, the ``LIFECYCLE_*``
 variables and the login variables, the working directory, whether stdout and stderr are
 terminals, today's date (UTC), the history file's identity, size, times and last line, the
-identity of ``keyring.jsonl``, ``lifecycle.toml``, the snapshot and ``/etc/passwd`` (or their
-absence), and the running code: the interpreter, its flags, ``-X`` and ``-W`` options and
-``sys.path`` (each entry's identity, which changes when a distribution is installed, removed or
-upgraded there) and every file of this package. The next identical run (:mod:`lifecycle._fast`)
-computes the key again and prints the entry only when it is the same; anything else runs the
-command in full.
+identity of ``keyring.jsonl`` and ``lifecycle.toml`` (through a symlink, the target's too),
+the snapshot and ``/etc/passwd`` (or their absence), and the running code: the interpreter, its
+flags, ``-X`` and ``-W`` options and ``sys.path`` (each entry's identity, which changes when a
+distribution is installed, removed or upgraded there) and every file of this package. The next
+identical run (:mod:`lifecycle._fast`) computes the key again and prints the entry only when it
+is the same; anything else runs the command in full.
 
 This module is imported before anything else on that path: only ``os``, ``sys``, ``time`` and
 the C modules for SHA-256 and ``flock``.
@@ -80,8 +80,8 @@ def key_of(
     parts: list[bytes] = [MAGIC, _texts(argv), _environment(environ), _texts([os.getcwd()])]
     parts.append(_texts([today, str(os.getuid()), str(os.isatty(1)), str(os.isatty(2))]))
     parts.append(_history(os.path.join(workspace, engagement + SUFFIX)))
-    for name in SETTINGS:
-        parts.append(_identity(os.path.join(workspace, name)))
+    for name in SETTINGS:  # lifecycle.toml is read through a symlink: the target's too
+        parts.append(_identity(os.path.join(workspace, name), follow=True))
     # The snapshot the full run would start from (it is trusted like the workspace, DESIGN 1).
     parts.append(_identity(os.path.join(workspace, FOLDER, engagement + ".snapshot.json")))
     parts.append(_identity("/etc/passwd"))
@@ -114,11 +114,14 @@ def _stat_fields(info: os.stat_result) -> bytes:
     )
 
 
-def _identity(path: str) -> bytes:
+def _identity(path: str, follow: bool = False) -> bytes:
     """The file's kind, identity, size and times (its change time moves with every write), or
-    that there is nothing there."""
+    that there is nothing there; with *follow*, a symlink's target's too (or that it dangles)."""
     try:
-        return _stat_fields(os.lstat(path))
+        info = os.lstat(path)
+        if not follow or not stat.S_ISLNK(info.st_mode):
+            return _stat_fields(info)
+        return _stat_fields(info) + b" -> " + _identity(os.path.realpath(path))
     except FileNotFoundError:
         return b"absent"
     except OSError as exc:

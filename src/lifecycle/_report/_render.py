@@ -15,6 +15,7 @@ from typing import Any, Final
 import jinja2
 from markupsafe import Markup
 
+from .._codeversion import code_version
 from . import _svg
 
 __all__ = ["FORMATS", "TOTALS", "render"]
@@ -103,19 +104,28 @@ def timeline_rows(rows: Sequence[Mapping[str, Any]], start: dt.date, end: dt.dat
     )
 
 
+class _Compiled(jinja2.FileSystemBytecodeCache):
+    """Jinja2's bytecode cache, whose compiled code is used only by the code that compiled it:
+    the environment's options (whitespace, autoescaping) are compiled in, so a template's
+    checksum covers lifecycle's code version and Jinja2's besides its source."""
+
+    def get_source_checksum(self, source: str) -> str:
+        return super().get_source_checksum(f"{code_version()}\0{jinja2.__version__}\0{source}")
+
+
 _ENV: dict[Path | None, jinja2.Environment] = {}
 
 
 def render(data: Mapping[str, Any], fmt: str, *, compiled: Path | None = None) -> str:
     """The report *data* in format *fmt* (one of :data:`FORMATS`); with *compiled*, the
     templates compiled once are kept in that folder (Jinja2's bytecode cache, which compiles
-    a template afresh whenever its source changes), else compiled in this process."""
+    a template afresh whenever its source or the code changes), else compiled in this process."""
     if fmt == "json":
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if compiled not in _ENV:
         _ENV[compiled] = _environment()
         if compiled is not None and _folder(compiled):
-            _ENV[compiled].bytecode_cache = jinja2.FileSystemBytecodeCache(str(compiled))
+            _ENV[compiled].bytecode_cache = _Compiled(str(compiled))
     template = _ENV[compiled].get_template(f"report.{fmt}")
     start, end = _extent(data)
     return template.render(r=data, start=start, end=end)

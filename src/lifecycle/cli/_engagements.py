@@ -78,7 +78,7 @@ def status(engagement: str, as_json: bool) -> None:
     """Stage, facts, checklist, and what is allowed now and why not (a dry run)."""
     env = _env()
     # What it prints is kept for the next identical run (docs/workspace.md, the status cache).
-    with keeping(env, engagement, as_json, _today(env).isoformat()) as keeper:
+    with keeping(env, engagement, as_json, lambda: _today(env).isoformat()) as keeper:
         data = env.engine.status(engagement, actor=env.actor)
         if as_json:
             text = json.dumps(data, indent=2, ensure_ascii=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from .. import _statuscache as cache
@@ -61,14 +61,17 @@ class Keeper:
 
 
 @contextlib.contextmanager
-def keeping(env: Any, engagement: str, as_json: bool, today: str) -> Iterator[Keeper]:
+def keeping(
+    env: Any, engagement: str, as_json: bool, today: Callable[[], str]
+) -> Iterator[Keeper]:
     """Run the block (the status command), then keep what it wrote if the cache may serve it.
 
-    *env* is the CLI's Env; *today* the date by its clock, as ``YYYY-MM-DD``.
+    *env* is the CLI's Env; *today* tells the date by its clock, as ``YYYY-MM-DD``, asked again
+    at the end (a run across midnight printed the second day's status: it keeps nothing).
     """
     # Any: cli.Env (imported lazily by the commands to keep the import graph one-way).
     keeper = Keeper()
-    key = _key(env, engagement, today)
+    key = _key(env, engagement, today())
     saved = sys.stdout, sys.stderr
     out, err = _Recorded(saved[0]), _Recorded(saved[1])
     sys.stdout, sys.stderr = out, err  # duck-typed text streams
@@ -81,7 +84,7 @@ def keeping(env: Any, engagement: str, as_json: bool, today: str) -> Iterator[Ke
         return
     if warned is None:
         return
-    if _key(env, engagement, today) != key:
+    if _key(env, engagement, today()) != key:
         return  # something changed while the command ran: its output may be of either side
     try:
         entry = cache.entry_of(key, printed, warned)
