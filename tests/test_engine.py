@@ -400,3 +400,14 @@ class TestPluginHook:
         lib = [e["type"] for e in engine.history("lib-1")]
         assert lib == [e["type"] for e in events(cli, "cli-1")]
         assert engine.engagement("lib-1").stage == status(cli, "cli-1")["stage"] == "closed"
+
+
+def test_apply_refuses_an_unhashable_event_type_as_a_replay_error(engine: Engine) -> None:
+    """An event whose `type` is a list is a ReplayError naming it (not a TypeError from the
+    lookup), as every other unknown type is."""
+    from lifecycle._replay import ReplayError, apply
+
+    engine.open("e1", "core", actor="officer")
+    state = engine.engagement("e1")
+    with pytest.raises(ReplayError, match="unknown event type"):
+        apply(state, {"seq": 2, "type": ["note_added"], "v": 1, "data": {"text": "x"}})

@@ -126,7 +126,7 @@ def apply(engagement: Engagement, record: Record) -> None:
         seq = _int(seq)
     kind = record.get("type")
     version = record.get("v")
-    if kind not in EVENT_VERSIONS:
+    if type(kind) is not str or kind not in EVENT_VERSIONS:  # a list is no type (unhashable)
         raise ReplayError(seq, f"unknown event type {kind!r}")
     if not isinstance(version, int) or version > EVENT_VERSIONS[kind]:
         raise ReplayError(
