@@ -73,3 +73,43 @@ def test_reading_commands_end_quietly_on_a_closed_pipe(long_history: Path, args:
     assert code == 0
     assert len(shown.splitlines()) == 1
     assert (long_history / "long.history.jsonl").read_bytes() == before
+
+
+def _to_full_device(workspace: Path, *args: str, stderr_full: bool = False) -> tuple[int, str]:
+    """Run ``python -m lifecycle ARGS`` with stdout (or stderr) on /dev/full; return the exit
+    code and what reached the other stream."""
+    env = {**os.environ, "LIFECYCLE_LOAD_PLUGINS": "", "LIFECYCLE_ACTOR": "officer"}
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "lifecycle", "--workspace", str(workspace), *args],
+            stdout=subprocess.PIPE if stderr_full else full,
+            stderr=full if stderr_full else subprocess.PIPE,
+            env=env,
+            cwd=workspace,
+            timeout=300,
+            check=False,
+        )
+    return done.returncode, (done.stdout if stderr_full else done.stderr).decode()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+@pytest.mark.parametrize(
+    "args",
+    [("history", "long"), ("history", "long", "--json"), ("audit", "."), ("playbooks", "list")],
+    ids=["history", "history-json", "audit", "playbooks"],
+)
+def test_output_to_a_full_disk_is_one_line_and_exit_1(long_history: Path, args: tuple) -> None:
+    """Stdout on a full device: one line naming standard output and the reason, exit 1, no
+    traceback and no internal error; the history is untouched."""
+    before = (long_history / "long.history.jsonl").read_bytes()
+    code, err = _to_full_device(long_history, *args)
+    assert code == 1
+    assert err == "lifecycle: error: cannot write to standard output: No space left on device\n"
+    assert (long_history / "long.history.jsonl").read_bytes() == before
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+def test_an_error_to_a_full_stderr_keeps_its_exit_code(long_history: Path) -> None:
+    """A usage error whose stderr is a full device still exits 2, and prints nothing on stdout."""
+    code, out = _to_full_device(long_history, "no-such-command", stderr_full=True)
+    assert (code, out) == (2, "")

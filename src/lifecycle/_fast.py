@@ -137,16 +137,16 @@ def _encoded(text: str, stream: TextIO) -> bytes:
 
 def _replay(out: bytes, err: bytes) -> int:
     """Write what the full run wrote (its warnings first, as it did), and its exit code, 0."""
-    try:
-        _write(2, err)
-        _write(1, out)
-    except OSError as exc:  # worded as the full CLI words it (lifecycle.cli._run_click)
-        message = (
-            f"lifecycle: internal error: {type(exc).__name__}: {exc} "
-            "(set LIFECYCLE_DEBUG=1 for the traceback)\n"
-        )
-        os.write(2, message.encode("utf-8", "backslashreplace"))
-        return 1
+    for fd, data, name in ((2, err, "standard error"), (1, out, "standard output")):
+        try:
+            _write(fd, data)
+        except OSError as exc:  # worded as the full CLI words it (lifecycle.cli._streams)
+            message = f"lifecycle: error: cannot write to {name}: {exc.strerror or exc}\n"
+            try:
+                os.write(2, message.encode("utf-8", "backslashreplace"))
+            except OSError:
+                pass  # stderr cannot take it either: the exit code says it
+            return 1
     return 0
 
 

@@ -7,6 +7,7 @@ on stderr; a traceback is shown only with ``LIFECYCLE_DEBUG=1``.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime as dt
 import getpass
@@ -23,7 +24,7 @@ from .._inputs import text_problem
 from ..exceptions import ConfigError, InvalidInputError, LifecycleError, NotFoundError
 from ._lazyplugins import lazy_plugins
 from ._render import escape
-from ._streams import guarded_streams
+from ._streams import OutputError, failure, guarded_streams
 
 if TYPE_CHECKING:
     from .._engine import Engine
@@ -388,12 +389,18 @@ def run(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int
         if problem := text_problem(args, os.environ):
             _error(problem)
             return 2
-        return _run(args, clock)
+        code = _run(args, clock)
+        if (failed := failure()) is not None:  # the output could not be written: said once
+            with contextlib.suppress(OSError):
+                os.write(2, f"lifecycle: error: {escape(str(failed))}\n".encode())
+            return code or 1
+        return code
 
 
 def _error(message: str) -> None:
     """One line on stderr, whatever the message holds (a newline in a name cannot split it)."""
-    click.echo(f"lifecycle: error: {escape(message)}", err=True)
+    with contextlib.suppress(OutputError):  # stderr itself failed: the exit code says it
+        click.echo(f"lifecycle: error: {escape(message)}", err=True)
 
 
 def _run(args: list[str], clock: Clock | None = None) -> int:
@@ -414,6 +421,8 @@ def _run_click(args: list[str], clock: Clock | None = None) -> int:
         )
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except OutputError:
+        return 1  # said once, by run, when the streams are done with
     except click.UsageError as exc:
         # One line, naming what was wrong and where to look (click's usage block is long).
         where = exc.ctx.command_path if exc.ctx else "lifecycle"

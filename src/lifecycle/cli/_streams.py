@@ -4,6 +4,10 @@ When the reader of a pipe goes away, writing raises ``BrokenPipeError``. Every c
 work before or regardless of what it prints (a demo, an audit of an archive), so a closed pipe
 must not stop it halfway: from the first failed write on, output to that stream is dropped and
 the command carries on to its own exit code (#10).
+
+Any other failed write (a full disk, a device error) is an :class:`OutputError`, raised again
+by every later write to that stream (a caller that swallowed it cannot make the output look
+whole); the CLI reports it in one line, after the command, and exits 1 (:func:`failure`).
 """
 
 from __future__ import annotations
@@ -14,23 +18,35 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
-__all__ = ["guarded_streams"]
+from ..exceptions import LifecycleError
+
+__all__ = ["OutputError", "failure", "guarded_streams"]
+
+
+class OutputError(LifecycleError):
+    """A standard stream could not be written (other than a closed pipe)."""
 
 
 class _PipeGuard:
     """A text stream that drops everything once its pipe is closed."""
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str], name: str) -> None:
         self._stream = stream
+        self._name = name
         self.broken = False
+        self.failed: OutputError | None = None
 
     def write(self, text: str) -> int:
+        if self.failed is not None:
+            raise self.failed
         if not self.broken:
             with self._guard():
                 return self._stream.write(text)
         return len(text)
 
     def flush(self) -> None:
+        if self.failed is not None:
+            raise self.failed
         if not self.broken:
             with self._guard():
                 self._stream.flush()
@@ -46,6 +62,9 @@ class _PipeGuard:
         except BrokenPipeError:
             self.broken = True
             _silence(self._stream)
+        except OSError as exc:
+            self.failed = OutputError(f"cannot write to {self._name}: {exc.strerror or exc}")
+            raise self.failed from None
 
 
 def _silence(stream: IO[str]) -> None:
@@ -62,12 +81,28 @@ def _silence(stream: IO[str]) -> None:
         os.close(devnull)
 
 
+def failure() -> OutputError | None:
+    """The first failed write of this run's guarded streams (stdout's first), after writing out
+    what they still buffer; a failed stream then points at /dev/null, so that the interpreter's
+    last flush cannot print 'Exception ignored'."""
+    found = None
+    for stream in (sys.stdout, sys.stderr):
+        if not isinstance(stream, _PipeGuard):
+            continue
+        with contextlib.suppress(OutputError):
+            stream.flush()
+        if stream.failed is not None:
+            found = found or stream.failed
+            _silence(stream._stream)
+    return found
+
+
 @contextlib.contextmanager
 def guarded_streams() -> Iterator[None]:
     """Run the block with ``sys.stdout`` and ``sys.stderr`` guarded against a closed pipe."""
     saved = sys.stdout, sys.stderr
-    sys.stdout = _PipeGuard(saved[0])  # a duck-typed text stream
-    sys.stderr = _PipeGuard(saved[1])
+    sys.stdout = _PipeGuard(saved[0], "standard output")  # a duck-typed text stream
+    sys.stderr = _PipeGuard(saved[1], "standard error")
     try:
         yield
     finally:
