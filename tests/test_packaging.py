@@ -141,3 +141,59 @@ def test_scaffold_refuses_bad_names_and_overwrites(tmp_path: Path):
     (tmp_path / "lifecycle-dup").mkdir()
     dup = _lifecycle("plugins", "new", "dup", "--org", "x", "--dir", str(tmp_path))
     assert dup.returncode == 2 and "exists already" in dup.stderr
+
+
+# Runs `lifecycle` as its console script does (lifecycle._fast.main) and writes to argv[1]
+# whether the process imported click, i.e. whether the full CLI ran.
+_PROBED = """
+import sys
+probe = sys.argv.pop(1)
+try:
+    from lifecycle._fast import main
+    main()
+finally:
+    with open(probe, "w") as out:
+        out.write("full" if "click" in sys.modules else "cached")
+"""
+
+
+def _probed_status(venv: Path, ws: Path, probe: Path, **extra: str) -> tuple[str, str, str]:
+    done = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", _PROBED, str(probe), "--workspace", str(ws),
+         "status", "e1"],
+        env=_clean_env(LIFECYCLE_ACTOR="officer", **extra),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )  # fmt: skip
+    return probe.read_text(), done.stdout, done.stderr
+
+
+def test_status_of_an_install_without_plugins_is_answered_from_its_cache(
+    fresh_venv: Path, tmp_path: Path
+) -> None:
+    """With plugin loading on (the default) and no plugin installed, a repeated status is
+    answered from the status cache, byte for byte; a plugin put on the path (a real pip
+    install) makes the next run a full one again."""
+    ws, probe = tmp_path / "ws", tmp_path / "probe.txt"
+    new = [str(fresh_venv / "bin" / "lifecycle"), "--workspace", str(ws), "new", "e1",
+           "--playbook", "core"]  # fmt: skip
+    subprocess.run(new, env=_clean_env(LIFECYCLE_ACTOR="officer"), check=True, timeout=120)
+    first = _probed_status(fresh_venv, ws, probe)
+    again = _probed_status(fresh_venv, ws, probe)
+    assert first[0] == "full" and again[0] == "cached"
+    assert again[1:] == first[1:] and "e1" in first[1]
+    plugins = tmp_path / "plugins"
+    pip_install_target(plugins, ROOT / "plugins" / "lifecycle-mandate")
+    with_plugin = _probed_status(fresh_venv, ws, probe, PYTHONPATH=str(plugins))
+    assert with_plugin[0] == "full"
+    assert _probed_status(fresh_venv, ws, probe, PYTHONPATH=str(plugins))[0] == "full"
+
+
+def test_the_fast_path_knows_the_plugin_group() -> None:
+    """The status cache's scan for plugins looks for the group the plugin manager loads."""
+    from lifecycle._fast import PLUGIN_GROUP
+    from lifecycle._plugins import ENTRY_POINT_GROUP
+
+    assert PLUGIN_GROUP == ENTRY_POINT_GROUP

@@ -1,7 +1,8 @@
 """The ``lifecycle`` command's front door: a repeated ``status`` answered from the status cache.
 
 ``lifecycle [--workspace DIR] [--actor NAME] [--playbooks DIR]... status ID [--json]``, with
-plugins switched off (``LIFECYCLE_LOAD_PLUGINS=`` naming none), no ``--key`` and no ``--store``,
+plugins switched off (``LIFECYCLE_LOAD_PLUGINS=`` naming none) or none installed, no ``--key``
+and no ``--store``,
 is looked up in :mod:`lifecycle._statuscache`; when the entry is there and its key is that of
 this very run, what the last full run printed is printed again and the process exits 0, without
 importing click, attrs or the engine. Anything else, and any doubt (an option not listed here, no
@@ -46,7 +47,9 @@ def main() -> None:
 def parse(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str, str, bool] | None:
     """The workspace, engagement and ``--json`` of a status command this path may answer, or
     None for any other command line (which the full CLI then parses)."""
-    if any(name in environ for name in _DECLINED) or not _plugins_off(environ):
+    if any(name in environ for name in _DECLINED):
+        return None
+    if not (_plugins_off(environ) or _no_plugin_installed(environ)):
         return None
     if not _all_text(argv, environ):
         return None  # the full CLI refuses it, in its own words
@@ -93,6 +96,63 @@ def _plugins_off(environ: Mapping[str, str]) -> bool:
         return False
     disabled = environ.get("LIFECYCLE_DISABLE_PLUGINS", "")
     return "lifecycle._builtin" not in {name.strip() for name in disabled.split(",")}
+
+
+# The entry-point group of plugins (lifecycle._plugins.ENTRY_POINT_GROUP; a test holds them equal).
+PLUGIN_GROUP = "lifecycle.plugins"
+_FINDERS = ("_frozen_importlib", "_frozen_importlib_external", "_distutils_hack")
+
+
+def _no_plugin_installed(environ: Mapping[str, str]) -> bool:
+    """With plugin loading on (``LIFECYCLE_LOAD_PLUGINS`` unset, the default), whether no
+    distribution on ``sys.path`` declares a plugin: then the full run loads the built-in plugin
+    alone, as with loading off (the cache is written only when it found so).
+
+    Conservative where :mod:`importlib.metadata` could see more than this scan: a finder of its
+    own that finds distributions, or a ``sys.path`` entry that is a file (a zip), is a "yes"."""
+    if "LIFECYCLE_LOAD_PLUGINS" in environ:
+        return False  # set: _plugins_off decides
+    disabled = environ.get("LIFECYCLE_DISABLE_PLUGINS", "")
+    if "lifecycle._builtin" in {name.strip() for name in disabled.split(",")}:
+        return False
+    for finder in sys.meta_path:
+        if hasattr(finder, "find_distributions") and finder.__module__ not in _FINDERS:
+            return False
+    return all(_no_plugin_in(entry or ".") for entry in sys.path)
+
+
+def _no_plugin_in(folder: str) -> bool:
+    """Whether no ``*.dist-info`` or ``*.egg-info`` folder in *folder* names the plugin group
+    in its ``entry_points.txt`` (a folder that does not exist holds none; a file is a "yes")."""
+    try:
+        items = os.scandir(folder)
+    except NotADirectoryError:
+        return False
+    except OSError:
+        return True  # as importlib.metadata, which skips what it cannot list
+    with items:
+        for item in items:
+            if item.name.lower().endswith((".dist-info", ".egg-info")) and item.is_dir():
+                if PLUGIN_GROUP.encode() in _entry_points(item.path):
+                    return False
+    return True
+
+
+def _entry_points(folder: str) -> bytes:
+    """The bytes of *folder*'s ``entry_points.txt`` (empty when it has none); a huge or odd
+    one reads as naming the group."""
+    path = os.path.join(folder, "entry_points.txt")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return b""
+    except OSError:
+        return PLUGIN_GROUP.encode()
+    try:
+        data = os.read(fd, 1 << 20)
+        return data if len(data) < 1 << 20 else PLUGIN_GROUP.encode()
+    finally:
+        os.close(fd)
 
 
 def _is_engagement_id(text: str) -> bool:

@@ -93,11 +93,23 @@ def keeping(
     cache.write_entry(cache.cache_path(str(env.workspace), engagement, as_json), entry)
 
 
+def _none_installed(env: Any) -> bool:
+    """Whether plugins are loaded as by default (``LIFECYCLE_LOAD_PLUGINS`` unset) and none
+    is installed: the run loaded the built-in plugin alone (the fast path checks the same
+    before it answers)."""
+    # Any: cli.Env.
+    if "LIFECYCLE_LOAD_PLUGINS" in os.environ or os.environ.get("LIFECYCLE_TRACE_PLUGINS"):
+        return False
+    return all(report.builtin for report in env.plugins.reports)
+
+
 def _key(env: Any, engagement: str, today: str) -> bytes | None:
     """The cache key of this run, or None when the cache never answers it (a key, a shared
     store, plugins loaded, or a history the key cannot be taken of)."""
     # Any: cli.Env.
-    if env.key is not None or env.store_url is not None or not _builtin_only():
+    if env.key is not None or env.store_url is not None:
+        return None
+    if not (_builtin_only() or _none_installed(env)):
         return None
     try:
         args = current_args()
