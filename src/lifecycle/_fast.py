@@ -13,6 +13,7 @@ did (:func:`lifecycle.cli.main`).
 from __future__ import annotations
 
 import os
+import stat
 import sys
 
 TYPE_CHECKING = False
@@ -149,6 +150,8 @@ def _entry_points(folder: str) -> bytes:
     except OSError:
         return PLUGIN_GROUP.encode()
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO, a folder: not read here
+            return PLUGIN_GROUP.encode()
         data = os.read(fd, 1 << 20)
         return data if len(data) < 1 << 20 else PLUGIN_GROUP.encode()
     finally:
