@@ -131,15 +131,8 @@ def _identity(path: str, follow: bool = False) -> bytes:
 def _history(path: str) -> bytes:
     """The history's identity and its last line, read under a shared lock taken without waiting
     (a writer at work: the command runs in full, and waits as it always does)."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    fd, info = _open_regular(path, "no readable history")
     try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        raise Miss("no readable history") from exc
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise Miss("not a regular file")
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except OSError as exc:
@@ -225,17 +218,31 @@ def read_entry(path: str, key: bytes) -> tuple[str, str]:
         raise Miss("damaged entry") from exc
 
 
-def _read_small(path: str) -> bytes:
-    """The bytes of the regular file *path*, opened as histories are (no symlink followed, no
-    FIFO waited on), at most MAX_ENTRY_BYTES."""
+def _open_regular(path: str, missing: str) -> tuple[int, os.stat_result]:
+    """A descriptor of the regular file *path* and its stat, opened as histories are (no
+    symlink followed, no FIFO waited on); Miss (*missing*, or "not a regular file")."""
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
         fd = os.open(path, flags)
     except OSError as exc:
-        raise Miss("no entry") from exc
+        raise Miss(missing) from exc
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ENTRY_BYTES:
+    except OSError as exc:
+        os.close(fd)
+        raise Miss(missing) from exc
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise Miss("not a regular file")
+    return fd, info
+
+
+def _read_small(path: str) -> bytes:
+    """The bytes of the regular file *path*, opened as histories are (no symlink followed, no
+    FIFO waited on), at most MAX_ENTRY_BYTES."""
+    fd, info = _open_regular(path, "no entry")
+    try:
+        if info.st_size > MAX_ENTRY_BYTES:
             raise Miss("not a small regular file")
         data = os.read(fd, MAX_ENTRY_BYTES + 1)
     finally:
