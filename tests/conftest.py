@@ -87,6 +87,28 @@ def drive_core(engine: Engine, engagement: str = "eng-1", *, until: str | None =
 
 
 @pytest.fixture
+def archive(engine: Engine) -> tuple[Path, int, int]:
+    """'old' with a lesson at its debriefing, 'new' in its induction citing it (the lessons
+    audit and its forgeries); returns the workspace, the lesson's seq and the citing tick's seq."""
+    drive_core(engine, "old", until="complete-debriefing")
+    engine.set_facts("old", ["country=KEN"], actor="officer")
+    lesson = engine.lesson(
+        "old",
+        title="Elders first",
+        text="Meet the elders.",
+        themes=["local-dynamics"],
+        sections={"context": "A land dispute"},
+        actor="officer",
+    ).event["seq"]
+    engine.note("old", "after the lesson", actor="officer")
+    drive_core(engine, "new", until="complete-induction")
+    engine.set_facts("new", ["country=KEN"], actor="officer")
+    tick = engine.check("new", "lessons-pack", cites=[f"old:{lesson}"], actor="officer")
+    engine.note("new", "after the tick", actor="officer")
+    return engine.workspace.path_of("old").parent, lesson, tick.event["seq"]
+
+
+@pytest.fixture
 def cli(
     workspace: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Callable[..., tuple[int, str, str]]:

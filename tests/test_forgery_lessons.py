@@ -22,36 +22,12 @@ from lifecycle.cli import run
 from test_lessons_audit import errors_at, forged
 from test_tamper import split
 
-from conftest import drive_core
-
 Edit = Callable[[dict], None]
 Archive = tuple[Path, int, int]
 
 
 def _set(key: str, value: object) -> Edit:
     return lambda r: r["data"].update({key: value})
-
-
-@pytest.fixture
-def archive(engine: Engine) -> Archive:
-    """'old' with a lesson at its debriefing, 'new' in its induction citing it (as in
-    test_lessons_audit); returns the workspace, the lesson's seq and the citing tick's seq."""
-    drive_core(engine, "old", until="complete-debriefing")
-    engine.set_facts("old", ["country=KEN"], actor="officer")
-    lesson = engine.lesson(
-        "old",
-        title="Elders first",
-        text="Meet the elders.",
-        themes=["local-dynamics"],
-        sections={"context": "A land dispute"},
-        actor="officer",
-    ).event["seq"]
-    engine.note("old", "after the lesson", actor="officer")
-    drive_core(engine, "new", until="complete-induction")
-    engine.set_facts("new", ["country=KEN"], actor="officer")
-    tick = engine.check("new", "lessons-pack", cites=[f"old:{lesson}"], actor="officer")
-    engine.note("new", "after the tick", actor="officer")
-    return engine.workspace.path_of("old").parent, lesson, tick.event["seq"]
 
 
 def together(workspace: Path, engine: Engine) -> dict[str, list[tuple[str, int | None]]]:

@@ -27,28 +27,6 @@ def _drop(key: str) -> Edit:
     return lambda r: r["data"].pop(key)
 
 
-@pytest.fixture
-def archive(engine: Engine) -> tuple[Path, int, int]:
-    """'old' with a lesson at its debriefing, 'new' in its induction citing it; returns the
-    workspace, the lesson's seq and the citing tick's seq."""
-    drive_core(engine, "old", until="complete-debriefing")
-    engine.set_facts("old", ["country=KEN"], actor="officer")
-    lesson = engine.lesson(
-        "old",
-        title="Elders first",
-        text="Meet the elders.",
-        themes=["local-dynamics"],
-        sections={"context": "A land dispute"},
-        actor="officer",
-    ).event["seq"]
-    engine.note("old", "after the lesson", actor="officer")
-    drive_core(engine, "new", until="complete-induction")
-    engine.set_facts("new", ["country=KEN"], actor="officer")
-    tick = engine.check("new", "lessons-pack", cites=[f"old:{lesson}"], actor="officer")
-    engine.note("new", "after the tick", actor="officer")
-    return engine.workspace.path_of("old").parent, lesson, tick.event["seq"]
-
-
 def forged(path: Path, seq: int, edit: Edit) -> None:
     """Rewrite event *seq* of *path* with *edit*, re-chaining every later line."""
     path.write_bytes(b"".join(rechain(split(path.read_bytes()), seq, edit)))
