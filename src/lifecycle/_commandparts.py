@@ -1,5 +1,6 @@
 """Small pieces the engine's commands share: which stage a checklist item belongs to, the
-refusal in a final stage, the data of an ``opened`` event, and the day of an ``at``."""
+refusal in a final stage, the data of an ``opened`` and a ``refused`` event, and the day of an
+``at``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._decide import reason_problem
+from ._decide import Outcome, reason_problem
 from ._inputs import MIN_DATE
 from ._model import Activity
 from ._state import Engagement
@@ -23,7 +24,9 @@ __all__ = [
     "force_problems",
     "item_stage",
     "opened_data",
+    "refusal_data",
     "refuse_final",
+    "refused_error",
 ]
 
 Record = dict[str, Any]  # Any: a JSON object as stored.
@@ -112,3 +115,40 @@ def activity_day(on: dt.date | None, today: dt.date) -> dt.date:
     if day > today:
         raise InvalidInputError(f"The date {day.isoformat()} is in the future.")
     return day
+
+
+def refusal_data(
+    engagement: Engagement,
+    action: str,
+    data: Record,
+    outcomes: list[Outcome],
+    problems: list[str],
+    override: str | None,
+    roles: list[str],
+) -> Record:
+    """The data of the ``refused`` event of *action* (its *data*, the rules' *outcomes*, and
+    ``why``: the *problems* of an override, then every blocking rule), with the *override*
+    asked for and the actor's *roles* when there was one."""
+    reasons = problems + [f"{o.rule}: {o.message}" for o in outcomes if o.blocks]
+    record: Record = {
+        "action": action,
+        "stage": engagement.stage,
+        **data,
+        "rules": [o.record() for o in outcomes],
+        "why": reasons,
+    }
+    if override is not None:
+        record["override"] = {"reason": override, "roles": roles}
+    return record
+
+
+def refused_error(
+    action: str, data: Record, outcomes: list[Outcome], reasons: list[str], seq: int
+) -> RefusedError:
+    """What the command raises once its refusal is recorded at *seq*."""
+    what = data.get("trigger") or data.get("activity") or data.get("to")
+    return RefusedError(
+        f"Refused {action} {what!r}: " + "; ".join(reasons),
+        [o for o in outcomes if o.blocks],
+        seq,
+    )

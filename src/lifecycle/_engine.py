@@ -470,23 +470,12 @@ class Engine(PracticeCommands, LessonCommands):
         override: str | None,
     ) -> None:
         """Record a refusal with every reason, then raise :class:`RefusedError`."""
-        reasons = problems + [f"{o.rule}: {o.message}" for o in outcomes if o.blocks]
-        record: Record = {
-            "action": action,
-            "stage": ctx.engagement.stage,
-            **data,
-            "rules": [o.record() for o in outcomes],
-            "why": reasons,
-        }
-        if override is not None:
-            record["override"] = {"reason": override, "roles": list(self.roles_of(ctx.actor))}
-        event = self._append(ctx, "refused", record).event
-        what = data.get("trigger") or data.get("activity") or data.get("to")
-        raise RefusedError(
-            f"Refused {action} {what!r}: " + "; ".join(reasons),
-            [o for o in outcomes if o.blocks],
-            event["seq"],
+        roles = list(self.roles_of(ctx.actor)) if override is not None else []
+        record = parts.refusal_data(
+            ctx.engagement, action, data, outcomes, problems, override, roles
         )
+        event = self._append(ctx, "refused", record).event
+        raise parts.refused_error(action, data, outcomes, record["why"], event["seq"])
 
     def _append(self, ctx: _Ctx, kind: str, data: Record, *, reason: str | None = None) -> Result:
         fields: Record = {
