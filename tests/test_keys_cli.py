@@ -242,3 +242,29 @@ def test_repair_in_a_signed_workspace_signs_the_repaired_event(office: dict[str,
     audit = run_cli("audit", str(path), "--keyring", str(ws / "keyring.jsonl"), "--trust",
                     str(keys / "root.pub"), env=office)  # fmt: skip
     assert audit.returncode == 0, audit.stdout
+
+
+def test_a_forged_signed_repair_is_caught_by_the_keyed_audit(office: dict[str, str]) -> None:
+    """The signed `repaired` event edited and re-chained (another cut length) fails its
+    signature, and the same event with its signature dropped is `unsigned`."""
+    from test_tamper import rechain, split
+
+    keys = _keys(office)
+    key = ["--key", str(keys / "officer.key")]
+    assert run_cli(*key, "new", "e1", "--playbook", "core", env=office).returncode == 0
+    ws = Path(office["LIFECYCLE_WORKSPACE"])
+    path = ws / "e1.history.jsonl"
+    with path.open("ab") as handle:
+        handle.write(b'{"seq": 2, "at": "20')
+    assert run_cli(*key, "repair", str(path), env=office).returncode == 0
+    signed = path.read_bytes()
+    audit = ["audit", str(path), "--keyring", str(ws / "keyring.jsonl"), "--trust",
+             str(keys / "root.pub")]  # fmt: skip
+    forgeries = {
+        "bad-signature": lambda r: r["data"].update(cut_bytes=3),
+        "unsigned": lambda r: r.pop("sig"),
+    }
+    for code, change in forgeries.items():
+        path.write_bytes(b"".join(rechain(split(signed), 2, change)))
+        done = run_cli(*audit, env=office)
+        assert done.returncode == 1 and code in done.stdout, (code, done.stdout)
