@@ -10,6 +10,7 @@ occurrence dates (an activity's ``on``), not from when it was recorded.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 import attrs
@@ -19,8 +20,9 @@ from ._model import Rule
 from ._practice_due import owed_items
 from ._rules import latest_occurrence, names
 from ._state import Engagement
+from .exceptions import LifecycleError
 
-__all__ = ["DueItem", "due_items"]
+__all__ = ["DueItem", "due_across", "due_items"]
 
 
 @attrs.frozen
@@ -47,6 +49,21 @@ class DueItem:
             "overdue": self.overdue,
             "source": self.source,
         }
+
+
+def due_across(
+    ids: Iterable[str], engagement: Callable[[str], Engagement], today: dt.date
+) -> tuple[list[DueItem], list[str]]:
+    """What is due in every engagement of *ids*, soonest first, and the engagements that could
+    not be read (each as one line)."""
+    items: list[DueItem] = []
+    problems: list[str] = []
+    for engagement_id in ids:
+        try:
+            items.extend(due_items(engagement(engagement_id), today))
+        except LifecycleError as exc:
+            problems.append(f"{engagement_id}: {exc}")
+    return sorted(items, key=lambda i: (i.due, i.engagement, i.id)), problems
 
 
 def due_items(engagement: Engagement, today: dt.date) -> list[DueItem]:

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from . import _commandparts as parts
+from ._attempt import retried, session_for
 from ._authority import Authority
 from ._decide import Outcome, check_override, evaluate, gate, missing_reason
-from ._due import DueItem, due_items
+from ._due import DueItem, due_across
 from ._inputs import check_actor
 from ._lesson_record import LessonCommands, check_cites, cites_data
 from ._lessons import related_lessons
@@ -38,7 +39,6 @@ from ._workspace import Workspace, check_engagement_id, fact_values, parse_assig
 from .exceptions import (
     ConcurrencyConflict,
     InvalidInputError,
-    LifecycleError,
     NotFoundError,
     RefusedError,
 )
@@ -169,14 +169,7 @@ class Engine(PracticeCommands, LessonCommands):
     def due(self) -> tuple[list[DueItem], list[str]]:
         """What is due across the workspace, soonest first, and the engagements that could not
         be read (each as one line)."""
-        items: list[DueItem] = []
-        problems: list[str] = []
-        for engagement_id in self.store.engagements():
-            try:
-                items.extend(due_items(self.engagement(engagement_id), self.today()))
-            except LifecycleError as exc:
-                problems.append(f"{engagement_id}: {exc}")
-        return sorted(items, key=lambda i: (i.due, i.engagement, i.id)), problems
+        return due_across(self.store.engagements(), self.engagement, self.today())
 
     def today(self) -> dt.date:
         """Today's date (UTC), as the engine's clock says."""
@@ -224,6 +217,7 @@ class Engine(PracticeCommands, LessonCommands):
         engagement = replay([event])
         return Result(event, engagement, plugin_errors=self.plugins.notify(engagement, event))
 
+    @retried
     def set_facts(
         self,
         engagement_id: str,
@@ -240,6 +234,7 @@ class Engine(PracticeCommands, LessonCommands):
             values = fact_values(ctx.engagement.playbook.facts, pairs)
             return self._append(ctx, "fact_set", {"facts": values})
 
+    @retried
     def check(
         self,
         engagement_id: str,
@@ -259,6 +254,7 @@ class Engine(PracticeCommands, LessonCommands):
             data.update({"note": note} if note else {})
             return self._append(ctx, "item_checked", data)
 
+    @retried
     def uncheck(
         self, engagement_id: str, item: str, *, actor: str, expected_seq: int | None = None
     ) -> Result:
@@ -269,6 +265,7 @@ class Engine(PracticeCommands, LessonCommands):
                 raise RefusedError(f"Checklist item {item!r} is not checked.")
             return self._append(ctx, "item_unchecked", {"item": item, "stage": stage})
 
+    @retried
     def note(
         self, engagement_id: str, text: str, *, actor: str, expected_seq: int | None = None
     ) -> Result:
@@ -278,6 +275,7 @@ class Engine(PracticeCommands, LessonCommands):
         with self._command(engagement_id, actor, expected_seq) as ctx:
             return self._append(ctx, "note_added", {"text": text})
 
+    @retried
     def record(
         self,
         engagement_id: str,
@@ -316,6 +314,7 @@ class Engine(PracticeCommands, LessonCommands):
                 self._refuse(ctx, "record", data, outcomes, [why], override)
             return self._decide(ctx, "record", "activity_recorded", data, outcomes, override)
 
+    @retried
     def advance(
         self,
         engagement_id: str,
@@ -359,6 +358,7 @@ class Engine(PracticeCommands, LessonCommands):
                 self._refuse(ctx, "advance", data, outcomes, why, override)
             return self._decide(ctx, "advance", "advanced", data, outcomes, override)
 
+    @retried
     def force(
         self,
         engagement_id: str,
@@ -410,7 +410,7 @@ class Engine(PracticeCommands, LessonCommands):
         cached = self._states.cached(engagement_id)
         appended: list[Result] = []
         try:
-            with self.store.session(engagement_id, cached[1] if cached else None) as session:
+            with session_for(self.store, engagement_id, cached) as session:
                 # Under the lock, before anything is written: a shared store reads the keyring
                 # and lifecycle.toml with the lock, in one round trip.
                 self.authority.check_actor(actor)

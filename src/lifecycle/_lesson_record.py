@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from ._attempt import retried
 from ._inputs import CONTROL_CHARS, MIN_DATE
 from ._state import Engagement
 from .exceptions import InvalidInputError
@@ -239,6 +240,7 @@ def _lesson_inputs(title: str, text: str, themes: Sequence[str]) -> None:
 class LessonCommands:
     """The engine's ``lesson`` command (mixed into ``Engine``)."""
 
+    @retried
     def lesson(
         self: _Engine,
         engagement_id: str,

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from ._attempt import retried
 from ._inputs import MIN_DATE
 from ._practice_replay import LINK_RELATIONS
 from ._state import Engagement
@@ -132,6 +133,7 @@ def _role_data(engagement: Engagement, name: str, role: str, org: str) -> Record
 class PracticeCommands:
     """The engine's commands for people, handovers and links (mixed into ``Engine``)."""
 
+    @retried
     def add_person(
         self: _Engine,
         engagement_id: str,
@@ -149,6 +151,7 @@ class PracticeCommands:
             data["on"] = check_occurrence(ctx.engagement, on, _day(ctx)).isoformat()
             return self._append(ctx, "person_added", data)
 
+    @retried
     def leave_person(
         self: _Engine,
         engagement_id: str,
@@ -169,6 +172,7 @@ class PracticeCommands:
             data = {"name": name, "on": day.isoformat()}
             return self._append(ctx, "person_left", data, reason=reason.strip())
 
+    @retried
     def handover(
         self: _Engine,
         engagement_id: str,
@@ -193,6 +197,7 @@ class PracticeCommands:
             data = {"from": outgoing, "to": incoming, "on": day.isoformat()}
             return self._append(ctx, "handed_over", data)
 
+    @retried
     def link(
         self: _Engine,
         engagement_id: str,
@@ -213,6 +218,7 @@ class PracticeCommands:
             data = {"other": other, "relation": relation, **({"note": note} if note else {})}
             return self._append(ctx, "linked", data)
 
+    @retried
     def unlink(
         self: _Engine,
         engagement_id: str,

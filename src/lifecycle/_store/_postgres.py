@@ -14,7 +14,8 @@ autocommit and opens its transactions itself: taking the session's lock is one r
 (``BEGIN``, the settings, ``SELECT ... FOR UPDATE``: the command's keyring and lifecycle.toml
 checks read the settings of that moment without a round trip of their own), an append is one
 (the line, the head, ``COMMIT``, and the lock again unless it was the last), and a read is
-one: an engine command that appends is two round trips in all.
+one: an engine command that appends is two round trips in all, or one as an attempt
+(``_pgattempt``: a command on the engine's last state, stored only if nothing moved).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from ..exceptions import (
     HistoryError,
     NotFoundError,
 )
+from ._pgattempt import attempt, settings_digest
 from ._schema import MIGRATIONS, SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -55,6 +57,12 @@ _APPEND = (
 )
 _RELOCK = "; BEGIN; SELECT 1 FROM lifecycle_engagements WHERE id = %s FOR UPDATE"
 _LINE_HASH = re.compile(rb',"hash":"([0-9a-f]{64})"\}\n\Z')
+
+
+def line_hash(line: bytes) -> str:
+    """The hash member a line ends with, as stored beside it ("" if it has none)."""
+    match = _LINE_HASH.search(line)
+    return match.group(1).decode() if match else ""
 
 
 def is_postgres_url(text: str) -> bool:
@@ -84,8 +92,10 @@ class PostgresStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self._conn: Any = None  # Any: a psycopg.Connection, made on first use.
-        self._config: Config | None = None
+        self._config: tuple[bytes | None, Config] | None = None  # parsed, by its bytes
         self._held: dict[str, bytes] | None = None  # the settings, while a session holds a lock
+        # The settings last read with a lock, and their digest: what an attempt runs on.
+        self.seen: tuple[dict[str, bytes], str] | None = None
 
     @property
     def label(self) -> str:
@@ -221,6 +231,7 @@ class PostgresStore:
                 (name, body),
             )  # autocommit: one statement, committed on its own
         self._config = None
+        self.seen = None
 
     # ------------------------------------------------------------------ the Store interface
 
@@ -303,6 +314,8 @@ class PostgresStore:
             # The settings come in the same round trip, read in the lock's transaction: the
             # command's keyring and lifecycle.toml checks need no round trip of their own.
             held, row = self._lock_and_settings(conn, engagement)
+            if self.seen is None or self.seen[0] != held:
+                self.seen = (held, settings_digest(held))
             if row is None:
                 conn.rollback()
                 raise NotFoundError("engagement", engagement, f"(not in {self.label})")
@@ -322,6 +335,11 @@ class PostgresStore:
             # Every append is committed already (which ended the lock); without one this ends
             # the lock (no round trip when nothing is open).
             self._rollback()
+
+    def attempt(self, engagement: str, after: Anchor) -> contextlib.AbstractContextManager[Session]:
+        """A session on *after* without the lock, whose one append is a single statement
+        (docs/stores.md, "Attempts"; raises StaleAttempt when the head or settings moved)."""
+        return attempt(self, engagement, after)
 
     def _lock_and_settings(
         self, conn: Any, engagement: str
@@ -345,8 +363,7 @@ class PostgresStore:
         psycopg = _psycopg()
         seq = session.head_seq + 1
         check_size(session.label, line)
-        match = _LINE_HASH.search(line)
-        digest = match.group(1).decode() if match else ""
+        digest = line_hash(line)
         with self.guard(session.label):
             if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
                 self._relock(conn, engagement, session)  # an append after the "last" one
@@ -430,11 +447,11 @@ class PostgresStore:
 
     def roles_of(self, actor: str) -> tuple[str, ...]:
         """The roles the stored ``lifecycle.toml`` gives *actor*."""
-        if self._config is None:
-            raw = self.settings(CONFIG_NAME)
+        raw = self.settings(CONFIG_NAME)  # the server's now (another machine may change it)
+        if self._config is None or self._config[0] != raw:
             label = f"{self.label} (setting {CONFIG_NAME})"
-            self._config = Config() if raw is None else parse_config(raw, label)
-        return self._config.roles_of(actor)
+            self._config = (raw, Config() if raw is None else parse_config(raw, label))
+        return self._config[1].roles_of(actor)
 
     def summaries(self) -> dict[str, Any]:
         """The listing rows cached for engagements whose head has not moved since."""
