@@ -34,6 +34,9 @@ LOCK_TIMEOUT_ENV: Final = "LIFECYCLE_LOCK_TIMEOUT"
 # The engine reads a history whole; 1 GiB is tens of thousands of long events (the audit streams
 # and has no such bound).
 MAX_HISTORY_BYTES: Final = 1 << 30
+# Never blocking in the kernel: a held lock is waited for in :func:`lock`'s bounded loop.
+_EXCLUSIVE: Final = fcntl.LOCK_EX | fcntl.LOCK_NB
+_SHARED: Final = fcntl.LOCK_SH | fcntl.LOCK_NB
 _KINDS: Final = {
     stat.S_IFDIR: "a directory",
     stat.S_IFIFO: "a FIFO",
@@ -116,19 +119,28 @@ def lock(path: Path, fd: int, *, exclusive: bool, timeout: float | None = None) 
         HistoryBusyError: Another process held the lock all that time.
     """
     wait = lock_timeout() if timeout is None else timeout
-    operation = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
+    operation = _EXCLUSIVE if exclusive else _SHARED
+    try:
+        fcntl.flock(fd, operation)
+    except BlockingIOError:
+        _wait_for_lock(path, fd, operation, wait)
+
+
+def _wait_for_lock(path: Path, fd: int, operation: int, wait: float) -> None:
+    """Try the held lock again, with growing pauses, until *wait* seconds are over."""
     deadline = time.monotonic() + wait
     pause = 0.001
     while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise HistoryBusyError(path, wait, lock_holder(fd))
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, 0.05)
         try:
             fcntl.flock(fd, operation)
             return
         except BlockingIOError:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise HistoryBusyError(path, wait, lock_holder(fd)) from None
-            time.sleep(min(pause, left))
-            pause = min(pause * 2, 0.05)
+            pass
 
 
 def lock_holder(fd: int) -> int | None:
