@@ -272,7 +272,9 @@ def _reject_floats(value: object) -> None:
     elif isinstance(value, list | tuple):
         items = value
     for item in items:
-        if type(item) in _CONTAINERS:
+        kind = type(item)
+        # A str or an int is none of _CONTAINERS (the most common members, asked first).
+        if kind is not str and kind is not int and kind in _CONTAINERS:
             _reject_floats(item)
 
 
