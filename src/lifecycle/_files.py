@@ -1,4 +1,5 @@
-"""Opening history files safely: regular files only, locks with a bounded wait, bounded reads.
+"""Opening history files safely: regular files only, locks with a bounded wait, bounded reads,
+and durable writes (one ``write``, ``fsync``, a failed append cut back).
 
 A history is opened with ``O_NOFOLLOW`` (a symlink never speaks for another file) and
 ``O_NONBLOCK`` (a FIFO never hangs the open), then ``fstat`` must say it is a regular file.
@@ -21,6 +22,8 @@ __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
     "MAX_HISTORY_BYTES",
     "NotRegularFileError",
+    "append_at",
+    "append_durably",
     "lock",
     "lock_holder",
     "lock_timeout",
@@ -191,5 +194,67 @@ def read_regular(path: Path) -> bytes:
     fd = open_regular(path, os.O_RDONLY)
     try:
         return read_bounded(path, fd)
+    finally:
+        os.close(fd)
+
+
+def _write_durably(path: Path, fd: int, line: bytes) -> None:
+    """One ``write`` of the whole line (looping only on a short write), then ``fsync``.
+
+    An error here is final: after a failed fsync the kernel may have dropped the dirty pages,
+    so a retry could "succeed" without the data (fsyncgate). Raise, never retry.
+    """
+    try:
+        _write_all(fd, line)
+    except OSError as exc:
+        raise HistoryError(
+            path, f"append failed, not acknowledged: {exc.strerror or exc}"
+        ) from None
+
+
+def _write_all(fd: int, line: bytes) -> None:
+    written = os.write(fd, line)
+    if written < len(line):  # a short write: the rest, as many times as it takes
+        view = memoryview(line)[written:]
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+    os.fsync(fd)
+
+
+def append_durably(path: Path, fd: int, line: bytes) -> None:
+    """:func:`_write_durably` at the end of *fd*; a failure cuts the file back to where it ended.
+
+    The caller holds the exclusive lock, so the file's size before the write is the previous
+    head's end: after a short write on a full disk (or a failed fsync) the file is valid at once,
+    never left with a torn tail (#9).
+    """
+    append_at(path, fd, os.fstat(fd).st_size, line)
+
+
+def append_at(path: Path, fd: int, size: int, line: bytes) -> None:
+    """:func:`append_durably` to a file the caller knows ends at *size* (it holds the lock and
+    has read the file to its end): a failure cuts the file back to *size*."""
+    try:
+        _write_all(fd, line)
+    except OSError as exc:
+        failed = f"append failed, not acknowledged: {exc.strerror or exc}"
+        try:
+            # No fsync after the cut: it would retry a failed one (fsyncgate). The file is valid
+            # at once; should a crash bring the bytes back, they are a torn tail `repair` cuts.
+            os.ftruncate(fd, size)
+        except OSError as cut:
+            raise HistoryError(
+                path,
+                f"{failed}; cutting the partial line back failed too ({cut.strerror or cut}): "
+                f"run `lifecycle repair {path}`",
+            ) from None
+        raise HistoryError(path, f"{failed} (the file is as it was)") from None
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
     finally:
         os.close(fd)

@@ -18,7 +18,12 @@ from typing import Any, Final, Protocol
 
 import attrs
 
-from ._files import MAX_HISTORY_BYTES, lock, open_regular, read_bounded
+from ._files import MAX_HISTORY_BYTES, append_at, lock, open_regular, read_bounded
+
+# Re-exported: the other writers (keyring, repair, the file store) import these from here.
+from ._files import _fsync_dir as _fsync_dir
+from ._files import _write_durably as _write_durably
+from ._files import append_durably as append_durably
 from ._lines import (
     FORMAT,
     FORMAT_VERSION,
@@ -388,68 +393,6 @@ def _line_holds(raw: bytes, anchor: Anchor) -> bool:
         return False
     body = raw[: -len(suffix)] + b"}"
     return hashlib.sha256(body).hexdigest() == anchor.head
-
-
-def _write_durably(path: Path, fd: int, line: bytes) -> None:
-    """One ``write`` of the whole line (looping only on a short write), then ``fsync``.
-
-    An error here is final: after a failed fsync the kernel may have dropped the dirty pages,
-    so a retry could "succeed" without the data (fsyncgate). Raise, never retry.
-    """
-    try:
-        _write_all(fd, line)
-    except OSError as exc:
-        raise HistoryError(
-            path, f"append failed, not acknowledged: {exc.strerror or exc}"
-        ) from None
-
-
-def _write_all(fd: int, line: bytes) -> None:
-    written = os.write(fd, line)
-    if written < len(line):  # a short write: the rest, as many times as it takes
-        view = memoryview(line)[written:]
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-    os.fsync(fd)
-
-
-def append_durably(path: Path, fd: int, line: bytes) -> None:
-    """:func:`_write_durably` at the end of *fd*; a failure cuts the file back to where it ended.
-
-    The caller holds the exclusive lock, so the file's size before the write is the previous
-    head's end: after a short write on a full disk (or a failed fsync) the file is valid at once,
-    never left with a torn tail (#9).
-    """
-    append_at(path, fd, os.fstat(fd).st_size, line)
-
-
-def append_at(path: Path, fd: int, size: int, line: bytes) -> None:
-    """:func:`append_durably` to a file the caller knows ends at *size* (it holds the lock and
-    has read the file to its end): a failure cuts the file back to *size*."""
-    try:
-        _write_all(fd, line)
-    except OSError as exc:
-        failed = f"append failed, not acknowledged: {exc.strerror or exc}"
-        try:
-            # No fsync after the cut: it would retry a failed one (fsyncgate). The file is valid
-            # at once; should a crash bring the bytes back, they are a torn tail `repair` cuts.
-            os.ftruncate(fd, size)
-        except OSError as cut:
-            raise HistoryError(
-                path,
-                f"{failed}; cutting the partial line back failed too ({cut.strerror or cut}): "
-                f"run `lifecycle repair {path}`",
-            ) from None
-        raise HistoryError(path, f"{failed} (the file is as it was)") from None
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @attrs.define
