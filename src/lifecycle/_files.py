@@ -1,4 +1,5 @@
-"""Opening history files safely: regular files only, locks with a bounded wait, bounded reads.
+"""Opening history files safely: regular files only, locks with a bounded wait, bounded reads,
+and durable writes (one ``write``, ``fsync``, a failed append cut back).
 
 A history is opened with ``O_NOFOLLOW`` (a symlink never speaks for another file) and
 ``O_NONBLOCK`` (a FIFO never hangs the open), then ``fstat`` must say it is a regular file.
@@ -21,6 +22,8 @@ __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
     "MAX_HISTORY_BYTES",
     "NotRegularFileError",
+    "append_at",
+    "append_durably",
     "lock",
     "lock_holder",
     "lock_timeout",
@@ -34,6 +37,9 @@ LOCK_TIMEOUT_ENV: Final = "LIFECYCLE_LOCK_TIMEOUT"
 # The engine reads a history whole; 1 GiB is tens of thousands of long events (the audit streams
 # and has no such bound).
 MAX_HISTORY_BYTES: Final = 1 << 30
+# Never blocking in the kernel: a held lock is waited for in :func:`lock`'s bounded loop.
+_EXCLUSIVE: Final = fcntl.LOCK_EX | fcntl.LOCK_NB
+_SHARED: Final = fcntl.LOCK_SH | fcntl.LOCK_NB
 _KINDS: Final = {
     stat.S_IFDIR: "a directory",
     stat.S_IFIFO: "a FIFO",
@@ -116,19 +122,28 @@ def lock(path: Path, fd: int, *, exclusive: bool, timeout: float | None = None) 
         HistoryBusyError: Another process held the lock all that time.
     """
     wait = lock_timeout() if timeout is None else timeout
-    operation = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
+    operation = _EXCLUSIVE if exclusive else _SHARED
+    try:
+        fcntl.flock(fd, operation)
+    except BlockingIOError:
+        _wait_for_lock(path, fd, operation, wait)
+
+
+def _wait_for_lock(path: Path, fd: int, operation: int, wait: float) -> None:
+    """Try the held lock again, with growing pauses, until *wait* seconds are over."""
     deadline = time.monotonic() + wait
     pause = 0.001
     while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise HistoryBusyError(path, wait, lock_holder(fd))
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, 0.05)
         try:
             fcntl.flock(fd, operation)
             return
         except BlockingIOError:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise HistoryBusyError(path, wait, lock_holder(fd)) from None
-            time.sleep(min(pause, left))
-            pause = min(pause * 2, 0.05)
+            pass
 
 
 def lock_holder(fd: int) -> int | None:
@@ -179,5 +194,67 @@ def read_regular(path: Path) -> bytes:
     fd = open_regular(path, os.O_RDONLY)
     try:
         return read_bounded(path, fd)
+    finally:
+        os.close(fd)
+
+
+def _write_durably(path: Path, fd: int, line: bytes) -> None:
+    """One ``write`` of the whole line (looping only on a short write), then ``fsync``.
+
+    An error here is final: after a failed fsync the kernel may have dropped the dirty pages,
+    so a retry could "succeed" without the data (fsyncgate). Raise, never retry.
+    """
+    try:
+        _write_all(fd, line)
+    except OSError as exc:
+        raise HistoryError(
+            path, f"append failed, not acknowledged: {exc.strerror or exc}"
+        ) from None
+
+
+def _write_all(fd: int, line: bytes) -> None:
+    written = os.write(fd, line)
+    if written < len(line):  # a short write: the rest, as many times as it takes
+        view = memoryview(line)[written:]
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+    os.fsync(fd)
+
+
+def append_durably(path: Path, fd: int, line: bytes) -> None:
+    """:func:`_write_durably` at the end of *fd*; a failure cuts the file back to where it ended.
+
+    The caller holds the exclusive lock, so the file's size before the write is the previous
+    head's end: after a short write on a full disk (or a failed fsync) the file is valid at once,
+    never left with a torn tail (#9).
+    """
+    append_at(path, fd, os.fstat(fd).st_size, line)
+
+
+def append_at(path: Path, fd: int, size: int, line: bytes) -> None:
+    """:func:`append_durably` to a file the caller knows ends at *size* (it holds the lock and
+    has read the file to its end): a failure cuts the file back to *size*."""
+    try:
+        _write_all(fd, line)
+    except OSError as exc:
+        failed = f"append failed, not acknowledged: {exc.strerror or exc}"
+        try:
+            # No fsync after the cut: it would retry a failed one (fsyncgate). The file is valid
+            # at once; should a crash bring the bytes back, they are a torn tail `repair` cuts.
+            os.ftruncate(fd, size)
+        except OSError as cut:
+            raise HistoryError(
+                path,
+                f"{failed}; cutting the partial line back failed too ({cut.strerror or cut}): "
+                f"run `lifecycle repair {path}`",
+            ) from None
+        raise HistoryError(path, f"{failed} (the file is as it was)") from None
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
     finally:
         os.close(fd)

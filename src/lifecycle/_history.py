@@ -14,11 +14,16 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import attrs
 
-from ._files import lock, open_regular, read_bounded
+from ._files import MAX_HISTORY_BYTES, append_at, lock, open_regular, read_bounded
+
+# Re-exported: the other writers (keyring, repair, the file store) import these from here.
+from ._files import _fsync_dir as _fsync_dir
+from ._files import _write_durably as _write_durably
+from ._files import append_durably as append_durably
 from ._lines import (
     FORMAT,
     FORMAT_VERSION,
@@ -94,14 +99,15 @@ class Session:
         check_size(self.label, line)
         self.last = last
         self._write(line)
-        stored = {**record, "hash": digest}
-        self.records.append(stored)
+        _remember(digest, line)
+        # The record is ours alone (built above): it becomes the stored one, hash last.
+        record["hash"] = digest
+        self.records.append(record)
         self.head_seq, self.head_hash = record["seq"], digest
-        if self.anchor is not None:
-            self.anchor = Anchor(
-                self.head_seq, digest, self.anchor.end, self.anchor.end + len(line)
-            )
-        return stored
+        anchor = self.anchor
+        if anchor is not None:
+            self.anchor = Anchor(self.head_seq, digest, anchor.end, anchor.end + len(line))
+        return record
 
 
 @attrs.frozen
@@ -251,28 +257,13 @@ class FileHistoryStore:
         _fsync_dir(self.path.parent)
         return record
 
-    @contextlib.contextmanager
-    def session(self, after: Anchor | None = None) -> Iterator[Session]:
+    def session(self, after: Anchor | None = None) -> contextlib.AbstractContextManager[Session]:
         """Lock the file (``flock``), read and verify it, and yield a :class:`Session`.
 
         With *after* (a snapshot's anchor), only the lines after it are read and returned, once
         the anchor's own line is found unchanged; otherwise the whole file is.
         """
-        fd = open_regular(self.path, os.O_RDWR | os.O_APPEND)
-        try:
-            lock(self.path, fd, exclusive=True)
-            records, anchor = self._read_verified(fd, after)
-            session = Session(
-                self.label,
-                records,
-                anchor.seq,
-                anchor.head,
-                write=lambda line: append_durably(self.path, fd, line),
-            )
-            session.anchor = anchor
-            yield session
-        finally:
-            os.close(fd)  # closing the last descriptor releases the flock
+        return _FileSession(self, after)
 
     def read_after(self, after: Anchor | None = None) -> tuple[list[Record], Anchor]:
         """Read and verify the events after *after* (all, when None) under a shared lock.
@@ -289,13 +280,56 @@ class FileHistoryStore:
 
     def _read_verified(self, fd: int, after: Anchor | None) -> tuple[list[Record], Anchor]:
         """Verify from *after* when its line is unchanged, else the whole file."""
-        if after is not None and _anchor_holds(fd, after):
-            return _verify(self.label, read_bounded(self.path, fd, after.end), after)
+        if after is not None:
+            rest = _after_anchor(fd, after)
+            if rest is _NOTHING:
+                return [], after
+            if rest is _MORE:
+                return _verify(self.label, read_bounded(self.path, fd, after.end), after)
         return _verify(self.label, read_bounded(self.path, fd), None, self.engagement)
 
     def read(self) -> list[Record]:
         """Read and verify the whole file without appending (a shared lock is held)."""
         return self.read_after(None)[0]
+
+
+class _FileSession(contextlib.AbstractContextManager[Session]):
+    """One session of a history file: open, ``flock`` and read on entry; close (which releases
+    the lock) on exit. A class rather than a generator: this runs once per command.
+
+    It is also the session's writer: the session holds the exclusive lock and has read the file
+    to its end (``_end``), so that is where each line starts, and where a failed append is cut
+    back to (:func:`append_at`), without asking ``fstat``.
+    """
+
+    __slots__ = ("_after", "_end", "_fd", "_store")
+
+    def __init__(self, store: FileHistoryStore, after: Anchor | None) -> None:
+        self._store = store
+        self._after = after
+        self._fd = -1
+        self._end = 0
+
+    def __enter__(self) -> Session:
+        store = self._store
+        fd = open_regular(store.path, os.O_RDWR | os.O_APPEND)
+        try:
+            lock(store.path, fd, exclusive=True)
+            records, anchor = store._read_verified(fd, self._after)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd, self._end = fd, anchor.end
+        return Session(
+            store.label, records, anchor.seq, anchor.head, write=self._append, anchor=anchor
+        )
+
+    def __exit__(self, *exc_info: object) -> None:
+        os.close(self._fd)  # closing the last descriptor releases the flock
+
+    def _append(self, line: bytes) -> None:
+        append_at(self._store.path, self._fd, self._end, line)
+        self._end += len(line)
 
 
 def _first_lines(engagement: str, created: str, first: Mapping[str, Any]) -> tuple[bytes, Record]:
@@ -308,70 +342,57 @@ def _first_lines(engagement: str, created: str, first: Mapping[str, Any]) -> tup
     return header + line, record
 
 
+# Lines this process has written, by their hash: a memo of facts (these bytes are a whole line
+# whose own hash is that head), never a claim about any file. Bounded in count and in size.
+_WRITTEN: Final[dict[str, bytes]] = {}
+_WRITTEN_MAX: Final = 64
+_WRITTEN_MAX_BYTES: Final = 1 << 16
+
+
+def _remember(head: str, line: bytes) -> None:
+    if len(line) <= _WRITTEN_MAX_BYTES:
+        if len(_WRITTEN) >= _WRITTEN_MAX:
+            _WRITTEN.clear()
+        _WRITTEN[head] = line
+
+
+# What :func:`_after_anchor` found after the anchor's line (None: the line is not as it was).
+_NOTHING: Final = 0
+_MORE: Final = 1
+
+
+def _after_anchor(fd: int, anchor: Anchor) -> int | None:
+    """Whether anything follows *anchor*'s unchanged line: one ``pread`` of the line and one byte
+    more, which says at once whether the file ends with the line (no ``fstat``, no ``read``).
+
+    An anchor the fast path cannot hold to (its end over the size bound, an empty or inverted
+    span) is checked as :func:`_anchor_holds` does, and what follows it read as before.
+    """
+    length = anchor.end - anchor.start
+    if not 0 <= anchor.start < anchor.end <= MAX_HISTORY_BYTES:
+        return _MORE if _anchor_holds(fd, anchor) else None
+    raw = os.pread(fd, length + 1, anchor.start)
+    if not _line_holds(raw[:length], anchor):
+        return None
+    return _MORE if len(raw) > length else _NOTHING
+
+
 def _anchor_holds(fd: int, anchor: Anchor) -> bool:
+    return _line_holds(os.pread(fd, anchor.end - anchor.start, anchor.start), anchor)
+
+
+def _line_holds(raw: bytes, anchor: Anchor) -> bool:
     # The anchor's line must still be there, byte for byte: its own hash proves it (the seq
-    # is inside the hashed bytes), without parsing the JSON again.
-    raw = os.pread(fd, anchor.end - anchor.start, anchor.start)
+    # is inside the hashed bytes), without parsing the JSON again. A line this process wrote
+    # is known to hash to its head already: the same bytes need no sha256 again.
+    head = anchor.head
+    if type(head) is str and (known := _WRITTEN.get(head)) is not None and raw == known:
+        return True
     suffix = b',"hash":"' + anchor.head.encode("ascii") + b'"}\n'
     if not raw.endswith(suffix):
         return False
     body = raw[: -len(suffix)] + b"}"
     return hashlib.sha256(body).hexdigest() == anchor.head
-
-
-def _write_durably(path: Path, fd: int, line: bytes) -> None:
-    """One ``write`` of the whole line (looping only on a short write), then ``fsync``.
-
-    An error here is final: after a failed fsync the kernel may have dropped the dirty pages,
-    so a retry could "succeed" without the data (fsyncgate). Raise, never retry.
-    """
-    try:
-        _write_all(fd, line)
-    except OSError as exc:
-        raise HistoryError(
-            path, f"append failed, not acknowledged: {exc.strerror or exc}"
-        ) from None
-
-
-def _write_all(fd: int, line: bytes) -> None:
-    view = memoryview(line)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-    os.fsync(fd)
-
-
-def append_durably(path: Path, fd: int, line: bytes) -> None:
-    """:func:`_write_durably` at the end of *fd*; a failure cuts the file back to where it ended.
-
-    The caller holds the exclusive lock, so the file's size before the write is the previous
-    head's end: after a short write on a full disk (or a failed fsync) the file is valid at once,
-    never left with a torn tail (#9).
-    """
-    size = os.fstat(fd).st_size
-    try:
-        _write_all(fd, line)
-    except OSError as exc:
-        failed = f"append failed, not acknowledged: {exc.strerror or exc}"
-        try:
-            # No fsync after the cut: it would retry a failed one (fsyncgate). The file is valid
-            # at once; should a crash bring the bytes back, they are a torn tail `repair` cuts.
-            os.ftruncate(fd, size)
-        except OSError as cut:
-            raise HistoryError(
-                path,
-                f"{failed}; cutting the partial line back failed too ({cut.strerror or cut}): "
-                f"run `lifecycle repair {path}`",
-            ) from None
-        raise HistoryError(path, f"{failed} (the file is as it was)") from None
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @attrs.define

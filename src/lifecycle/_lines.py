@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, Final
 
 __all__ = [
@@ -50,6 +51,19 @@ _HASH_KEY: Final = b',"hash":"'
 _ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
+def _encode(record: Mapping[str, Any]) -> str:
+    """``_ENCODER.encode(record)`` for a mapping, without its Python layers: the C encoder
+    ``JSONEncoder.iterencode`` makes, made here with the same arguments (and a fresh ``markers``
+    dict each time, as there)."""
+    # Any: records are JSON objects.
+    if c_make_encoder is None:  # pragma: no cover - CPython always has the _json accelerator
+        return _ENCODER.encode(record)
+    encoder = c_make_encoder(
+        {}, _ENCODER.default, encode_basestring, None, ":", ",", False, False, False
+    )
+    return "".join(encoder(record, 0))
+
+
 def _no_float(text: str) -> object:
     raise ValueError(f"{text} is not allowed: history lines hold no floats, NaN or Infinity")
 
@@ -84,7 +98,7 @@ def encode_hashed(record: Mapping[str, Any]) -> tuple[bytes, str]:
     if not record:
         raise ValueError("a record to encode must have members")
     _reject_floats(record)
-    raw = _ENCODER.encode(record).encode("utf-8")
+    raw = _encode(record).encode("utf-8")
     digest = hashlib.sha256(raw).hexdigest()
     return raw[:-1] + _HASH_KEY + digest.encode("ascii") + b'"}\n', digest
 
@@ -258,7 +272,9 @@ def _reject_floats(value: object) -> None:
     elif isinstance(value, list | tuple):
         items = value
     for item in items:
-        if type(item) in _CONTAINERS:
+        kind = type(item)
+        # A str or an int is none of _CONTAINERS (the most common members, asked first).
+        if kind is not str and kind is not int and kind in _CONTAINERS:
             _reject_floats(item)
 
 
