@@ -10,7 +10,7 @@ import attrs
 from ._model import Rule, Trigger
 from ._rules import CORE_RULE_KINDS, PASS, RuleKind, Verdict
 from ._state import Action, Engagement
-from ._view import EngagementView
+from ._view import EngagementView, _set_engagement
 
 __all__ = [
     "MESSAGE_CHARS",
@@ -80,6 +80,13 @@ class Outcome:
         return data
 
 
+# Outcome(...) and EngagementView(...) without the class call, whose Python-level __init__ runs
+# in a frame of its own: the instance made, then the same __init__ called as a function (or the
+# view's slot set), three outcomes and one view per move (#14).
+_new: Final = object.__new__
+_init_outcome: Final = Outcome.__init__
+
+
 def evaluate(
     engagement: Engagement, action: Action, kinds: Mapping[str, RuleKind]
 ) -> list[Outcome]:
@@ -90,8 +97,12 @@ def evaluate(
     rules = engagement.playbook.rules_for(action.kind, action.id)
     if not rules:
         return []
-    view = EngagementView(engagement)
-    return [_evaluate_one(rule, view, action, kinds) for rule in rules]
+    view = _new(EngagementView)  # EngagementView(engagement), as Outcomes are made (_new)
+    _set_engagement(view, engagement)
+    outcomes = []  # a loop, not a comprehension: one function call less per decision
+    for rule in rules:
+        outcomes.append(_evaluate_one(rule, view, action, kinds))
+    return outcomes
 
 
 def _applies(rule: Rule, action: Action) -> bool:
@@ -120,7 +131,11 @@ def _evaluate_one(
             raise
         return _failed(rule, plugin, f"failed: {type(exc).__name__}: {exc}")
     if verdict is PASS or verdict is True:
-        return Outcome(rule.id, rule.kind, rule.severity, True, "", rule.override_roles, plugin)
+        outcome = _new(Outcome)  # Outcome(rule.id, ...), its __init__ called directly
+        _init_outcome(
+            outcome, rule.id, rule.kind, rule.severity, True, "", rule.override_roles, plugin
+        )
+        return outcome
     return _judged(rule, plugin, verdict)
 
 
@@ -172,7 +187,9 @@ def gate(engagement: Engagement, trigger_id: str) -> Outcome | None:
         return None
     missing = engagement.missing_items(engagement.stage)
     message = f"required checklist items not done: {', '.join(missing)}" if missing else ""
-    return Outcome(GATE, GATE, "block", not missing, message)
+    outcome = _new(Outcome)  # Outcome(GATE, GATE, "block", not missing, message)
+    _init_outcome(outcome, GATE, GATE, "block", not missing, message)
+    return outcome
 
 
 def reason_problem(reason: str | None) -> str:

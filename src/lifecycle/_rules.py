@@ -126,7 +126,9 @@ def _fact_forbids(rule: Rule, engagement: EngagementView, action: Action) -> Ver
 
 
 def _stage_visited(rule: Rule, engagement: EngagementView, action: Action) -> Verdict:
-    stage = str(rule.params["stage"])
+    stage = rule.params["stage"]
+    if type(stage) is not str:  # checked when loaded: a str, not converted again per move
+        stage = str(stage)
     if engagement.visited(stage):
         return PASS
     return Verdict(False, f"stage {stage!r} has not been visited")
