@@ -80,6 +80,8 @@ class Outcome:
         return data
 
 
+# A named tuple's field is read by index where it runs per decision (``action[0]`` for
+# ``action.kind``): by name, it is a descriptor call in Python 3.11; by index, one instruction.
 # Outcome(...) and EngagementView(...) without the class call, whose Python-level __init__ runs
 # in a frame of its own: the instance made, then the same __init__ called as a function (or the
 # view's slot set), three outcomes and one view per move (#14).
@@ -94,7 +96,7 @@ def evaluate(
 
     Rules see a read-only view of *engagement*: a rule kind can never change what is recorded.
     """
-    rules = engagement.playbook.rules_for(action.kind, action.id)
+    rules = engagement.playbook.rules_for(action[0], action[1])  # kind, id (by index: see _new)
     if not rules:
         return []
     view = _new(EngagementView)  # EngagementView(engagement), as Outcomes are made (_new)
@@ -124,8 +126,9 @@ def _evaluate_one(
     if kind is None:
         # Fail closed: a rule whose kind is not installed cannot be known to pass (#3).
         return _failed(rule, "", "is not installed; cannot check it")
+    judge = kind.evaluate  # a slot's function, read then called: both steps specialize (3.11)
     try:
-        verdict = kind.evaluate(rule, view, action)
+        verdict = judge(rule, view, action)
     except BaseException as exc:  # plugin code: anything it raises blocks, SystemExit included
         if isinstance(exc, KeyboardInterrupt):
             raise

@@ -215,7 +215,7 @@ def _advanced(engagement: Engagement, data: Record, record: Record) -> None:
     if data.get("from") != source:
         raise ValueError(f"recorded from {data.get('from')!r} but the engagement is in {source!r}")
     sha = engagement.playbook_sha256
-    dest = (COMPILED.get(sha) or compile_machine(playbook, sha)).fire(engagement, trigger)
+    dest = (_compiled(sha) or compile_machine(playbook, sha)).fire(engagement, trigger)
     if dest != data.get("to"):
         raise ValueError(f"trigger leads to {dest!r}, recorded {data.get('to')!r}")
     seq = record["seq"]
@@ -240,6 +240,7 @@ def _forced(engagement: Engagement, data: Record, record: Record) -> None:
 
 # A named tuple from its fields without the Python-level __new__ of NamedTuple (one event each).
 _record: Final = tuple.__new__
+_compiled: Final = COMPILED.get  # the machine of a sha256 compiled so far, or None
 
 
 _APPLY: Final[dict[str, Callable[[Engagement, Record, Record], None]]] = {

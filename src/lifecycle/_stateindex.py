@@ -81,8 +81,10 @@ class StateIndex:
 
     def moved(self, entry: Entry, move: Fired | None) -> None:
         """Index *entry* and *move*, just appended to the logs this index was current with."""
-        # _enter's work, inline: one move per transition, and one call less for each.
-        stage, last = entry.stage, self.last_stage
+        # _enter's work, inline: one move per transition, and one call less for each. Fields
+        # by index (entry[0] is its stage; move[0] and move[1] its trigger and day): a named
+        # tuple's field by name is a descriptor call in Python 3.11, by index one instruction.
+        stage, last = entry[0], self.last_stage
         if last is not None and stage != last:
             self.came = last
         self.last_stage = stage
@@ -95,9 +97,9 @@ class StateIndex:
         if move is None:
             self.known = (ke + 1, ka, kf)
             return
-        occurred, on = self.occurred, move.on
-        if (latest := occurred.get(move.trigger)) is None or on > latest:
-            occurred[move.trigger] = on
+        occurred, trigger, on = self.occurred, move[0], move[1]
+        if (latest := occurred.get(trigger)) is None or on > latest:
+            occurred[trigger] = on
         self.known = (ke + 1, ka, kf + 1)
 
     def copy_for(
