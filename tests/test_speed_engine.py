@@ -247,3 +247,13 @@ def _core_kinds() -> dict[str, RuleKind]:
     from lifecycle._rules import CORE_RULE_KINDS
 
     return {kind.name: kind for kind in CORE_RULE_KINDS}
+
+
+def test_fact_value_reads_as_facts_get(cycle: Engagement) -> None:
+    """fact_value, which the fact rules ask instead of the read-only mapping, answers as
+    ``facts.get`` does, on the engagement and its view, for a set and an unset fact."""
+    view = EngagementView(cycle)
+    for name in ("mandate.source", "no.such.fact"):
+        assert cycle.fact_value(name) == view.fact_value(name) == view.facts.get(name)
+    assert view.fact_value("mandate.source") == "Decision 1"
+    assert view.fact_value("no.such.fact") is None

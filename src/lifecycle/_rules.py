@@ -83,7 +83,7 @@ def _param(rule: Rule, name: str) -> object:
 
 
 def _fact_value(engagement: EngagementView, fact: str) -> object:
-    value = engagement.facts.get(fact)
+    value = engagement.fact_value(fact)
     return None if value in (None, "") else value
 
 
@@ -99,7 +99,7 @@ def _fact_required(rule: Rule, engagement: EngagementView, action: Action) -> Ve
         if isinstance(waivers, list) and waived is not None and waived in waivers:
             return PASS
     fact = params["fact"]
-    value = engagement.facts.get(fact)  # type: ignore[call-overload]
+    value = engagement.fact_value(fact)  # type: ignore[arg-type]
     values = params.get("values")
     if value is None or value == "":
         return Verdict(False, f"fact {fact!r} is not set")

@@ -252,6 +252,10 @@ class Engagement:
         value = self.facts.get("envoy")
         return value if isinstance(value, str) else None
 
+    def fact_value(self, fact: str) -> object:
+        """The value of fact *fact*, or None when it is not set (``facts.get``)."""
+        return self.facts.get(fact)
+
     def is_done(self, item: str) -> bool:
         """Whether checklist item *item* is checked (since its stage was last entered)."""
         return item in self.done
