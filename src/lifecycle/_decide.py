@@ -10,7 +10,7 @@ import attrs
 from ._model import Rule, Trigger
 from ._rules import CORE_RULE_KINDS, PASS, RuleKind, Verdict
 from ._state import Action, Engagement
-from ._view import EngagementView
+from ._view import EngagementView, _set_engagement
 
 __all__ = [
     "MESSAGE_CHARS",
@@ -80,6 +80,15 @@ class Outcome:
         return data
 
 
+# A named tuple's field is read by index where it runs per decision (``action[0]`` for
+# ``action.kind``): by name, it is a descriptor call in Python 3.11; by index, one instruction.
+# Outcome(...) and EngagementView(...) without the class call, whose Python-level __init__ runs
+# in a frame of its own: the instance made, then the same __init__ called as a function (or the
+# view's slot set), three outcomes and one view per move (#14).
+_new: Final = object.__new__
+_init_outcome: Final = Outcome.__init__
+
+
 def evaluate(
     engagement: Engagement, action: Action, kinds: Mapping[str, RuleKind]
 ) -> list[Outcome]:
@@ -87,11 +96,15 @@ def evaluate(
 
     Rules see a read-only view of *engagement*: a rule kind can never change what is recorded.
     """
-    rules = engagement.playbook.rules_for(action.kind, action.id)
+    rules = engagement.playbook.rules_for(action[0], action[1])  # kind, id (by index: see _new)
     if not rules:
         return []
-    view = EngagementView(engagement)
-    return [_evaluate_one(rule, view, action, kinds) for rule in rules]
+    view = _new(EngagementView)  # EngagementView(engagement), as Outcomes are made (_new)
+    _set_engagement(view, engagement)
+    outcomes = []  # a loop, not a comprehension: one function call less per decision
+    for rule in rules:
+        outcomes.append(_evaluate_one(rule, view, action, kinds))
+    return outcomes
 
 
 def _applies(rule: Rule, action: Action) -> bool:
@@ -113,14 +126,19 @@ def _evaluate_one(
     if kind is None:
         # Fail closed: a rule whose kind is not installed cannot be known to pass (#3).
         return _failed(rule, "", "is not installed; cannot check it")
+    judge = kind.evaluate  # a slot's function, read then called: both steps specialize (3.11)
     try:
-        verdict = kind.evaluate(rule, view, action)
+        verdict = judge(rule, view, action)
     except BaseException as exc:  # plugin code: anything it raises blocks, SystemExit included
         if isinstance(exc, KeyboardInterrupt):
             raise
         return _failed(rule, plugin, f"failed: {type(exc).__name__}: {exc}")
     if verdict is PASS or verdict is True:
-        return Outcome(rule.id, rule.kind, rule.severity, True, "", rule.override_roles, plugin)
+        outcome = _new(Outcome)  # Outcome(rule.id, ...), its __init__ called directly
+        _init_outcome(
+            outcome, rule.id, rule.kind, rule.severity, True, "", rule.override_roles, plugin
+        )
+        return outcome
     return _judged(rule, plugin, verdict)
 
 
@@ -172,7 +190,9 @@ def gate(engagement: Engagement, trigger_id: str) -> Outcome | None:
         return None
     missing = engagement.missing_items(engagement.stage)
     message = f"required checklist items not done: {', '.join(missing)}" if missing else ""
-    return Outcome(GATE, GATE, "block", not missing, message)
+    outcome = _new(Outcome)  # Outcome(GATE, GATE, "block", not missing, message)
+    _init_outcome(outcome, GATE, GATE, "block", not missing, message)
+    return outcome
 
 
 def reason_problem(reason: str | None) -> str:

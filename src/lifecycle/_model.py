@@ -213,7 +213,9 @@ class Lessons:
         return next((h for h in self.headings if h.id == heading_id), None)
 
 
-@attrs.frozen
+# Not slotted: attrs gives a slotted class with cached properties a __getattr__, which keeps
+# every attribute read of the playbook off Python 3.11's specialized paths (six per move, #14).
+@attrs.frozen(slots=False)
 class Playbook:
     """An organization's definition of the engagement cycle.
 

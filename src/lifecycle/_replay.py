@@ -17,9 +17,9 @@ from ._decide import GATE, evaluate, gate, unchecked_problem
 from ._embedded import embedded_playbook
 from ._lesson_replay import LESSON_APPLY, LESSON_VERSIONS, note_cites
 from ._lines import date_of
-from ._machine import compile_machine
+from ._machine import COMPILED, compile_machine
 from ._practice_entry import entry_problem
-from ._practice_replay import PRACTICE_APPLY, PRACTICE_VERSIONS, occurrence_of, params_of
+from ._practice_replay import PRACTICE_APPLY, PRACTICE_VERSIONS, params_of
 from ._rules import RuleKind
 from ._state import Action, ActivityRecord, Engagement, Entry, Fired
 from .exceptions import LifecycleError
@@ -121,21 +121,30 @@ def apply(engagement: Engagement, record: Record) -> None:
     Raises:
         ReplayError: The event cannot be applied.
     """
+    # The hot path of every replay and command (#14): _apply_data's checks inline, one lookup
+    # of the type's version.
     seq = record.get("seq")
     if type(seq) is not int:  # bool included: _int says -1
         seq = _int(seq)
     kind = record.get("type")
     version = record.get("v")
-    if type(kind) is not str or kind not in EVENT_VERSIONS:  # a list is no type (unhashable)
-        raise ReplayError(seq, f"unknown event type {kind!r}")
-    if not isinstance(version, int) or version > EVENT_VERSIONS[kind]:
+    if type(kind) is not str or (newest := EVENT_VERSIONS.get(kind)) is None:
+        raise ReplayError(seq, f"unknown event type {kind!r}")  # a list is no type (unhashable)
+    if not isinstance(version, int) or version > newest:
         raise ReplayError(
             seq, f"event type {kind!r} version {version!r} is newer than this code reads"
         )
-    _apply_data(engagement, record, kind, seq)
+    data = record.get("data")
+    if type(data) is not dict:
+        raise ReplayError(seq, "event has no data object")
+    try:
+        _APPLY.get(kind, _nothing)(engagement, data, record)
+    except (KeyError, TypeError, ValueError, AttributeError, LifecycleError) as exc:
+        raise ReplayError(seq, f"bad {kind!r} event data ({exc})") from None
     engagement.seq = seq
-    head, at = record.get("hash", ""), record.get("at", "")
+    head = record.get("hash", "")
     engagement.head = head if type(head) is str else str(head)
+    at = record.get("at", "")
     engagement.last_at = at if type(at) is str else str(at)
 
 
@@ -205,14 +214,20 @@ def _advanced(engagement: Engagement, data: Record, record: Record) -> None:
         trigger = str(trigger)
     if data.get("from") != source:
         raise ValueError(f"recorded from {data.get('from')!r} but the engagement is in {source!r}")
-    dest = compile_machine(playbook, engagement.playbook_sha256).fire(engagement, trigger)
+    sha = engagement.playbook_sha256
+    dest = (_compiled(sha) or compile_machine(playbook, sha)).fire(engagement, trigger)
     if dest != data.get("to"):
         raise ValueError(f"trigger leads to {dest!r}, recorded {data.get('to')!r}")
-    seq, on = record["seq"], occurrence_of(record)
+    seq = record["seq"]
+    # The day it happened: occurrence_of, inline (data is the record's data object).
+    if record.get("v") == 2 and "on" in data:
+        on = dt.date.fromisoformat(str(data["on"]))
+    else:
+        on = date_of(record["at"])
     if trigger in playbook.new_round_triggers:
         engagement.round += 1  # a new round: every checklist is owed again
         engagement.done.clear()
-    _enter(engagement, dest, seq, on, _record(Fired, (trigger, on, seq, source, dest)))
+    engagement.moved(dest, seq, on, _record(Fired, (trigger, on, seq, source, dest)))
 
 
 def _forced(engagement: Engagement, data: Record, record: Record) -> None:
@@ -220,25 +235,12 @@ def _forced(engagement: Engagement, data: Record, record: Record) -> None:
     if engagement.playbook.stage(dest) is None:
         raise ValueError(f"unknown stage {dest!r}")
     engagement.stage = dest  # force bypasses the machine on purpose: it is the audited escape
-    _enter(engagement, dest, _int(record.get("seq")), _date(record))
-
-
-def _enter(
-    engagement: Engagement, stage: str, seq: int, on: dt.date, move: Fired | None = None
-) -> None:
-    """Entering a stage (by *move*, or forced) reopens its checklist (an incoming envoy gets
-    their own induction)."""
-    if seq > 1 and (engagement.last_on is None or on > engagement.last_on):
-        engagement.last_on = on  # a move is an occurrence; opening is not (#13)
-    done = engagement.done
-    if done:
-        for item in engagement.playbook.checklist_ids(stage):
-            done.pop(item, None)
-    engagement.moved(_record(Entry, (stage, seq, on)), move)
+    engagement.moved(dest, _int(record.get("seq")), _date(record))
 
 
 # A named tuple from its fields without the Python-level __new__ of NamedTuple (one event each).
 _record: Final = tuple.__new__
+_compiled: Final = COMPILED.get  # the machine of a sha256 compiled so far, or None
 
 
 _APPLY: Final[dict[str, Callable[[Engagement, Record, Record], None]]] = {

@@ -83,7 +83,7 @@ def _param(rule: Rule, name: str) -> object:
 
 
 def _fact_value(engagement: EngagementView, fact: str) -> object:
-    value = engagement.facts.get(fact)
+    value = engagement.fact_value(fact)
     return None if value in (None, "") else value
 
 
@@ -99,7 +99,7 @@ def _fact_required(rule: Rule, engagement: EngagementView, action: Action) -> Ve
         if isinstance(waivers, list) and waived is not None and waived in waivers:
             return PASS
     fact = params["fact"]
-    value = engagement.facts.get(fact)  # type: ignore[call-overload]
+    value = engagement.fact_value(fact)  # type: ignore[arg-type]
     values = params.get("values")
     if value is None or value == "":
         return Verdict(False, f"fact {fact!r} is not set")
@@ -126,7 +126,9 @@ def _fact_forbids(rule: Rule, engagement: EngagementView, action: Action) -> Ver
 
 
 def _stage_visited(rule: Rule, engagement: EngagementView, action: Action) -> Verdict:
-    stage = str(rule.params["stage"])
+    stage = rule.params["stage"]
+    if type(stage) is not str:  # checked when loaded: a str, not converted again per move
+        stage = str(stage)
     if engagement.visited(stage):
         return PASS
     return Verdict(False, f"stage {stage!r} has not been visited")

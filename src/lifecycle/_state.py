@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Literal, NamedTuple
+from typing import Final, Literal, NamedTuple
 
 import attrs
 
@@ -103,6 +103,10 @@ def _fired_log(value: Iterable[Fired]) -> Log[Fired]:
     return value if isinstance(value, Log) else Log(value)
 
 
+# A named tuple from its fields without the Python-level __new__ of NamedTuple (one per move).
+_record: Final = tuple.__new__
+
+
 # No conversion on assignment: attrs would then route every attribute assignment through Python
 # code, and replay assigns seq, head and last_at per event. Assign logs as Log objects.
 @attrs.define(on_setattr=attrs.setters.NO_OP)
@@ -145,21 +149,33 @@ class Engagement:
         """The index of the logs, caught up with them."""
         index, entries, activities, fired = self._index, self.entries, self.activities, self.fired
         logs = index.logs
+        known = index.known
         try:  # the hot path of every rule: nothing appended since the last question
-            if (
+            if (  # lengths compared one by one: no tuple built (two questions per move)
                 logs[0] is entries
                 and logs[1] is activities
                 and logs[2] is fired
-                and index.known == (entries._len, activities._len, fired._len)
+                and known[0] == entries._len
+                and known[1] == activities._len
+                and known[2] == fired._len
             ):
                 return index
         except AttributeError:  # lists assigned in place of logs
             pass
         return index.current(entries, activities, fired)
 
-    def moved(self, entry: Entry, move: Fired | None = None) -> None:
-        """Append *entry* to the entries (and *move*, the trigger that led there, to the fired),
-        the index kept up with them: every transition asks it next (no catch-up then)."""
+    def moved(self, stage: str, seq: int, on: dt.date, move: Fired | None = None) -> None:
+        """The engagement entered *stage* at event *seq* on *on*, by *move* (or forced): the
+        entry (and move) appended with the index kept up (every transition asks it next), the
+        stage's checklist reopened (an incoming envoy gets their own induction), and the day
+        kept as the latest occurrence (a move is one; opening is not, #13)."""
+        if seq > 1 and (self.last_on is None or on > self.last_on):
+            self.last_on = on
+        done = self.done
+        if done:
+            for item in self.playbook.checklist_ids(stage):
+                done.pop(item, None)
+        entry = _record(Entry, (stage, seq, on))
         index = self.indexed()
         if move is not None:
             self.fired.append(move)
@@ -235,6 +251,10 @@ class Engagement:
             return envoys[-1]
         value = self.facts.get("envoy")
         return value if isinstance(value, str) else None
+
+    def fact_value(self, fact: str) -> object:
+        """The value of fact *fact*, or None when it is not set (``facts.get``)."""
+        return self.facts.get(fact)
 
     def is_done(self, item: str) -> bool:
         """Whether checklist item *item* is checked (since its stage was last entered)."""

@@ -136,6 +136,11 @@ class EngagementView:
         """How often *activity* was recorded (after the latest entry into *since*, if given)."""
         return self.__engagement.activity_count(activity, since)
 
+    def fact_value(self, fact: str) -> object:
+        """The value of fact *fact*, or None when it is not set (``facts.get``, without the
+        read-only mapping made for it: the fact rules ask it at every decision)."""
+        return self.__engagement.facts.get(fact)
+
     def is_done(self, item: str) -> bool:
         """Whether checklist item *item* is checked (since its stage was last entered)."""
         return self.__engagement.is_done(item)
