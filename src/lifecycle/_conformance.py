@@ -140,6 +140,11 @@ class Conformance:
             # Hostile or damaged data that still verifies (re-hashed lines): a finding, never a crash.
             self._stop("replay", seq, f"seq {seq}: bad event data ({type(exc).__name__}: {exc})")
 
+    def feed_common(self, record: Record) -> None:
+        """:meth:`feed` for a record the reader has found common (``_Reader._common``): its
+        envelope verified and its data fitting its model."""
+        self.feed(record, verified=True)
+
     def _start(self, record: Record, seq: int | None) -> None:
         self.engagement = start(record)
         for log in (self.engagement.entries, self.engagement.activities):

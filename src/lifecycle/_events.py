@@ -33,14 +33,18 @@ if TYPE_CHECKING:
     import cattrs
 
 __all__ = [
+    "ENVELOPE_MEMBERS",
     "EVENT_MODELS",
+    "NEEDS_REASON",
     "Decision",
     "Event",
     "Header",
     "check_events",
+    "data_check",
     "event_fits",
     "event_problem",
     "header_problem",
+    "sig_fits",
     "structure_event",
 ]
 
@@ -107,6 +111,11 @@ def _envelope_check() -> Check:
     return compile_check(Event)
 
 
+def data_check(key: tuple[str, int]) -> Check | None:
+    """The compiled check of the ``data`` of event type and version *key*, or None."""
+    return _DATA_CHECKS.get(key) or _data_check(key)
+
+
 def _sig_fits(sig: object) -> bool:
     """Whether a ``sig`` member is absent (None) or has the shape the engine writes."""
     if sig is None:
@@ -144,6 +153,11 @@ def event_problem(record: Mapping[str, Any]) -> str:
                         return ""
     return _explain(record, data_check)
 
+
+# The names the audit's one-pass check (_eventfits) shares with the checks here.
+ENVELOPE_MEMBERS: Final = _ENVELOPE
+NEEDS_REASON: Final = _NEEDS_REASON
+sig_fits: Final = _sig_fits
 
 # The members every event must hold, read in one call (a missing one raises KeyError).
 _REQUIRED: Final = operator.itemgetter("actor", "data", "seq", "prev", "at")

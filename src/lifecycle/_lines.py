@@ -12,8 +12,10 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import json.scanner
 import re
-from collections.abc import Iterable, Mapping
+import typing
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 __all__ = [
@@ -21,6 +23,8 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "LineProblem",
+    "count_members",
+    "decode_common",
     "decode_hashed",
     "decode_line",
     "encode_hashed",
@@ -55,6 +59,11 @@ def _no_float(text: str) -> object:
 
 
 _DECODER: Final = json.JSONDecoder(parse_float=_no_float, parse_constant=_no_float)
+# What _DECODER.raw_decode calls, built alike (raw_decode maps its StopIteration to a
+# JSONDecodeError).
+_SCAN: Final[Callable[[str, int], tuple[Any, int]]] = json.scanner.make_scanner(
+    _DECODER  # type: ignore[arg-type]  # typeshed types the context as the scanner class
+)
 
 
 class LineProblem(ValueError):
@@ -123,6 +132,28 @@ def decode_hashed(line: bytes) -> dict[str, Any]:
         raise LineProblem("hash-mismatch", f"the line's hash member is not {expected[:12]}")
     if b"\\u" in line or line.count(b":") != _counted(record):  # the hash member counts too
         _check_closely(text)
+    return record
+
+
+def decode_common(line: bytes) -> dict[str, Any] | None:
+    """The record of *line* as :func:`decode_hashed` returns it, for a line it would return
+    without a closer look save the duplicate-member proof, which the caller owes (its colons
+    against the members it counts; :mod:`~lifecycle._eventfits`). None for any other line: an
+    escape, a problem, a hash that does not match (the general path words why).
+    """
+    # Any: records are JSON objects.
+    if line[-75:-66] != _HASH_KEY or line[-2:] != b'"}' or len(line) > MAX_LINE_BYTES:
+        return None
+    expected = hashlib.sha256(line[:-75] + b"}").hexdigest()
+    if expected.encode("ascii") != line[-66:-2] or b"\\u" in line:
+        return None
+    try:  # what _decoded does, without a Python frame between the text and the C scanner
+        text = line.decode("utf-8")
+        record, end = _SCAN(text, 0)
+    except (ValueError, StopIteration, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+    if end != len(text) or type(record) is not dict or record.get("hash") != expected:
+        return None
     return record
 
 
@@ -200,6 +231,16 @@ def _members(value: dict[str, Any]) -> int:
         elif kind is list:
             count += _list_members(item)
     return count
+
+
+def count_members(value: object) -> int:
+    """How many members the objects in JSON value *value* hold (0 for a plain value)."""
+    kind = type(value)
+    if kind is dict:
+        return _members(typing.cast(dict[str, Any], value))
+    if kind is list:
+        return _list_members(typing.cast(list[Any], value))
+    return 0
 
 
 def _list_members(value: list[Any]) -> int:
