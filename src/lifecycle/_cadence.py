@@ -54,6 +54,14 @@ class CadenceWatch:
         held = dt.date.fromisoformat(str(data.get("on")))
         if activity is None or activity.every_days is None:
             return  # no cadence here
+        yield from self.recorded(engagement, activity, held, day)
+
+    def recorded(
+        self, engagement: Engagement, activity: Activity, held: dt.date, day: dt.date
+    ) -> Iterator[str]:
+        """What :meth:`before` says of *activity* (on a cadence) held on *held*, recorded on
+        *day*, for a caller that has read them (the audit's common activity)."""
+        assert activity.every_days is not None
         last = engagement.last_occurrence(activity.id)  # before this one: read once
         due = _due(engagement, activity, last)
         if due is None or due >= day or (last and held <= last):
