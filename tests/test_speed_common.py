@@ -196,7 +196,8 @@ def test_reader_common_path_matches_on_spliced_bytes(pick: int, at: int, splice:
 @settings(max_examples=500, deadline=None)
 def test_fits_counter_agrees_with_event_fits(pick: int, how: str, key: str, value: Any) -> None:
     """The generated one-pass check fits a record exactly when event_fits does (given the
-    envelope the reader checks first: seq a positive integer, prev and at strings), and then
+    envelope the reader checks first: seq a positive integer, prev and at strings, the other
+    members every event holds there), and then
     counts no more members than the line codec's duplicate-member proof counts (so a line it
     passes is one the proof passes)."""
     records = _edited(pick, how, key, value)
@@ -211,6 +212,8 @@ def test_fits_counter_agrees_with_event_fits(pick: int, how: str, key: str, valu
     seq, prev, at = (decoded.get(k) for k in ("seq", "prev", "at"))
     if type(seq) is not int or seq < 1 or type(prev) is not str or type(at) is not str:
         return  # the reader proves these before it asks
+    if not {"actor", "data", "type", "v", "hash"} <= set(decoded):
+        return  # and that these are there
     fits = fits_counter(kind, version)
     if fits is None:
         return

@@ -36,7 +36,7 @@ from ._auditreport import (
     read_checkpoints,
 )
 from ._conformance import Conformance, Finding
-from ._eventfits import fits_counter
+from ._eventfits import COUNTERS, fits_counter
 from ._events import event_fits, event_problem, header_problem
 from ._files import NotRegularFileError, open_regular
 from ._history import SUFFIX
@@ -148,36 +148,45 @@ class _Reader:
 
     def run(self, chunks: Iterable[bytes]) -> None:
         conformance = Conformance(self.kinds, self.today)
-        number = 0
-        for number, raw, complete in _lines(chunks):
+        number, common, feed = 0, self._common, conformance.feed_common
+        for lines, complete in _batches(chunks):
             if not complete:
                 self._add(
                     "torn-tail",
-                    number - 1,
+                    number,
                     "the last line is incomplete (torn by a crash?); `lifecycle repair` cuts it",
                 )
+                number += 1
                 break
-            if number == 1:
-                self._header(raw)
-                continue
-            record = self._common(raw, number - 1)
-            if record is not None:  # it fits in every way: conformance reads it as it stands
-                if not conformance.broken:
-                    conformance.feed_common(record)
-                continue
-            errors = len(self.report.findings)
-            record = self._event(raw, number)
-            if record is not None and not conformance.broken:
-                conformance.feed(record, verified=self.verified)
-            elif len(self.report.findings) > errors and not conformance.broken:
-                # Past broken integrity the replayed state is unknown: stop, and say so.
-                conformance.broken = True
-                self._add(
-                    "conformance-stopped",
-                    number - 1,
-                    "conformance not checked from here on (integrity is broken)",
-                    "warning",
-                )
+            for raw in lines:
+                number += 1
+                if number > 1 and (record := common(raw, number - 1)) is not None:
+                    if not conformance.broken:  # it fits in every way: read as it stands
+                        feed(record)
+                    continue
+                self._line(raw, number, conformance)
+        self._finish(number, conformance)
+
+    def _line(self, raw: bytes, number: int, conformance: Conformance) -> None:
+        """Read line *number* (the header, or an event) by the general path."""
+        if number == 1:
+            self._header(raw)
+            return
+        errors = len(self.report.findings)
+        record = self._event(raw, number)
+        if record is not None and not conformance.broken:
+            conformance.feed(record, verified=self.verified)
+        elif len(self.report.findings) > errors and not conformance.broken:
+            # Past broken integrity the replayed state is unknown: stop, and say so.
+            conformance.broken = True
+            self._add(
+                "conformance-stopped",
+                number - 1,
+                "conformance not checked from here on (integrity is broken)",
+                "warning",
+            )
+
+    def _finish(self, number: int, conformance: Conformance) -> None:
         if number == 0:
             self._add("empty", None, "the file is empty (no header)")
         elif number == 1 and self.report.engagement is not None:
@@ -255,9 +264,8 @@ class _Reader:
             and at[:10] <= self.today_text
             and type(kind) is str
             and type(version) is int
-            and version <= EVENT_VERSIONS.get(kind, 0)
-            and is_timestamp(at)
-            and (fits := fits_counter(kind, version)) is not None
+            and is_timestamp(at)  # and below: a type known, a version read (fits_counter)
+            and (fits := COUNTERS.get((kind, version)) or fits_counter(kind, version))
             and (members := fits(record, actor, data)) >= 0
             and members + at.count(":") == raw.count(b":")  # no member twice (see _lines)
         ):
@@ -395,27 +403,34 @@ _ENVELOPE: Final = operator.itemgetter("seq", "prev", "at", "type", "v")
 _COMMON: Final = operator.itemgetter("seq", "prev", "at", "type", "v", "actor", "data")
 
 
-def _lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes, bool]]:
-    """(line number, bytes without newline, complete?) for each line of the chunks (a file is
-    read in 1 MiB chunks).
+def _batches(chunks: Iterable[bytes]) -> Iterator[tuple[list[bytes], bool]]:
+    """The lines of the chunks (a file is read in 1 MiB chunks), without their newlines, a list
+    at a time; complete, or (last) a torn tail alone.
 
-    Memory stays bounded: a line longer than the cap is yielded cut to just over the cap (so
-    it fails as ``too-long``) and the rest of it is skipped.
+    Memory stays bounded: a line longer than the cap is given cut to just over the cap (so it
+    fails as ``too-long``) and the rest of it is skipped.
     """
-    number, pending, overlong = 0, b"", False
+    pending, overlong = b"", False
     for chunk in chunks:
         lines = (pending + chunk).split(b"\n")
         pending = lines.pop()
-        for raw in lines:
-            if overlong:  # the end of a line already reported
-                overlong = False
-                continue
-            number += 1
-            yield number, raw, True
+        if overlong and lines:  # the end of a line already reported
+            del lines[0]
+            overlong = False
+        yield lines, True
         if len(pending) > MAX_LINE_BYTES:
             if not overlong:
-                number += 1
-                yield number, pending[: MAX_LINE_BYTES + 1], True
+                yield [pending[: MAX_LINE_BYTES + 1]], True
             pending, overlong = b"", True
     if pending and not overlong:
-        yield number + 1, pending, False
+        yield [pending], False
+
+
+def _lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes, bool]]:
+    """(line number, bytes without newline, complete?) for each line of the chunks (the lines
+    of :func:`_batches` one at a time)."""
+    number = 0
+    for lines, complete in _batches(chunks):
+        for raw in lines:
+            number += 1
+            yield number, raw, complete

@@ -21,26 +21,34 @@ from typing import Any, Final, Literal
 import attrs
 
 from ._eventmodels import EVENT_MODELS
-from ._events import ENVELOPE_MEMBERS, NEEDS_REASON, data_check, sig_fits
+from ._events import ENVELOPE_MEMBERS, NEEDS_REASON, sig_fits
 from ._lines import count_members
+from ._replay import EVENT_VERSIONS
+from ._schemacheck import model_lines
 
-__all__ = ["Fits", "fits_counter"]
+__all__ = ["COUNTERS", "Fits", "fits_counter"]
 
 # (record, actor, data) -> the members counted, or -1 when the record does not fit its model.
 Fits = Callable[[dict[str, Any], object, object], int]
-_COUNTERS: Final[dict[tuple[str, int], Fits | None]] = {}
+# The checks generated so far (None: no model), by (type, version): looked up by the reader.
+COUNTERS: Final[dict[tuple[str, int], Fits | None]] = {}
 _PLAIN: Final = frozenset({str, int, bool, NoneType})
 
 
 def fits_counter(kind: str, version: int) -> Fits | None:
-    """The generated check of (*kind*, *version*), or None when no model has that key (the
-    general path then says why)."""
+    """The generated check of (*kind*, *version*), or None when no model has that key or this
+    lifecycle does not read that version (the general path then says why).
+
+    It answers for a record holding the members the reader has read and checked: ``seq``,
+    ``prev``, ``at``, ``type``, ``v``, ``actor``, ``data`` and ``hash``.
+    """
     key = (kind, version)
     try:
-        return _COUNTERS[key]
+        return COUNTERS[key]
     except KeyError:
-        model = EVENT_MODELS.get(key) if version >= 1 else None
-        counter = _COUNTERS[key] = None if model is None else _generate(kind, version, model)
+        known = 1 <= version <= EVENT_VERSIONS.get(kind, 0)
+        model = EVENT_MODELS.get(key) if known else None
+        counter = COUNTERS[key] = None if model is None else _generate(kind, version, model)
         return counter
 
 
@@ -62,11 +70,8 @@ def _plain_mapping(kind: Any) -> bool:
 
 def _generate(kind: str, version: int, model: type) -> Fits:
     hints = typing.get_type_hints(model)
-    check = data_check((kind, version))
-    assert check is not None  # a model has its check
     names: dict[str, object] = {
         "_envelope": ENVELOPE_MEMBERS,
-        "_check": check,
         "_sig_fits": sig_fits,
         "_count": count_members,
     }
@@ -75,10 +80,12 @@ def _generate(kind: str, version: int, model: type) -> Fits:
     )
     lines = [
         "def fits(record, actor, data):",
-        "    if type(actor) is not str or not actor.strip() or not _envelope.issuperset(record):",
+        "    if type(actor) is not str or not actor.strip():",
         "        return -1",
         "    n = len(record)",
-        "    if n != 8:  # more than the 8 members every event holds: a reason or a sig",
+        "    if n != 8:  # more than the 8 members every event holds: a reason, a sig, others?",
+        "        if not _envelope.issuperset(record):",
+        "            return -1",
         "        reason, sig = record.get('reason'), record.get('sig')",
         f"        if not {reason_ok}:",
         "            return -1",
@@ -89,7 +96,7 @@ def _generate(kind: str, version: int, model: type) -> Fits:
     ]
     if kind in NEEDS_REASON:
         lines += ["    else:", "        return -1  # no reason"]
-    lines += ["    if _check(data):", "        return -1", "    n += len(data)"]
+    lines += ["    value = data", *model_lines(model, names, "-1"), "    n += len(data)"]
     for field in attrs.fields(model):
         annotation = hints[field.name]
         if _plain(annotation):

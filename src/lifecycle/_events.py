@@ -40,7 +40,6 @@ __all__ = [
     "Event",
     "Header",
     "check_events",
-    "data_check",
     "event_fits",
     "event_problem",
     "header_problem",
@@ -109,11 +108,6 @@ def _header_check() -> Check:
 @functools.cache
 def _envelope_check() -> Check:
     return compile_check(Event)
-
-
-def data_check(key: tuple[str, int]) -> Check | None:
-    """The compiled check of the ``data`` of event type and version *key*, or None."""
-    return _DATA_CHECKS.get(key) or _data_check(key)
 
 
 def _sig_fits(sig: object) -> bool:

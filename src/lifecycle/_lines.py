@@ -130,7 +130,9 @@ def decode_hashed(line: bytes) -> dict[str, Any]:
     text, record = _decoded(line)
     if record.get("hash") != expected:
         raise LineProblem("hash-mismatch", f"the line's hash member is not {expected[:12]}")
-    if b"\\u" in line or line.count(b":") != _counted(record):  # the hash member counts too
+    # `find`, not `in`: bytes' `in` first tries its operand as an integer, and words and clears
+    # a TypeError at every line.
+    if line.find(b"\\u") != -1 or line.count(b":") != _counted(record):  # hash counts too
         _check_closely(text)
     return record
 
@@ -145,7 +147,7 @@ def decode_common(line: bytes) -> dict[str, Any] | None:
     if line[-75:-66] != _HASH_KEY or line[-2:] != b'"}' or len(line) > MAX_LINE_BYTES:
         return None
     expected = hashlib.sha256(line[:-75] + b"}").hexdigest()
-    if expected.encode("ascii") != line[-66:-2] or b"\\u" in line:
+    if expected.encode("ascii") != line[-66:-2] or line.find(b"\\u") != -1:  # see decode_hashed
         return None
     try:  # what _decoded does, without a Python frame between the text and the C scanner
         text = line.decode("utf-8")
