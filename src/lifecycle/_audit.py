@@ -139,12 +139,14 @@ class _Reader:
     checkpoint: Checkpoint | None = None
     checkpoint_seen: bool = False
     today_text: str = ""
+    today_bound: str = ""
     # Whether the last event's envelope passed the common-case check in one go (seq, prev, at,
     # a known type and version): conformance then reads it without checking them again.
     verified: bool = False
 
     def __attrs_post_init__(self) -> None:
         self.today_text = self.today.isoformat()
+        self.today_bound = self.today_text + "U"  # the first `at` after today ("T" < "U")
 
     def run(self, chunks: Iterable[bytes]) -> None:
         conformance = Conformance(self.kinds, self.today)
@@ -261,13 +263,14 @@ class _Reader:
             and type(prev) is str
             and type(at) is str
             and at >= self.last_at
-            and at[:10] <= self.today_text
+            and at < self.today_bound  # at[:10] <= today, for an `at` with a "T" at [10]
             and type(kind) is str
             and type(version) is int
             and is_timestamp(at)  # and below: a type known, a version read (fits_counter)
             and (fits := COUNTERS.get((kind, version)) or fits_counter(kind, version))
             and (members := fits(record, actor, data)) >= 0
-            and members + at.count(":") == raw.count(b":")  # no member twice (see _lines)
+            # No member twice (see _lines): the colons are the members and the 2 of the `at`.
+            and members + 2 == raw.count(b":")
         ):
             return None
         self.prev = self.report.head = record["hash"]

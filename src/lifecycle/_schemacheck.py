@@ -188,12 +188,9 @@ def model_lines(cls: type, names: dict[str, object], fail: str | None = None) ->
         _missing=_MISSING, _describe=_describe, _allowed=allowed, _unwritten=_unwritten(allowed)
     )
     names["_at"] = lambda key, problem: _at(f".{key}", problem)
-    lines = [
-        "    if type(value) is not dict:",
-        f"        return {fail or _NOT_AN_OBJECT}",
-        "    if not _allowed.issuperset(value):",
-        f"        return {fail or '_unwritten(value)'}",
-    ]
+    lines = ["    if type(value) is not dict:", f"        return {fail or _NOT_AN_OBJECT}"]
+    if fail is None:  # the wording names a member the engine never writes first
+        lines += ["    if not _allowed.issuperset(value):", "        return _unwritten(value)"]
     for index, field in enumerate(attrs.fields(cls)):
         key = field.name.removesuffix("_")
         kind, extra = hints[field.name], field.metadata.get("check")
@@ -212,6 +209,12 @@ def model_lines(cls: type, names: dict[str, object], fail: str | None = None) ->
         else:
             lines.append(f"    elif {test}:")
         lines.append(f"        return {fail or f'_at({key!r}, _c{index}(m))'}")
+    if fail is not None:  # the required members all there: only more can hold another
+        required = sum(field.default is attrs.NOTHING for field in attrs.fields(cls))
+        lines += [
+            f"    if len(value) != {required} and not _allowed.issuperset(value):",
+            f"        return {fail}",
+        ]
     return lines
 
 
