@@ -73,8 +73,8 @@ class _GeneralReader(_Reader):
     """The audit's reader with neither fast path: every line read by the general path, every
     record worded by event_problem and fed to conformance unverified."""
 
-    def _common(self, raw: bytes, seq: int) -> Record | None:
-        return None
+    def _common(self, raw: bytes, seq: int, feed: Any) -> bool:
+        return False
 
     def _checked(self, record: Record, digest: str, seq: int, number: int) -> Record | None:
         self.verified = False
@@ -141,10 +141,9 @@ def test_clean_bench_history_takes_the_common_path() -> None:
     taken = []
 
     class Counting(_Reader):
-        def _common(self, raw: bytes, seq: int) -> Record | None:
-            record = super()._common(raw, seq)
-            taken.append(record is not None)
-            return record
+        def _common(self, raw: bytes, seq: int, feed: Any) -> bool:
+            taken.append(super()._common(raw, seq, feed))
+            return taken[-1]
 
     assert _audited(history, Counting) == _audited(history, _GeneralReader)
     assert taken[1:] == [True] * (len(taken) - 1) and taken[0] is False
@@ -249,7 +248,8 @@ def _fed(records: list[Record], common: bool) -> tuple[Any, ...]:
         decoded = decode_hashed(line[:-1])
         fitting = event_fits(decoded, decoded["type"], decoded["v"])
         if common and fitting:
-            conformance.feed_common(decoded)
+            args = (decoded[k] for k in ("seq", "type", "actor", "data"))
+            conformance.feed_common(decoded, *args)
         elif fitting:
             conformance.feed(decoded)  # the generic path: nothing taken as checked
     return _state(conformance)

@@ -22,7 +22,7 @@ import datetime as dt
 import operator
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -162,11 +162,8 @@ class _Reader:
                 break
             for raw in lines:
                 number += 1
-                if number > 1 and (record := common(raw, number - 1)) is not None:
-                    if not conformance.broken:  # it fits in every way: read as it stands
-                        feed(record)
-                    continue
-                self._line(raw, number, conformance)
+                if number == 1 or not common(raw, number - 1, feed):
+                    self._line(raw, number, conformance)
         self._finish(number, conformance)
 
     def _line(self, raw: bytes, number: int, conformance: Conformance) -> None:
@@ -245,18 +242,19 @@ class _Reader:
                 "file-name", 0, f"file name {name!r} does not match engagement {engagement!r}"
             )
 
-    def _common(self, raw: bytes, seq: int) -> dict[str, Any] | None:
-        """Event *seq* when its line is the common one: every check of :meth:`_event` passes
-        (decoded, hashed, chained, in time, known, fitting its model, no member twice) and
-        no finding can come of it. None, with nothing changed, for any other line: the general
-        path then reads it afresh and words what it finds."""
+    def _common(self, raw: bytes, seq: int, feed: _Feed) -> bool:
+        """Read event *seq* and hand it to *feed* (``Conformance.feed_common``) when its line is
+        the common one: every check of :meth:`_event` passes (decoded, hashed, chained, in
+        time, known, fitting its model, no member twice) and no finding can come of it. False,
+        with nothing changed, for any other line: the general path then reads it afresh and
+        words what it finds."""
         record = decode_common(raw)
         if record is None or seq == 1 or (self.checkpoint and seq == self.checkpoint.events):
-            return None  # the opened event, and the checkpoint's, are checked on the way
+            return False  # the opened event, and the checkpoint's, are checked on the way
         try:
             claimed_seq, prev, at, kind, version, actor, data = _COMMON(record)
         except KeyError:
-            return None
+            return False
         if not (
             claimed_seq == seq
             and prev == self.prev
@@ -272,10 +270,11 @@ class _Reader:
             # No member twice (see _lines): the colons are the members and the 2 of the `at`.
             and members + 2 == raw.count(b":")
         ):
-            return None
+            return False
         self.prev = self.report.head = record["hash"]
         self.last_at, self.report.events, self.verified = at, seq, True
-        return record
+        feed(record, seq, kind, actor, data)
+        return True
 
     def _event(self, raw: bytes, number: int) -> dict[str, Any] | None:
         seq = number - 1
@@ -402,6 +401,8 @@ class _Reader:
 _CHUNK = 1 << 20
 # The envelope members the reader's common case compares, read in one call.
 _ENVELOPE: Final = operator.itemgetter("seq", "prev", "at", "type", "v")
+# Conformance.feed_common: (record, seq, type, actor, data).
+_Feed = Callable[[dict[str, Any], int, str, str, dict[str, Any]], None]
 # And those the common line's check reads (_Reader._common).
 _COMMON: Final = operator.itemgetter("seq", "prev", "at", "type", "v", "actor", "data")
 

@@ -122,11 +122,13 @@ class Conformance:
         except (ReplayError, *_BAD_DATA) as exc:
             self._failed(exc, seq)
 
-    def feed_common(self, record: Record) -> None:
+    def feed_common(self, record: Record, seq: int, kind: str, actor: str, data: Record) -> None:
         """:meth:`feed` for a record the reader has found common (``_Reader._common``: its
-        envelope checked, its data fitting its model): the common events of its type are
-        checked and applied in one step (:data:`~lifecycle._conformfast.COMMON`)."""
-        seq, kind, actor = record["seq"], record["type"], record["actor"]
+        envelope checked, its data fitting its model; *seq*, *kind*, *actor* and *data* its
+        members): the common events of its type are checked and applied in one step
+        (:data:`~lifecycle._conformfast.COMMON`)."""
+        if self.broken:
+            return
         try:
             if actor not in self._actors:
                 self._check_actor(actor, seq)
@@ -134,14 +136,13 @@ class Conformance:
                 self._start(record, seq)
                 return
             common = COMMON.get(kind)
-            missed = None
-            if common is not None:
-                missed = common(engagement, record, record["data"], seq, self._cadences)
+            missed = (
+                None if common is None else common(engagement, record, data, seq, self._cadences)
+            )
             if missed is None:  # not proven common: nothing changed, the general path
                 self._planned(engagement, record, seq, kind, True)
-                return
-            for message in missed:
-                self.findings.append(_warning("cadence-missed", seq, message))
+            elif missed:
+                self.findings.extend(_warning("cadence-missed", seq, m) for m in missed)
         except (ReplayError, *_BAD_DATA) as exc:
             self._failed(exc, seq)
 
