@@ -21,7 +21,14 @@ from lifecycle._auditreport import FileReport
 from lifecycle._conformance import Conformance
 from lifecycle._eventfits import fits_counter
 from lifecycle._events import event_fits
-from lifecycle._lines import _counted, decode_common, decode_hashed, encode_hashed
+from lifecycle._lines import (
+    _counted,
+    decode_common,
+    decode_hashed,
+    encode_hashed,
+    is_timestamp,
+    is_timestamp_after,
+)
 
 ROOT = Path(__file__).parent.parent
 GOLDEN = Path(__file__).parent / "golden"
@@ -313,3 +320,30 @@ def test_common_conformance_matches_generic_feed(
         if reason is not None:
             record["reason"] = reason
     assert _fed(_copy(records), True) == _fed(_copy(records), False)
+
+
+_AT_CHARS = st.sampled_from([*"0123456789:-.TZ x", "\u0663", "\uff11", "\u00b2", "\0"])
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 27), _AT_CHARS, st.sampled_from("rid")), max_size=3),
+    st.sampled_from(["2026-11-29T13:12:00.945973Z", "2024-02-29T23:59:59.000000Z"]),
+    st.sampled_from(
+        ["2026-11-29T13:12:", "2024-02-29T23:59:", "0001-01-01T00:00:", "2026-11-29T13:1\u0663:"]
+    ),
+)
+@settings(max_examples=500, deadline=None)
+def test_timestamp_after_a_minute_matches_is_timestamp(
+    edits: list[tuple[int, str, str]], at: str, minute: str
+) -> None:
+    """is_timestamp_after answers what is_timestamp answers, for mangled timestamps in and out
+    of the minute given (itself the start of a timestamp, one in Unicode digits included)."""
+    assert is_timestamp(minute + "00.000000Z")
+    for index, char, how in edits:
+        if how == "r":
+            at = at[:index] + char + at[index + 1 :]
+        elif how == "i":
+            at = at[:index] + char + at[index:]
+        else:
+            at = at[:index] + at[index + 1 :]
+    assert is_timestamp_after(at, minute) == is_timestamp(at)

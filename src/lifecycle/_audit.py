@@ -49,6 +49,7 @@ from ._lines import (
     decode_hashed,
     decode_line,
     is_timestamp,
+    is_timestamp_after,
 )
 from ._replay import EVENT_VERSIONS
 from ._rules import RuleKind
@@ -140,6 +141,9 @@ class _Reader:
     checkpoint_seen: bool = False
     today_text: str = ""
     today_bound: str = ""
+    # The first 17 characters of a timestamp: of the latest `at` the common path passed (at
+    # first, of the first moment there is). An `at` in that minute has its seconds checked.
+    minute: str = "0001-01-01T00:00:"
     # Whether the last event's envelope passed the common-case check in one go (seq, prev, at,
     # a known type and version): conformance then reads it without checking them again.
     verified: bool = False
@@ -264,7 +268,7 @@ class _Reader:
             and at < self.today_bound  # at[:10] <= today, for an `at` with a "T" at [10]
             and type(kind) is str
             and type(version) is int
-            and is_timestamp(at)  # and below: a type known, a version read (fits_counter)
+            and is_timestamp_after(at, self.minute)  # and below: a known type, a version read
             and (fits := COUNTERS.get((kind, version)) or fits_counter(kind, version))
             and (members := fits(record, actor, data)) >= 0
             # No member twice (see _lines): the colons are the members and the 2 of the `at`.
@@ -273,6 +277,8 @@ class _Reader:
             return False
         self.prev = self.report.head = record["hash"]
         self.last_at, self.report.events, self.verified = at, seq, True
+        if not at.startswith(self.minute):
+            self.minute = at[:17]
         feed(record, seq, kind, actor, data)
         return True
 

@@ -32,6 +32,7 @@ __all__ = [
     "format_at",
     "header_record",
     "is_timestamp",
+    "is_timestamp_after",
 ]
 
 FORMAT: Final = "lifecycle-history"
@@ -357,6 +358,21 @@ def is_timestamp(at: str) -> bool:
     ):
         return _real_date(at[:10])
     return AT_FORMAT.match(at) is not None and real_day(at[:10])
+
+
+def is_timestamp_after(at: str, minute: str) -> bool:
+    """:func:`is_timestamp` for *at*, *minute* being the first 17 characters of a timestamp it
+    passed (``YYYY-MM-DDTHH:MM:``: the audit's previous event's): an *at* in that minute needs
+    only its seconds checked (consecutive events mostly share their minute)."""
+    if (
+        at.startswith(minute)
+        and len(at) == 27
+        and at[17:20] in _SECONDS
+        and at[20:26].isdecimal()
+        and at[26] == "Z"
+    ):
+        return True  # what is_timestamp checks of the rest; the day and the minute passed
+    return is_timestamp(at)
 
 
 @functools.lru_cache(maxsize=4096)  # consecutive events mostly share a day
