@@ -100,7 +100,7 @@ def _activity(
     missed = (
         _NOTHING
         if spec.every_days is None
-        else list(cadences.recorded(engagement, spec, held, _day(at[:10])))
+        else cadences.recorded(engagement, spec, held, _day(at[:10]))
     )
     engagement.recorded(_record(ActivityRecord, (name, held, seq, stage, ())))
     engagement.seq, engagement.head, engagement.last_at = seq, record["hash"], at

@@ -201,7 +201,9 @@ def model_lines(cls: type, names: dict[str, object], fail: str | None = None) ->
         check = compile_check(kind)
         names[f"_c{index}"] = _then(check, extra) if extra else check
         test = _inline(kind, f"_a{index}", names)
-        if test is None:
+        if typing.get_origin(kind) is tuple and extra is None:  # most arrays are empty
+            lines.append(f"    elif type(m) is not list or m and _c{index}(m):")
+        elif test is None:
             lines.append(f"    elif (p := _c{index}(m)):")
         elif extra is not None:
             names[f"_x{index}"] = extra
