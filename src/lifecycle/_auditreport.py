@@ -24,6 +24,7 @@ __all__ = ["Checkpoint", "FileReport", "find_histories", "missing_reports", "rea
 _CHECKPOINT = re.compile(r"^checkpoint\s+(\S+)\s+(\d+)\s+([0-9a-f]{64})\s*$")
 
 
+
 @attrs.frozen
 class Checkpoint:
     """A file's head as an auditor keeps it: engagement id, event count, head hash."""

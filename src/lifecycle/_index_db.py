@@ -300,10 +300,7 @@ class IndexDB:
         self._delete_docs(key, 0 if item.replace or base is None else base.anchor.seq)
         conn.executemany(
             "INSERT INTO docs (rowid, engagement, seq, type, body) VALUES (?, ?, ?, ?, ?)",
-            [
-                ((key << _SEQ_BITS) | seq, item.name, seq, kind, text)
-                for seq, kind, text in item.docs
-            ],
+            [((key << _SEQ_BITS) | seq, item.name, seq, kind, text) for seq, kind, text in item.docs],
         )
 
     def _delete_docs(self, key: int, after: int) -> None:

@@ -138,10 +138,8 @@ def _read(path: Path, name: str, known: Known | None) -> Fresh:
         docs = _docs(records[at:])
         how = "appended" if len(records) > at else "verified"
         return _fresh(name, stat, anchor, seen, eng, docs, replace=False, how=how)
-    now = (
-        f"event {at} is {records[at - 1]['hash'][:12]}"
-        if at <= len(records)
-        else (f"it has {len(records)} events")
+    now = f"event {at} is {records[at - 1]['hash'][:12]}" if at <= len(records) else (
+        f"it has {len(records)} events"
     )
     warning = (
         f"{label}: the history changed behind the index (event {at} was "
@@ -183,7 +181,9 @@ def _fresh(
 ) -> Fresh:
     if stat.size != anchor.end:  # the file moved on while it was read: verify it next time
         stat = attrs.evolve(stat, size=-1)
-    due = [[i.kind, i.id, i.title, i.due.isoformat(), i.source] for i in due_items(eng, _ANY_DAY)]
+    due = [
+        [i.kind, i.id, i.title, i.due.isoformat(), i.source] for i in due_items(eng, _ANY_DAY)
+    ]
     lessons = index_entries(eng)
     return Fresh(name, stat, anchor, seen, row_of(eng), due, docs, replace, warning, how, lessons)
 
