@@ -233,8 +233,11 @@ def test_unruled_activity_shortcut_matches_reevaluation(
 
 
 class _GeneralReader(_Reader):
-    """The audit's reader without its fast path: every record worded by event_problem and fed
-    to conformance unverified."""
+    """The audit's reader without its fast paths: every line read by the general path, every
+    record worded by event_problem and fed to conformance unverified."""
+
+    def _common(self, raw: bytes, seq: int, feed: Any) -> bool:
+        return False
 
     def _checked(
         self, record: dict[str, Any], digest: str, seq: int, number: int

@@ -22,7 +22,7 @@ import datetime as dt
 import operator
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -36,6 +36,7 @@ from ._auditreport import (
     read_checkpoints,
 )
 from ._conformance import Conformance, Finding
+from ._eventfits import COUNTERS, fits_counter
 from ._events import event_fits, event_problem, header_problem
 from ._files import NotRegularFileError, open_regular
 from ._history import SUFFIX
@@ -44,9 +45,11 @@ from ._lines import (
     FORMAT_VERSION,
     MAX_LINE_BYTES,
     LineProblem,
+    decode_common,
     decode_hashed,
     decode_line,
     is_timestamp,
+    is_timestamp_after,
 )
 from ._replay import EVENT_VERSIONS
 from ._rules import RuleKind
@@ -137,40 +140,56 @@ class _Reader:
     checkpoint: Checkpoint | None = None
     checkpoint_seen: bool = False
     today_text: str = ""
+    today_bound: str = ""
+    # The first 17 characters of a timestamp: of the latest `at` the common path passed (at
+    # first, of the first moment there is). An `at` in that minute has its seconds checked.
+    minute: str = "0001-01-01T00:00:"
     # Whether the last event's envelope passed the common-case check in one go (seq, prev, at,
     # a known type and version): conformance then reads it without checking them again.
     verified: bool = False
 
     def __attrs_post_init__(self) -> None:
         self.today_text = self.today.isoformat()
+        self.today_bound = self.today_text + "U"  # the first `at` after today ("T" < "U")
 
     def run(self, chunks: Iterable[bytes]) -> None:
         conformance = Conformance(self.kinds, self.today)
-        number = 0
-        for number, raw, complete in _lines(chunks):
+        number, common, feed = 0, self._common, conformance.feed_common
+        for lines, complete in _batches(chunks):
             if not complete:
                 self._add(
                     "torn-tail",
-                    number - 1,
+                    number,
                     "the last line is incomplete (torn by a crash?); `lifecycle repair` cuts it",
                 )
+                number += 1
                 break
-            if number == 1:
-                self._header(raw)
-                continue
-            errors = len(self.report.findings)
-            record = self._event(raw, number)
-            if record is not None and not conformance.broken:
-                conformance.feed(record, verified=self.verified)
-            elif len(self.report.findings) > errors and not conformance.broken:
-                # Past broken integrity the replayed state is unknown: stop, and say so.
-                conformance.broken = True
-                self._add(
-                    "conformance-stopped",
-                    number - 1,
-                    "conformance not checked from here on (integrity is broken)",
-                    "warning",
-                )
+            for raw in lines:
+                number += 1
+                if number == 1 or not common(raw, number - 1, feed):
+                    self._line(raw, number, conformance)
+        self._finish(number, conformance)
+
+    def _line(self, raw: bytes, number: int, conformance: Conformance) -> None:
+        """Read line *number* (the header, or an event) by the general path."""
+        if number == 1:
+            self._header(raw)
+            return
+        errors = len(self.report.findings)
+        record = self._event(raw, number)
+        if record is not None and not conformance.broken:
+            conformance.feed(record, verified=self.verified)
+        elif len(self.report.findings) > errors and not conformance.broken:
+            # Past broken integrity the replayed state is unknown: stop, and say so.
+            conformance.broken = True
+            self._add(
+                "conformance-stopped",
+                number - 1,
+                "conformance not checked from here on (integrity is broken)",
+                "warning",
+            )
+
+    def _finish(self, number: int, conformance: Conformance) -> None:
         if number == 0:
             self._add("empty", None, "the file is empty (no header)")
         elif number == 1 and self.report.engagement is not None:
@@ -226,6 +245,42 @@ class _Reader:
             self._add(
                 "file-name", 0, f"file name {name!r} does not match engagement {engagement!r}"
             )
+
+    def _common(self, raw: bytes, seq: int, feed: _Feed) -> bool:
+        """Read event *seq* and hand it to *feed* (``Conformance.feed_common``) when its line is
+        the common one: every check of :meth:`_event` passes (decoded, hashed, chained, in
+        time, known, fitting its model, no member twice) and no finding can come of it. False,
+        with nothing changed, for any other line: the general path then reads it afresh and
+        words what it finds."""
+        record = decode_common(raw)
+        if record is None or seq == 1 or (self.checkpoint and seq == self.checkpoint.events):
+            return False  # the opened event, and the checkpoint's, are checked on the way
+        try:
+            claimed_seq, prev, at, kind, version, actor, data = _COMMON(record)
+        except KeyError:
+            return False
+        if not (
+            claimed_seq == seq
+            and prev == self.prev
+            and type(prev) is str
+            and type(at) is str
+            and at >= self.last_at
+            and at < self.today_bound  # at[:10] <= today, for an `at` with a "T" at [10]
+            and type(kind) is str
+            and type(version) is int
+            and is_timestamp_after(at, self.minute)  # and below: a known type, a version read
+            and (fits := COUNTERS.get((kind, version)) or fits_counter(kind, version))
+            and (members := fits(record, actor, data)) >= 0
+            # No member twice (see _lines): the colons are the members and the 2 of the `at`.
+            and members + 2 == raw.count(b":")
+        ):
+            return False
+        self.prev = self.report.head = record["hash"]
+        self.last_at, self.report.events, self.verified = at, seq, True
+        if not at.startswith(self.minute):
+            self.minute = at[:17]
+        feed(record, seq, kind, actor, data)
+        return True
 
     def _event(self, raw: bytes, number: int) -> dict[str, Any] | None:
         seq = number - 1
@@ -352,29 +407,40 @@ class _Reader:
 _CHUNK = 1 << 20
 # The envelope members the reader's common case compares, read in one call.
 _ENVELOPE: Final = operator.itemgetter("seq", "prev", "at", "type", "v")
+# Conformance.feed_common: (record, seq, type, actor, data).
+_Feed = Callable[[dict[str, Any], int, str, str, dict[str, Any]], None]
+# And those the common line's check reads (_Reader._common).
+_COMMON: Final = operator.itemgetter("seq", "prev", "at", "type", "v", "actor", "data")
 
 
-def _lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes, bool]]:
-    """(line number, bytes without newline, complete?) for each line of the chunks (a file is
-    read in 1 MiB chunks).
+def _batches(chunks: Iterable[bytes]) -> Iterator[tuple[list[bytes], bool]]:
+    """The lines of the chunks (a file is read in 1 MiB chunks), without their newlines, a list
+    at a time; complete, or (last) a torn tail alone.
 
-    Memory stays bounded: a line longer than the cap is yielded cut to just over the cap (so
-    it fails as ``too-long``) and the rest of it is skipped.
+    Memory stays bounded: a line longer than the cap is given cut to just over the cap (so it
+    fails as ``too-long``) and the rest of it is skipped.
     """
-    number, pending, overlong = 0, b"", False
+    pending, overlong = b"", False
     for chunk in chunks:
         lines = (pending + chunk).split(b"\n")
         pending = lines.pop()
-        for raw in lines:
-            if overlong:  # the end of a line already reported
-                overlong = False
-                continue
-            number += 1
-            yield number, raw, True
+        if overlong and lines:  # the end of a line already reported
+            del lines[0]
+            overlong = False
+        yield lines, True
         if len(pending) > MAX_LINE_BYTES:
             if not overlong:
-                number += 1
-                yield number, pending[: MAX_LINE_BYTES + 1], True
+                yield [pending[: MAX_LINE_BYTES + 1]], True
             pending, overlong = b"", True
     if pending and not overlong:
-        yield number + 1, pending, False
+        yield [pending], False
+
+
+def _lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes, bool]]:
+    """(line number, bytes without newline, complete?) for each line of the chunks (the lines
+    of :func:`_batches` one at a time)."""
+    number = 0
+    for lines, complete in _batches(chunks):
+        for raw in lines:
+            number += 1
+            yield number, raw, complete

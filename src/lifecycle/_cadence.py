@@ -54,23 +54,30 @@ class CadenceWatch:
         held = dt.date.fromisoformat(str(data.get("on")))
         if activity is None or activity.every_days is None:
             return  # no cadence here
+        yield from self.recorded(engagement, activity, held, day)
+
+    def recorded(
+        self, engagement: Engagement, activity: Activity, held: dt.date, day: dt.date
+    ) -> list[str]:
+        """What :meth:`before` says of *activity* (on a cadence) held on *held*, recorded on
+        *day*, for a caller that has read them (the audit's common activity)."""
+        assert activity.every_days is not None
         last = engagement.last_occurrence(activity.id)  # before this one: read once
         due = _due(engagement, activity, last)
         if due is None or due >= day or (last and held <= last):
-            return  # on time, not in its stages, or a past occurrence filled in
+            return []  # on time, not in its stages, or a past occurrence filled in
         if not self._first(activity.id, due):
-            return
+            return []
         if held > due:
-            yield (
+            return [
                 f"activity {activity.id} was due {due} (every {activity.every_days} days in "
                 f"{engagement.stage}); held {held}: {(held - due).days} day(s) late"
-            )
-        else:
-            yield (
-                f"activity {activity.id} was due {due} (every {activity.every_days} days in "
-                f"{engagement.stage}); held {held} but recorded only on {day}: "
-                f"{(day - due).days} day(s) late"
-            )
+            ]
+        return [
+            f"activity {activity.id} was due {due} (every {activity.every_days} days in "
+            f"{engagement.stage}); held {held} but recorded only on {day}: "
+            f"{(day - due).days} day(s) late"
+        ]
 
     def _left(self, engagement: Engagement, day: dt.date) -> Iterator[str]:
         for activity in engagement.playbook.activities:

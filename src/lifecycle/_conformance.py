@@ -13,6 +13,7 @@ from typing import Any, Final, Literal
 import attrs
 
 from ._cadence import WATCHED, CadenceWatch
+from ._conformfast import COMMON
 from ._consistency import override_problems, reason_problems, return_problem, unchecked_problems
 from ._decide import GATE, reason_problem
 from ._due import due_items
@@ -117,26 +118,61 @@ class Conformance:
             if self.engagement is None:
                 self._start(record, seq)
                 return
-            checked, watched, decision = _PLAN.get(kind, _NO_PLAN)
-            if checked:
-                for problem in event_problems(self.engagement, record):
-                    self.findings.append(_error("not-allowed", seq, problem))
-            if watched:
-                for message in self._cadences.before(self.engagement, record):
-                    self.findings.append(_warning("cadence-missed", seq, message))
-            if decision:
-                if kind == "advanced" and not self._returns(record, seq):
-                    return
-                self.findings.extend(self._decisions(record, seq))
-                if kind in ("advanced", "forced"):
-                    self._note_closing(record)
-            if verified:
-                apply_verified(self.engagement, record, kind, record["seq"])
-            else:
-                apply(self.engagement, record)
-        except ReplayError as exc:
+            self._planned(self.engagement, record, seq, kind, verified)
+        except (ReplayError, *_BAD_DATA) as exc:
+            self._failed(exc, seq)
+
+    def feed_common(self, record: Record, seq: int, kind: str, actor: str, data: Record) -> None:
+        """:meth:`feed` for a record the reader has found common (``_Reader._common``: its
+        envelope checked, its data fitting its model; *seq*, *kind*, *actor* and *data* its
+        members): the common events of its type are checked and applied in one step
+        (:data:`~lifecycle._conformfast.COMMON`)."""
+        if self.broken:
+            return
+        try:
+            if actor not in self._actors:
+                self._check_actor(actor, seq)
+            if (engagement := self.engagement) is None:
+                self._start(record, seq)
+                return
+            common = COMMON.get(kind)
+            missed = (
+                None if common is None else common(engagement, record, data, seq, self._cadences)
+            )
+            if missed is None:  # not proven common: nothing changed, the general path
+                self._planned(engagement, record, seq, kind, True)
+            elif missed:
+                self.findings.extend(_warning("cadence-missed", seq, m) for m in missed)
+        except (ReplayError, *_BAD_DATA) as exc:
+            self._failed(exc, seq)
+
+    def _planned(
+        self, engagement: Engagement, record: Record, seq: int | None, kind: Any, verified: bool
+    ) -> None:
+        """Check *record* by its type's plan, then apply it."""
+        # Any: a type as recorded (an unknown one has no plan, and apply() reports it).
+        checked, watched, decision = _PLAN.get(kind, _NO_PLAN)
+        if checked:
+            for problem in event_problems(engagement, record):
+                self.findings.append(_error("not-allowed", seq, problem))
+        if watched:
+            for message in self._cadences.before(engagement, record):
+                self.findings.append(_warning("cadence-missed", seq, message))
+        if decision:
+            if kind == "advanced" and not self._returns(record, seq):
+                return
+            self.findings.extend(self._decisions(record, seq))
+            if kind in ("advanced", "forced"):
+                self._note_closing(record)
+        if verified:
+            apply_verified(engagement, record, kind, record["seq"])
+        else:
+            apply(engagement, record)
+
+    def _failed(self, exc: Exception, seq: int | None) -> None:
+        if isinstance(exc, ReplayError):
             self._stop("unknown-version" if "newer" in str(exc) else "replay", seq, str(exc))
-        except _BAD_DATA as exc:
+        else:
             # Hostile or damaged data that still verifies (re-hashed lines): a finding, never a crash.
             self._stop("replay", seq, f"seq {seq}: bad event data ({type(exc).__name__}: {exc})")
 

@@ -33,7 +33,9 @@ if TYPE_CHECKING:
     import cattrs
 
 __all__ = [
+    "ENVELOPE_MEMBERS",
     "EVENT_MODELS",
+    "NEEDS_REASON",
     "Decision",
     "Event",
     "Header",
@@ -41,6 +43,7 @@ __all__ = [
     "event_fits",
     "event_problem",
     "header_problem",
+    "sig_fits",
     "structure_event",
 ]
 
@@ -144,6 +147,11 @@ def event_problem(record: Mapping[str, Any]) -> str:
                         return ""
     return _explain(record, data_check)
 
+
+# The names the audit's one-pass check (_eventfits) shares with the checks here.
+ENVELOPE_MEMBERS: Final = _ENVELOPE
+NEEDS_REASON: Final = _NEEDS_REASON
+sig_fits: Final = _sig_fits
 
 # The members every event must hold, read in one call (a missing one raises KeyError).
 _REQUIRED: Final = operator.itemgetter("actor", "data", "seq", "prev", "at")

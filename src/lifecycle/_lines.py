@@ -12,8 +12,10 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import json.scanner
 import re
-from collections.abc import Iterable, Mapping
+import typing
+from collections.abc import Callable, Iterable, Mapping
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, Final
 
@@ -22,6 +24,8 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "LineProblem",
+    "count_members",
+    "decode_common",
     "decode_hashed",
     "decode_line",
     "encode_hashed",
@@ -29,6 +33,7 @@ __all__ = [
     "format_at",
     "header_record",
     "is_timestamp",
+    "is_timestamp_after",
 ]
 
 FORMAT: Final = "lifecycle-history"
@@ -69,6 +74,11 @@ def _no_float(text: str) -> object:
 
 
 _DECODER: Final = json.JSONDecoder(parse_float=_no_float, parse_constant=_no_float)
+# What _DECODER.raw_decode calls, built alike (raw_decode maps its StopIteration to a
+# JSONDecodeError).
+_SCAN: Final[Callable[[str, int], tuple[Any, int]]] = json.scanner.make_scanner(
+    _DECODER  # type: ignore[arg-type]  # typeshed types the context as the scanner class
+)
 
 
 class LineProblem(ValueError):
@@ -135,8 +145,32 @@ def decode_hashed(line: bytes) -> dict[str, Any]:
     text, record = _decoded(line)
     if record.get("hash") != expected:
         raise LineProblem("hash-mismatch", f"the line's hash member is not {expected[:12]}")
-    if b"\\u" in line or line.count(b":") != _counted(record):  # the hash member counts too
+    # `find`, not `in`: bytes' `in` first tries its operand as an integer, and words and clears
+    # a TypeError at every line.
+    if line.find(b"\\u") != -1 or line.count(b":") != _counted(record):  # hash counts too
         _check_closely(text)
+    return record
+
+
+def decode_common(line: bytes) -> dict[str, Any] | None:
+    """The record of *line* as :func:`decode_hashed` returns it, for a line it would return
+    without a closer look save the duplicate-member proof, which the caller owes (its colons
+    against the members it counts; :mod:`~lifecycle._eventfits`). None for any other line: an
+    escape, a problem, a hash that does not match (the general path words why).
+    """
+    # Any: records are JSON objects.
+    if line[-75:-66] != _HASH_KEY or line[-2:] != b'"}' or len(line) > MAX_LINE_BYTES:
+        return None
+    expected = hashlib.sha256(line[:-75] + b"}").hexdigest()
+    if expected.encode("ascii") != line[-66:-2] or line.find(b"\\u") != -1:  # see decode_hashed
+        return None
+    try:  # what _decoded does, without a Python frame between the text and the C scanner
+        text = line.decode("utf-8")
+        record, end = _SCAN(text, 0)
+    except (ValueError, StopIteration, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+    if end != len(text) or type(record) is not dict or record.get("hash") != expected:
+        return None
     return record
 
 
@@ -214,6 +248,16 @@ def _members(value: dict[str, Any]) -> int:
         elif kind is list:
             count += _list_members(item)
     return count
+
+
+def count_members(value: object) -> int:
+    """How many members the objects in JSON value *value* hold (0 for a plain value)."""
+    kind = type(value)
+    if kind is dict:
+        return _members(typing.cast(dict[str, Any], value))
+    if kind is list:
+        return _list_members(typing.cast(list[Any], value))
+    return 0
 
 
 def _list_members(value: list[Any]) -> int:
@@ -330,6 +374,21 @@ def is_timestamp(at: str) -> bool:
     ):
         return _real_date(at[:10])
     return AT_FORMAT.match(at) is not None and real_day(at[:10])
+
+
+def is_timestamp_after(at: str, minute: str) -> bool:
+    """:func:`is_timestamp` for *at*, *minute* being the first 17 characters of a timestamp it
+    passed (``YYYY-MM-DDTHH:MM:``: the audit's previous event's): an *at* in that minute needs
+    only its seconds checked (consecutive events mostly share their minute)."""
+    if (
+        at.startswith(minute)
+        and len(at) == 27
+        and at[17:20] in _SECONDS
+        and at[20:26].isdecimal()
+        and at[26] == "Z"
+    ):
+        return True  # what is_timestamp checks of the rest; the day and the minute passed
+    return is_timestamp(at)
 
 
 @functools.lru_cache(maxsize=4096)  # consecutive events mostly share a day

@@ -26,6 +26,7 @@ __all__ = [
     "Check",
     "compile_check",
     "members_of",
+    "model_lines",
     "one_of",
     "type_name",
 ]
@@ -170,47 +171,57 @@ def _unwritten(allowed: frozenset[str]) -> Check:
 def _model(cls: type) -> Check:
     """A check for a JSON object holding *cls*: generated code, as attrs and cattrs generate
     theirs (this runs for every line an audit reads)."""
+    names: dict[str, object] = {}
+    lines = ["def check(value):", *model_lines(cls, names), "    return ''"]
+    namespace: dict[str, Any] = {}
+    exec(compile("\n".join(lines), f"<event check {cls.__name__}>", "exec"), names, namespace)
+    return typing.cast(Check, namespace["check"])
+
+
+def model_lines(cls: type, names: dict[str, object], fail: str | None = None) -> list[str]:
+    """The lines (indented once) that check the JSON value ``value`` against model *cls*, each
+    problem a ``return`` of its wording, or of *fail* when given; *names* gets the names they
+    use. A value that fits runs past the last line."""
     hints = typing.get_type_hints(cls)
     allowed = members_of(cls)
-    names: dict[str, object] = {
-        "_missing": _MISSING,
-        "_describe": _describe,
-        "_allowed": allowed,
-        "_unwritten": _unwritten(allowed),
-    }
-    lines = [
-        "def check(value):",
-        "    if type(value) is not dict:",
-        "        return _describe(value, 'an object')",
-        "    if not _allowed.issuperset(value):",
-        "        return _unwritten(value)",
-    ]
+    names.update(
+        _missing=_MISSING, _describe=_describe, _allowed=allowed, _unwritten=_unwritten(allowed)
+    )
+    names["_at"] = lambda key, problem: _at(f".{key}", problem)
+    lines = ["    if type(value) is not dict:", f"        return {fail or _NOT_AN_OBJECT}"]
+    if fail is None:  # the wording names a member the engine never writes first
+        lines += ["    if not _allowed.issuperset(value):", "        return _unwritten(value)"]
     for index, field in enumerate(attrs.fields(cls)):
         key = field.name.removesuffix("_")
         kind, extra = hints[field.name], field.metadata.get("check")
         lines.append(f"    m = value.get({key!r}, _missing)")
         lines.append("    if m is _missing:")
-        missing = f"return {f'.{key}: missing'!r}"
+        missing = f"return {fail or repr(f'.{key}: missing')}"
         lines.append(f"        {'pass' if field.default is not attrs.NOTHING else missing}")
         check = compile_check(kind)
         names[f"_c{index}"] = _then(check, extra) if extra else check
         test = _inline(kind, f"_a{index}", names)
-        if test is None:
+        if typing.get_origin(kind) is tuple and extra is None:  # most arrays are empty
+            lines.append(f"    elif type(m) is not list or m and _c{index}(m):")
+        elif test is None:
             lines.append(f"    elif (p := _c{index}(m)):")
         elif extra is not None:
             names[f"_x{index}"] = extra
             lines.append(f"    elif {test} or _x{index}(m):")
         else:
             lines.append(f"    elif {test}:")
-        lines.append(f"        return _at({key!r}, _c{index}(m))")
-    lines.append("    return ''")
-    names["_at"] = lambda key, problem: _at(f".{key}", problem)
-    namespace: dict[str, Any] = {}
-    exec(compile("\n".join(lines), f"<event check {cls.__name__}>", "exec"), names, namespace)
-    return typing.cast(Check, namespace["check"])
+        lines.append(f"        return {fail or f'_at({key!r}, _c{index}(m))'}")
+    if fail is not None:  # the required members all there: only more can hold another
+        required = sum(field.default is attrs.NOTHING for field in attrs.fields(cls))
+        lines += [
+            f"    if len(value) != {required} and not _allowed.issuperset(value):",
+            f"        return {fail}",
+        ]
+    return lines
 
 
 _MISSING: Final = object()
+_NOT_AN_OBJECT: Final = "_describe(value, 'an object')"
 
 
 def _inline(kind: Any, name: str, names: dict[str, object]) -> str | None:

@@ -182,6 +182,13 @@ class Engagement:
         self.entries.append(entry)
         index.moved(entry, move)
 
+    def recorded(self, activity: ActivityRecord) -> None:
+        """Append *activity* to the activities, the index kept up with it (as :meth:`moved`):
+        the audit asks it at the next activity (no catch-up then)."""
+        index = self.indexed()
+        self.activities.append(activity)
+        index.recorded(activity)
+
     def copy(self) -> Engagement:
         """A copy whose mutable parts are its own, in O(1) of the history's length: the logs
         are shared (append-only), the dicts copied (one value per fact, item, person, link)."""

@@ -102,6 +102,17 @@ class StateIndex:
             occurred[trigger] = on
         self.known = (ke + 1, ka, kf + 1)
 
+    def recorded(self, activity: ActivityRecord) -> None:
+        """Index *activity*, just appended to the logs this index was current with (what
+        :meth:`current` does for one activity and no entry)."""
+        name, counts, occurred = activity.activity, self.counts, self.occurred
+        counts[name] = counts.get(name, 0) + 1
+        self.snapshot = None
+        if (latest := occurred.get(name)) is None or activity.on > latest:
+            occurred[name] = activity.on
+        ke, ka, kf = self.known
+        self.known = (ke, ka + 1, kf)
+
     def copy_for(
         self, entries: Sequence[Entry], activities: Sequence[ActivityRecord], fired: Sequence[Fired]
     ) -> StateIndex:
