@@ -10,6 +10,7 @@ with ``ssh-keygen -t ed25519`` read the same. A key is named by its OpenSSH fing
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -50,9 +51,10 @@ class PublicKey:
         """``ssh-ed25519 AAAA...`` (no comment)."""
         return "ssh-ed25519 " + base64.b64encode(_blob(self.raw)).decode("ascii")
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
-        """``SHA256:...`` as ``ssh-keygen -l`` prints it."""
+        """``SHA256:...`` as ``ssh-keygen -l`` prints it (computed once: every signed event and
+        every keyring check names the key by it)."""
         digest = hashlib.sha256(_blob(self.raw)).digest()
         return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
 
