@@ -239,3 +239,76 @@ def test_roles_taken_away_on_another_machine_hold_for_the_next_command(two: Any)
     other.close()
     with pytest.raises(RefusedError, match="force needs one of head-of-unit"):
         a.force("shared", "support-request", actor="head", reason="Once more, as agreed.")
+
+
+def test_a_line_forged_in_the_table_stays_an_audit_error_after_attempts(
+    two: Any, pg_url: str, tmp_path: Path
+) -> None:
+    """A forger edits A's first note in the table, leaving the head row alone: A's attempts go
+    on appending after the head (they read no lines, as a locked session on a current head
+    reads none), and the audit still finds the forged event at its seq."""
+    a, _ = two
+    schema = pg_url.rsplit("%3D", 1)[1]
+    with pg_admin() as conn:
+        conn.execute(
+            f"UPDATE {schema}.lifecycle_events SET line = convert_to(replace(convert_from(line, "
+            "'UTF8'), 'a1', 'forged'), 'UTF8') WHERE engagement = 'shared' AND seq = 2"
+        )
+    before = a.store.locks
+    a.note("shared", "a2", actor="officer")
+    a.note("shared", "a3", actor="officer")
+    assert a.store.locks == before  # both were attempts
+    findings = _audit(pg_url, "shared", tmp_path).findings
+    assert any(f.severity == "error" and f.seq == 2 for f in findings), findings
+
+
+def test_a_broken_lifecycle_toml_stored_elsewhere_is_one_line_and_writes_nothing(
+    two: Any, pg_url: str
+) -> None:
+    """Another machine stores a lifecycle.toml that is no TOML: A's next note, attempted on the
+    settings it read before, is not stored; under the lock it fails with one line naming the
+    setting, and nothing is written."""
+    from lifecycle.exceptions import LifecycleError
+
+    a, _ = two
+    other = PostgresStore(pg_url)
+    other.put_settings("lifecycle.toml", b"[signing\nrequired = true\n")
+    other.close()
+    with pytest.raises(LifecycleError) as caught:
+        a.note("shared", "after", actor="officer")
+    assert "lifecycle.toml" in str(caught.value) and "\n" not in str(caught.value)
+    assert _texts(pg_url, "shared") == ["a1"]
+
+
+def test_an_attempt_that_appends_twice_holds_the_row_between_the_appends(
+    two: Any, pg_url: str
+) -> None:
+    """An append not marked last, in an attempt, takes the row's lock first and keeps it (as a
+    session does) until the last append's commit; both events are stored in order."""
+    from test_postgres import _note_fields, _row_free
+
+    a, _ = two
+    store, after = a.store, a._states.cached("shared")[1]
+    with store.attempt("shared", after) as session:
+        assert _row_free(pg_url, "shared")  # an attempt holds nothing at first
+        session.append(_note_fields("first"))
+        assert not _row_free(pg_url, "shared")
+        session.append(_note_fields("second"), last=True)
+        assert _row_free(pg_url, "shared")
+    assert _texts(pg_url, "shared") == ["a1", "first", "second"]
+
+
+def test_an_attempt_that_appends_twice_on_a_moved_head_stores_nothing(
+    two: Any, pg_url: str
+) -> None:
+    """The same, after another writer appended: taking the lock finds the head moved, the
+    attempt is stale and stores nothing."""
+    from lifecycle._attempt import StaleAttempt
+    from test_postgres import _note_fields
+
+    a, b = two
+    store, after = a.store, a._states.cached("shared")[1]
+    b.note("shared", "b1", actor="officer")
+    with pytest.raises(StaleAttempt), store.attempt("shared", after) as session:
+        session.append(_note_fields("first"))
+    assert _texts(pg_url, "shared") == ["a1", "b1"]
