@@ -135,6 +135,18 @@ def test_plain_and_colon_lines_decode() -> None:
 # two must give the same verdict (the shortcut never passes what the check would refuse).
 
 _CLEAN_AT = "2026-11-29T13:12:00.945973Z"
+
+
+def mangled(at: str, edits: list[tuple[int, str, str]]) -> str:
+    """*at* with each edit made: (index, character, r(eplace) / i(nsert) / d(elete))."""
+    for index, char, how in edits:
+        if how == "r":
+            at = at[:index] + char + at[index + 1 :]
+        elif how == "i":
+            at = at[:index] + char + at[index:]
+        else:
+            at = at[:index] + at[index + 1 :]
+    return at
 _AT_CHARS = st.sampled_from([*"0123456789:-.TZ x", "\u0663", "\uff11", "\u00b2"])
 
 
@@ -146,13 +158,7 @@ _AT_CHARS = st.sampled_from([*"0123456789:-.TZ x", "\u0663", "\uff11", "\u00b2"]
 def test_timestamp_lookup_matches_the_regex(edits: list[tuple[int, str, str]], at: str) -> None:
     """is_timestamp answers what AT_FORMAT and the calendar answer, for mangled timestamps
     (Unicode digits, a 24th hour, February 29th, a character too many or too few)."""
-    for index, char, how in edits:
-        if how == "r":
-            at = at[:index] + char + at[index + 1 :]
-        elif how == "i":
-            at = at[:index] + char + at[index:]
-        else:
-            at = at[:index] + at[index + 1 :]
+    at = mangled(at, edits)
     assert is_timestamp(at) == (AT_FORMAT.match(at) is not None and real_day(at[:10]))
 
 

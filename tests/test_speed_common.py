@@ -29,6 +29,7 @@ from lifecycle._lines import (
     is_timestamp,
     is_timestamp_after,
 )
+from test_speed_audit import mangled
 
 ROOT = Path(__file__).parent.parent
 GOLDEN = Path(__file__).parent / "golden"
@@ -339,11 +340,5 @@ def test_timestamp_after_a_minute_matches_is_timestamp(
     """is_timestamp_after answers what is_timestamp answers, for mangled timestamps in and out
     of the minute given (itself the start of a timestamp, one in Unicode digits included)."""
     assert is_timestamp(minute + "00.000000Z")
-    for index, char, how in edits:
-        if how == "r":
-            at = at[:index] + char + at[index + 1 :]
-        elif how == "i":
-            at = at[:index] + char + at[index:]
-        else:
-            at = at[:index] + at[index + 1 :]
+    at = mangled(at, edits)
     assert is_timestamp_after(at, minute) == is_timestamp(at)
