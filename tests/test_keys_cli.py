@@ -219,10 +219,9 @@ def test_published_playbooks(tmp_path: Path, office: dict[str, str]) -> None:
     assert audit.returncode == 1 and "playbook-mismatch" in audit.stdout, audit.stdout
 
 
-def test_repair_in_a_signed_workspace_signs_the_repaired_event(office: dict[str, str]) -> None:
-    """In a workspace requiring signatures, `repair` without a key is refused and changes
-    nothing; with the officer's key the `repaired` event is signed, names the officer, and the
-    history audits clean with the keyring."""
+def _torn_signed(office: dict[str, str]) -> tuple[Path, list[str], Path, Path]:
+    """A signed engagement e1 whose history ends in a torn tail: the keys' folder, the officer's
+    `--key` option, the workspace and the history's path."""
     keys = _keys(office)
     key = ["--key", str(keys / "officer.key")]
     assert run_cli(*key, "new", "e1", "--playbook", "core", env=office).returncode == 0
@@ -230,6 +229,14 @@ def test_repair_in_a_signed_workspace_signs_the_repaired_event(office: dict[str,
     path = ws / "e1.history.jsonl"
     with path.open("ab") as handle:
         handle.write(b'{"seq": 2, "at": "20')  # a torn tail
+    return keys, key, ws, path
+
+
+def test_repair_in_a_signed_workspace_signs_the_repaired_event(office: dict[str, str]) -> None:
+    """In a workspace requiring signatures, `repair` without a key is refused and changes
+    nothing; with the officer's key the `repaired` event is signed, names the officer, and the
+    history audits clean with the keyring."""
+    keys, key, ws, path = _torn_signed(office)
     torn = path.read_bytes()
     done = run_cli("repair", str(path), env=office)
     assert done.returncode == 1 and "requires signed events" in done.stderr, done.stderr
@@ -249,13 +256,7 @@ def test_a_forged_signed_repair_is_caught_by_the_keyed_audit(office: dict[str, s
     signature, and the same event with its signature dropped is `unsigned`."""
     from test_tamper import rechain, split
 
-    keys = _keys(office)
-    key = ["--key", str(keys / "officer.key")]
-    assert run_cli(*key, "new", "e1", "--playbook", "core", env=office).returncode == 0
-    ws = Path(office["LIFECYCLE_WORKSPACE"])
-    path = ws / "e1.history.jsonl"
-    with path.open("ab") as handle:
-        handle.write(b'{"seq": 2, "at": "20')
+    keys, key, ws, path = _torn_signed(office)
     assert run_cli(*key, "repair", str(path), env=office).returncode == 0
     signed = path.read_bytes()
     audit = ["audit", str(path), "--keyring", str(ws / "keyring.jsonl"), "--trust",
