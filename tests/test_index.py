@@ -15,13 +15,13 @@ import pytest
 
 from lifecycle import Engine
 from lifecycle._index import INDEX_NAME, Filters, Portfolio, search_store
-from lifecycle._index_db import APPLICATION_ID
+from lifecycle._index_db import APPLICATION_ID, FORMAT
 from lifecycle._index_text import document
 from lifecycle._store import MemoryStore
 from lifecycle.testing import make_engine
 from test_tamper import rechain, split
 
-from conftest import run_cli
+from conftest import drive_core, run_cli
 
 NOTE = "Call with the parties about the lake shore"
 
@@ -209,6 +209,61 @@ def test_a_damaged_index_is_rebuilt_never_trusted(ws: Path, how: str):
     conn = sqlite3.connect(index)
     assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     assert conn.execute("SELECT count(*) FROM engagements").fetchone()[0] == 3
+
+
+# Rows an index of this very code could hold only if someone wrote them there by hand.
+_FORGED_ROWS = {
+    "row-not-json": "UPDATE engagements SET row = '{\"engagement\": ' WHERE name = 'amani-2026'",
+    "row-not-an-object": "UPDATE engagements SET row = '[1, 2]' WHERE name = 'amani-2026'",
+    "row-lacks-fields": "UPDATE engagements SET row = '{\"title\": \"x\"}'",
+    "due-not-a-date": "UPDATE due SET day = 'soon'",
+    "due-a-blob": "UPDATE due SET day = x'00ff'",
+    "lesson-not-json": "UPDATE lessons SET row = 'lesson'",
+    "lesson-not-an-object": "UPDATE lessons SET row = '[]'",
+}
+
+
+@pytest.mark.parametrize("how", sorted(_FORGED_ROWS))
+def test_rows_the_code_could_not_have_written_rebuild_the_index(
+    ws: Path, engine: Engine, how: str
+):
+    """A stored row that is not JSON, not an object, lacks a list row's fields, a due date that
+    is not one, or a lesson's row that is not a JSON object, is damage: the command that reads
+    it says so in a warning, rebuilds the index and answers as the histories do."""
+    drive_core(engine, "dune-2026", until="end-support")  # in active support: things are due
+    engine.lesson("dune-2026", title="Elders first", text="Meet the elders.", actor="officer")
+    time.sleep(2.2)  # past the racy window: the rows are served from the index, not re-read
+    Portfolio(ws).update()
+    conn = sqlite3.connect(_index(ws))
+    assert conn.execute(_FORGED_ROWS[how]).rowcount > 0
+    conn.commit()
+    conn.close()
+    first = {"due": "due", "lesson": "lessons"}.get(how.split("-")[0], "list")  # reads the forgery
+    truth, _ = _json(ws, first, "--no-index")
+    got, stderr = _json(ws, first)
+    assert got == truth
+    assert len(stderr.splitlines()) == 1 and "the index was damaged" in stderr, stderr
+    assert stderr.rstrip().endswith("rebuilt") and "Traceback" not in stderr
+    for args in (("list",), ("due",), ("lessons",)):  # rebuilt: nothing more to say
+        truth, _ = _json(ws, *args, "--no-index")
+        assert _json(ws, *args) == (truth, "")
+
+
+def test_an_index_of_an_earlier_format_is_replaced_silently(ws: Path):
+    """An index of lifecycle's own application id but another format (an earlier version's)
+    is replaced without a warning, and answers as the histories do."""
+    Portfolio(ws).update()
+    conn = sqlite3.connect(_index(ws))
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    truth, _ = _json(ws, "due", "--no-index")
+    got, stderr = _json(ws, "due")
+    assert got == truth
+    assert stderr == ""
+    conn = sqlite3.connect(_index(ws))
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == FORMAT
+    conn.close()
 
 
 def test_index_rebuild_throws_the_file_away(ws: Path):

@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lifecycle import Engine
 from lifecycle.exceptions import RefusedError
@@ -242,3 +244,34 @@ class TestListAndDue:
             drive_core(clocked, until="complete-analysis")
         code, out, _ = cli("due")
         assert (code, out) == (0, "Nothing due.\n")
+
+
+def test_the_control_sets_of_the_fast_escape_are_the_escape_s_own():
+    """Over every character of the Basic Multilingual Plane, the one-pass pattern matches what
+    CONTROL_CHARS matches but the newline, and the ASCII byte set is its ASCII part."""
+    from lifecycle._inputs import CONTROL_CHARS
+    from lifecycle.cli._render import _ASCII_CONTROLS_BUT_NEWLINE, _CONTROL_BUT_NEWLINE
+
+    for code in range(0x10000):
+        char = chr(code)
+        expected = bool(CONTROL_CHARS.match(char)) and char != "\n"
+        assert bool(_CONTROL_BUT_NEWLINE.match(char)) == expected, hex(code)
+        if code < 0x80:
+            assert (code in _ASCII_CONTROLS_BUT_NEWLINE) == expected, hex(code)
+
+
+@given(
+    st.lists(
+        st.text(
+            alphabet=st.sampled_from(list("aZ \n\r\t\x1b\x7f\x85\u202e\u2028\u00e9{\\")),
+            max_size=12,
+        ),
+        max_size=8,
+    )
+)
+def test_joined_lines_escape_as_each_line_alone(lines: list[str]):
+    """`_joined` (one pass over the whole text, or a check in C) gives what escaping each line
+    and joining them gives, for lines with and without newlines and control characters."""
+    from lifecycle.cli._render import _joined, escape
+
+    assert _joined(lines) == "\n".join(escape(line) for line in lines)

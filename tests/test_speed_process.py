@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from lifecycle import Engine
@@ -175,3 +176,36 @@ def test_status_does_not_import_the_portfolio_index(engine: Engine, workspace: P
         seen[command[0]] = _imported(done)
     assert seen["status"] == set()
     assert seen["list"] == {"sqlite3", "lifecycle._index", "lifecycle._index_db"}
+
+
+ENGINE_PROBE = (
+    "import sys; from lifecycle.cli import run; code = run(sys.argv[1:]); "
+    "print(sorted({'attrs', 'attr', 'lifecycle._engine', 'lifecycle._model', "
+    "'lifecycle._index_read', 'tomllib', 'tempfile'} & set(sys.modules)), file=sys.stderr); "
+    "sys.exit(code)"
+)
+
+
+def test_warm_portfolio_commands_import_no_engine(engine: Engine, workspace: Path):
+    """`list`, `due`, `search` and `index` on an index that is up to date read the index alone:
+    they import neither the engine, the playbook model, attrs, the history reader, the TOML
+    parser nor tempfile (#14), while the first `list` (which reads the histories) does."""
+    drive_core(engine, until="end-support")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIFECYCLE_")}
+    env.update(LIFECYCLE_ACTOR="officer", LIFECYCLE_LOAD_PLUGINS="")
+
+    def imported(*command: str) -> set[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", ENGINE_PROBE, "--workspace", str(workspace), *command],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return _imported(done)
+
+    time.sleep(2.2)  # past the index's racy window: the history can be trusted once read
+    assert "lifecycle._index_read" in imported("list")  # new to the index: read, replayed
+    for command in (["list"], ["due"], ["search", "envoy"], ["index"]):
+        assert imported(*command) == set(), command

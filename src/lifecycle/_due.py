@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from typing import Any, Literal
 
-import attrs
-
+from ._dueitem import DueItem
 from ._lines import days_after
 from ._model import Rule
 from ._practice_due import owed_items
@@ -23,32 +21,6 @@ from ._state import Engagement
 from .exceptions import LifecycleError
 
 __all__ = ["DueItem", "due_across", "due_items"]
-
-
-@attrs.frozen
-class DueItem:
-    """One thing due: an activity or trigger, by a date, and why."""
-
-    engagement: str
-    kind: Literal["activity", "trigger"]
-    id: str
-    title: str
-    due: dt.date
-    overdue: bool
-    source: str
-
-    def as_json(self) -> dict[str, Any]:
-        """The item as ``due --json`` and ``status --json`` show it."""
-        # Any: a JSON object.
-        return {
-            "engagement": self.engagement,
-            "kind": self.kind,
-            "id": self.id,
-            "title": self.title,
-            "due": self.due.isoformat(),
-            "overdue": self.overdue,
-            "source": self.source,
-        }
 
 
 def due_across(

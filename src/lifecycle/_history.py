@@ -24,6 +24,7 @@ from ._files import MAX_HISTORY_BYTES, append_at, lock, open_regular, read_bound
 from ._files import _fsync_dir as _fsync_dir
 from ._files import _write_durably as _write_durably
 from ._files import append_durably as append_durably
+from ._layout import SUFFIX as SUFFIX
 from ._lines import (
     FORMAT,
     FORMAT_VERSION,
@@ -45,7 +46,6 @@ from .exceptions import (
 __all__ = ["Anchor", "FileHistoryStore", "HistoryStore", "MemoryHistoryStore", "Record", "Session"]
 
 Record = dict[str, Any]  # Any: a JSON object as stored.
-SUFFIX = ".history.jsonl"
 
 
 class HistoryStore(Protocol):

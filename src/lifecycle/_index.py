@@ -2,7 +2,7 @@
 
 Every query first brings the index up to date (DESIGN principle 1: it is an accelerator, never
 the truth): each history is ``stat``-ed; one whose fingerprint is unchanged (and was not modified
-within :data:`~lifecycle._index_read.RACY_NS` of being read) is trusted; any other is read again,
+within :data:`~lifecycle._index_db.RACY_NS` of being read) is trusted; any other is read again,
 as :mod:`~lifecycle._index_read` describes, and a history gone is dropped. A history that cannot
 be read is never served from the index: its row is its error, as without an index.
 
@@ -14,28 +14,24 @@ folder: :func:`search_store` answers from the store's histories (docs/portfolio.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import json
 import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-import attrs
-
-from ._due import DueItem
-from ._history import SUFFIX
-from ._index_db import Corrupt, IndexDB, Raw, Unavailable, known_of, trusted
-from ._index_lessons import related_sql, rest_passes, search_sql
-from ._index_read import Fresh, Stat, read_history
-from ._index_text import document, fts_query
-from ._listing import row_of
-from ._snapshot import FOLDER
-from ._workspace import Workspace, is_engagement_id
+from ._dueitem import DueItem
+from ._index_db import Corrupt, Fingerprint, IndexDB, Raw, Unavailable, known_of, stored_object
+from ._index_text import fts_query
+from ._layout import FOLDER, SUFFIX, check_root, is_engagement_id
 from .exceptions import LifecycleError
 
+# A warm query (every history trusted on its fingerprint) reads the index alone: what replays
+# a history (_index_read, and the engine's model it brings) is imported when one must be read.
 if TYPE_CHECKING:
+    from ._index_read import Fresh
     from ._lessons import LessonFilter
     from ._state import Engagement
     from ._store import Store
@@ -46,12 +42,13 @@ INDEX_NAME: Final = "index.sqlite"
 _CHUNK: Final = 500  # histories read before their rows are written (bounds a cold build's memory)
 
 Row = dict[str, Any]  # Any: a JSON object, as `list --json` prints it.
-# Per engagement: its row and due items read now, its error, or None (trusted: in the index).
-Answers = dict[str, tuple[Row, list[list[str]]] | str | None]
+# Per engagement not trusted on its fingerprint: its row and due items read now, or its error.
+Answers = dict[str, tuple[Row, list[list[str]]] | str]
 T = TypeVar("T")
 
 
-@attrs.define
+# Dataclasses, not attrs: a warm portfolio query starts without importing attrs (#14).
+@dataclasses.dataclass(slots=True)
 class Update:
     """What bringing the index up to date did: how many histories were trusted on their
     fingerprint, new, read after their known head (appended), read whole and found unchanged
@@ -67,8 +64,8 @@ class Update:
     verified: int = 0
     changed: int = 0
     dropped: int = 0
-    warnings: list[str] = attrs.field(factory=list)
-    unreadable: dict[str, str] = attrs.field(factory=dict)
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    unreadable: dict[str, str] = dataclasses.field(default_factory=dict)
     why: str | None = None
 
     def as_json(self) -> dict[str, Any]:
@@ -89,7 +86,7 @@ class Update:
         }
 
 
-@attrs.frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class Filters:
     """``search``'s filters, as ``list`` has them (:func:`~lifecycle._listing.matches`)."""
 
@@ -100,10 +97,10 @@ class Filters:
 
     def as_params(self) -> dict[str, object]:
         """The filters as the index's query takes them."""
-        return attrs.asdict(self)
+        return dataclasses.asdict(self)
 
 
-@attrs.frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class SearchResult:
     """The hits of a search (at most *limit*, by engagement and seq), how many there were in
     all, and the engagements that could not be searched (id -> error)."""
@@ -122,11 +119,12 @@ class Portfolio:
     """
 
     def __init__(self, root: Path | str, *, use_index: bool = True) -> None:
-        self.workspace = Workspace(Path(root))
-        self.root = str(self.workspace.root)
-        self.path = self.workspace.root / FOLDER / INDEX_NAME
+        self.folder = Path(root)
+        self.root = str(self.folder)
+        self.path = self.folder / FOLDER / INDEX_NAME
         self._use_index = use_index
         self._answers: Answers = {}
+        self._trusted: set[str] = set()
 
     def update(self, *, rebuild: bool = False) -> Update:
         """Bring the index up to date (with *rebuild*, throw it away first) and say what it did."""
@@ -134,12 +132,12 @@ class Portfolio:
 
     def rows(self) -> tuple[list[Row], Update]:
         """The ``list`` rows of every engagement, sorted by id (an unreadable one: its error)."""
-        return self._run(lambda db, up: _rows(self._answers, db))
+        return self._run(lambda db, up: _rows(self._answers, self._trusted, db))
 
     def due(self, today: dt.date) -> tuple[list[DueItem], list[str], Update]:
         """What is due as of *today*, soonest first (as ``Engine.due``), and the engagements
         that could not be read, each as one line."""
-        items, update = self._run(lambda db, up: _due(self._answers, db, today))
+        items, update = self._run(lambda db, up: _due(self._answers, self._trusted, db, today))
         problems = [f"{name}: {error}" for name, error in update.unreadable.items()]
         return items, problems, update
 
@@ -161,10 +159,12 @@ class Portfolio:
         """``lessons``: every lesson passing *where*, newest first (as
         :func:`~lifecycle._lessons.search_lessons`), and the engagements that could not be
         read, each as one line."""
+        from ._index_lessons import rest_passes, search_sql
+
         sql, params = search_sql(where)
         rows, update = self._run(
             lambda db, up: [
-                json.loads(row)
+                stored_object(row)
                 for row, words, conflict in db.select(sql, params)
                 if rest_passes(where, words, conflict)
             ],
@@ -176,9 +176,11 @@ class Portfolio:
     def related(self, engagement: Engagement) -> list[tuple[Row, str | None, str]]:
         """The lessons of the other engagements in *engagement*'s country or conflict, newest
         first, each with its engagement's country fact and conflict key (``status``, #15)."""
+        from ._index_lessons import related_sql
+
         sql, params = related_sql(engagement)
         return self._run(
-            lambda db, up: [(json.loads(r), c, k) for r, c, k in db.select(sql, params)],
+            lambda db, up: [(stored_object(r), c, k) for r, c, k in db.select(sql, params)],
             search=True,
         )[0]
 
@@ -212,9 +214,9 @@ class Portfolio:
 
     def _names(self) -> list[str]:
         """The engagement ids, as :meth:`Workspace.engagements` lists them (one ``scandir``)."""
-        self.workspace.check_root()
+        check_root(self.folder)
         cut = len(SUFFIX)
-        with os.scandir(self.workspace.root) as entries:
+        with os.scandir(self.folder) as entries:
             names = [e.name[:-cut] for e in entries if e.name.endswith(SUFFIX)]
         return sorted(n for n in names if is_engagement_id(n))
 
@@ -240,38 +242,63 @@ class Portfolio:
 
     def _sync(self, db: IndexDB, names: list[str], update: Update) -> None:
         self._answers = {}
-        known = db.known()
+        held, proofs = db.fingerprints()
         update.engagements = len(names)
+        stale = self._stale(names, proofs)
+        update.trusted = len(names) - len(stale)
         listed = set(names)
+        self._trusted = listed.difference(stale)
         fresh: list[Fresh] = []
-        dropped = [name for name in known if name not in listed]
-        for name in names:
-            item = self._refresh(name, known.get(name), update)
-            if isinstance(item, Fresh):
+        base: dict[str, Raw] = {}
+        dropped = [name for name in held if name not in listed]
+        for name in stale:
+            raw = db.known(name) if name in held else None
+            item = self._refresh(name, raw, update)
+            if not isinstance(item, str):
                 fresh.append(item)
+                if raw is not None:
+                    base[name] = raw
                 self._answers[name] = (item.row, item.due)
                 if len(fresh) >= _CHUNK:
-                    _commit(db, fresh, known, [], update)
+                    _commit(db, fresh, base, [], update)
                     fresh = []
             else:
                 self._answers[name] = item
-                dropped += [name] * (item is not None and name in known)
-        _commit(db, fresh, known, dropped, update)
+                dropped += [name] * (name in held)
+        _commit(db, fresh, base, dropped, update)
         update.dropped = len(dropped)
 
-    def _refresh(self, name: str, known: Raw | None, update: Update) -> Fresh | str | None:
-        """The history read again, its error, or None when its fingerprint is trusted."""
-        path = os.path.join(self.root, name + SUFFIX)
-        if known is not None:
-            try:
-                info = os.lstat(path)
-            except OSError:
-                info = None
-            if info is not None and stat.S_ISREG(info.st_mode) and trusted(known, info):
-                update.trusted += 1
-                return None
+    def _stale(self, names: list[str], proofs: set[Fingerprint]) -> list[str]:
+        """The engagements whose history ``lstat`` cannot prove unchanged since the index read
+        it (new, modified, not a regular file, gone since it was listed), in *names*' order."""
+        # The one loop over every history a warm query runs: kept to one lstat and one lookup.
+        stale = []
+        lstat, regular = os.lstat, stat.S_ISREG
         try:
-            item = read_history(Path(path), name, None if known is None else known_of(known))
+            folder = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:  # gone since it was listed: each history's read says what is wrong
+            return list(names)
+        try:
+            for name in names:
+                try:
+                    info = lstat(name + SUFFIX, dir_fd=folder)
+                except OSError:
+                    stale.append(name)
+                    continue
+                proof = (name, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+                if proof not in proofs or not regular(info.st_mode):
+                    stale.append(name)
+        finally:
+            os.close(folder)
+        return stale
+
+    def _refresh(self, name: str, known: Raw | None, update: Update) -> Fresh | str:
+        """The history read again (after what the index knows of it), or its error."""
+        from ._index_read import read_history
+
+        path = Path(self.root, name + SUFFIX)
+        try:
+            item = read_history(path, name, None if known is None else known_of(known))
         except LifecycleError as exc:
             update.unreadable[name] = str(exc)
             return str(exc)
@@ -293,32 +320,33 @@ def _commit(
         update.why = str(exc)
 
 
-def _stored(answers: Answers, db: IndexDB, column: str) -> dict[str, str]:
-    """The index's JSON of *column* for the engagements trusted on their fingerprint."""
-    return db.texts(column) if any(got is None for got in answers.values()) else {}
-
-
-def _rows(answers: Answers, db: IndexDB) -> list[Row]:
-    stored = _stored(answers, db, "row")
-    out = []
+def _rows(answers: Answers, trusted: set[str], db: IndexDB) -> list[Row]:
+    """The rows of every engagement listed, by id: the index's for those trusted on their
+    fingerprint, the rest as read now (or their error)."""
+    rows = [pair for pair in db.rows() if pair[0] in trusted] if trusted else []
     for name, got in answers.items():
-        if got is None:
-            out.append(json.loads(stored[name]))
-        else:
-            out.append({"engagement": name, "error": got} if isinstance(got, str) else got[0])
-    return out
+        rows.append((name, {"engagement": name, "error": got} if isinstance(got, str) else got[0]))
+    if answers:
+        rows.sort(key=lambda pair: pair[0])
+    return [row for _, row in rows]
 
 
-def _due(answers: Answers, db: IndexDB, today: dt.date) -> list[DueItem]:
-    stored = _stored(answers, db, "due")
-    items = []
+def _due(answers: Answers, trusted: set[str], db: IndexDB, today: dt.date) -> list[DueItem]:
+    """What is due in every engagement listed, soonest first, as :func:`_rows` reads them."""
+    found = [item for item in db.due() if item[0] in trusted] if trusted else []
     for name, got in answers.items():
-        if isinstance(got, str):
-            continue
-        for kind, ident, title, due, source in json.loads(stored[name]) if got is None else got[1]:
-            day = dt.date.fromisoformat(due)
-            items.append(DueItem(name, kind, ident, title, day, day < today, source))  # type: ignore[arg-type]
-    return sorted(items, key=lambda i: (i.due, i.engagement, i.id))
+        if not isinstance(got, str):
+            found += [(name, *entry) for entry in got[1]]  # type: ignore[misc]
+    if answers:
+        found.sort(key=lambda item: (item[4], item[0], item[2]))  # stable: each one's own order
+    day = today.isoformat()  # ISO dates sort and compare as their text
+    try:
+        return [
+            DueItem(name, kind, ident, title, dt.date.fromisoformat(due), due < day, source)  # type: ignore[arg-type]
+            for name, kind, ident, title, due, source in found
+        ]
+    except (TypeError, ValueError) as exc:  # a day this code could not have stored
+        raise Corrupt(f"a stored due date is not one ({exc})") from None
 
 
 def _result(found: tuple[list[tuple[str, int, str, str]], int], update: Update) -> SearchResult:
@@ -338,6 +366,9 @@ def search_store(
     Raises:
         InvalidInputError: The query is not one (see :func:`~lifecycle._index_text.fts_query`).
     """
+    from ._index_read import Fresh, Stat
+    from ._index_text import document
+    from ._listing import row_of
     from ._statecache import continued
 
     expression = fts_query(query)

@@ -15,35 +15,39 @@ from __future__ import annotations
 
 import contextlib
 import json
+import operator
 import os
-import shutil
 import sqlite3
 import stat
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ._codeversion import code_version
-from ._history import Anchor
-from ._index_read import RACY_NS, Fresh, Known, Stat
 from ._index_text import TOKENIZER
+
+if TYPE_CHECKING:  # a warm query builds none of them (lifecycle._index: imports)
+    from ._index_read import Fresh, Known
 
 __all__ = [
     "APPLICATION_ID",
     "BUSY_MS",
     "FORMAT",
+    "RACY_NS",
     "Corrupt",
     "IndexDB",
     "Unavailable",
     "known_of",
-    "trusted",
+    "stored_object",
 ]
 
 APPLICATION_ID: Final = 0x4C434958  # "LCIX"
-FORMAT: Final = 1
+FORMAT: Final = 2  # 2: due items in a table of their own, sorted by SQLite
 BUSY_MS: Final = 2000
 _SEQ_BITS: Final = 32  # a document's rowid: the engagement's key, then the event's seq
+# A file modified this close to when it was read may change again within the same timestamp
+# tick (file times are coarse): its fingerprint is not trusted, it is verified again next time.
+RACY_NS: Final = 2_000_000_000
 _SQLITE_CORRUPT: Final = 11
 _SQLITE_NOTADB: Final = 26
 _SCHEMA: Final = (
@@ -51,8 +55,15 @@ _SCHEMA: Final = (
     "CREATE TABLE engagements (key INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
     "size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, "
     "ino INTEGER NOT NULL, seq INTEGER NOT NULL, head TEXT NOT NULL, start INTEGER NOT NULL, "
-    "stop INTEGER NOT NULL, seen_ns INTEGER NOT NULL, row TEXT NOT NULL, due TEXT NOT NULL, "
+    "stop INTEGER NOT NULL, seen_ns INTEGER NOT NULL, row TEXT NOT NULL, "
     "country TEXT, stage TEXT, playbook TEXT, active INTEGER NOT NULL)",
+    # Each engagement's due items (as of any day: only "overdue" depends on today), with their
+    # place in its own list (ord); rewritten whole with its row. Stored in the order `due` reads
+    # them, Engine.due's (a table clustered on its key: one sequential scan, no lookups).
+    "CREATE TABLE due (day TEXT NOT NULL, name TEXT NOT NULL, ident TEXT NOT NULL, "
+    "ord INTEGER NOT NULL, key INTEGER NOT NULL, kind TEXT NOT NULL, title TEXT NOT NULL, "
+    "source TEXT NOT NULL, PRIMARY KEY (day, name, ident, ord)) WITHOUT ROWID",
+    "CREATE INDEX due_key ON due (key)",
     "CREATE VIRTUAL TABLE docs USING fts5(engagement UNINDEXED, seq UNINDEXED, type UNINDEXED, "
     f"body, tokenize='{TOKENIZER}')",
     # The lessons of each engagement (#15), rewritten whole with its row: see _index_lessons.
@@ -70,8 +81,21 @@ _LESSON_INSERT: Final = (
 )
 _KNOWN: Final = (
     "SELECT name, key, size, mtime_ns, ctime_ns, ino, seq, head, start, stop, seen_ns "
-    "FROM engagements"
+    "FROM engagements WHERE name = ?"
 )
+# Per history: its fingerprint when it can be trusted on it (read whole, and not modified within
+# RACY_NS of being read; Known.trusted), else NULLs. SQLite decides; Python only compares.
+_FINGERPRINTS: Final = (
+    "SELECT name, size, mtime_ns, ctime_ns, ino FROM engagements "
+    f"WHERE size = stop AND max(mtime_ns, ctime_ns) < seen_ns - {RACY_NS}"
+)
+# Every stored row as one JSON array of [id, row], by engagement id: one statement (one
+# snapshot of the table), one decode in C. Ids need no quoting (ENGAGEMENT_ID: [A-Za-z0-9._-]).
+_ROWS: Final = (
+    "SELECT '[' || ifnull(group_concat('[\"' || name || '\",' || row || ']', ','), '') || ']' "
+    "FROM (SELECT name, row FROM engagements ORDER BY name)"
+)
+_DUE: Final = "SELECT name, kind, ident, title, day, source FROM due ORDER BY day, name, ident, ord"
 # The search filters, as `list` applies them (a NULL parameter: no filter), on the engagement of
 # each matching document (its key is the rowid's high bits); SQLite sorts and counts in C.
 _FROM: Final = (
@@ -88,8 +112,14 @@ _SNIPPETS: Final = (
 _MASK: Final = (1 << _SEQ_BITS) - 1
 
 Row = dict[str, Any]  # Any: a JSON object, as `list --json` prints it.
+# What every stored row holds (lifecycle._listing.row_of writes them all).
+_ROW_KEYS: Final = frozenset(
+    ("engagement", "title", "playbook", "version", "stage", "final", "events", "links")
+)
 Hit = tuple[str, int, str, str]  # engagement, seq, event type, snippet
 Raw = tuple[Any, ...]  # Any: a row of the engagements table as SQLite gives it
+Fingerprint = tuple[str, int, int, int, int]  # engagement id, size, mtime_ns, ctime_ns, ino
+DueRow = tuple[str, str, str, str, str, str]  # engagement, kind, id, title, day, source
 
 
 class Corrupt(Exception):
@@ -171,6 +201,8 @@ class IndexDB:
                 conn.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
                 ident = conn.execute("PRAGMA application_id").fetchone()[0]
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if ident == APPLICATION_ID and version != FORMAT:
+                    raise _Stale(f"format {version}")  # ours, of other code: replaced silently
                 if (ident, version) != (APPLICATION_ID, FORMAT):
                     raise Corrupt(f"application id {ident:#x}, format {version}: not this index")
                 conn.execute("PRAGMA synchronous = NORMAL")  # a cache: WAL keeps it whole
@@ -186,17 +218,51 @@ class IndexDB:
         """Close the connection."""
         self._conn.close()
 
-    def known(self) -> dict[str, Raw]:
-        """What the index holds of each history, by engagement id, as :func:`trusted` and
-        :func:`known_of` read it (no object built for a history that is trusted)."""
+    def fingerprints(self) -> tuple[set[str], set[Fingerprint]]:
+        """The engagements the index holds, and the ``(id, size, mtime_ns, ctime_ns, ino)``
+        that proves each one's history unchanged (:meth:`~lifecycle._index_read.Known.trusted`)
+        where a ``stat`` can (one read, no object built per history: sets made in C)."""
         with _translated():
-            return {raw[0]: raw for raw in self._conn.execute(_KNOWN)}
+            self._conn.execute("BEGIN")  # one snapshot for both
+            try:
+                held = set(
+                    map(operator.itemgetter(0), self._conn.execute("SELECT name FROM engagements"))
+                )
+                return held, set(self._conn.execute(_FINGERPRINTS))
+            finally:
+                self._conn.execute("COMMIT")
 
-    def texts(self, column: str) -> dict[str, str]:
-        """The stored JSON of each engagement's ``row`` or ``due`` column, by engagement id."""
-        assert column in ("row", "due")
+    def known(self, name: str) -> Raw | None:
+        """What the index holds of one history, as :func:`known_of` reads it."""
         with _translated():
-            return dict(self._conn.execute(f"SELECT name, {column} FROM engagements").fetchall())
+            raw: Raw | None = self._conn.execute(_KNOWN, (name,)).fetchone()
+            return raw
+
+    def rows(self) -> list[tuple[str, Row]]:
+        """Every stored ``list`` row, by engagement id.
+
+        Raises:
+            Corrupt: The stored rows are not the JSON this code writes.
+        """
+        with _translated():
+            text = self._conn.execute(_ROWS).fetchone()[0]
+        try:
+            pairs: list[tuple[str, Row]] = json.loads(text)
+        except ValueError as exc:
+            raise Corrupt(f"its rows are not JSON ({exc})") from None
+        try:  # the shape `list` relies on: a row this code could not have written is damage
+            whole = all(type(row) is dict and _ROW_KEYS <= row.keys() for _, row in pairs)
+        except (TypeError, ValueError):  # not a list of [id, row] pairs
+            whole = False
+        if not whole:
+            raise Corrupt("a stored row is not a list row")
+        return pairs
+
+    def due(self) -> list[DueRow]:
+        """Every stored due item, as ``(engagement, kind, id, title, day, source)``, soonest
+        first (then by engagement, id, and each engagement's own order)."""
+        with _translated():
+            return self._conn.execute(_DUE).fetchall()
 
     def select(self, sql: str, params: Sequence[object] | Mapping[str, object]) -> list[Raw]:
         """The rows of one read-only query (as :mod:`~lifecycle._index_lessons` makes them)."""
@@ -258,6 +324,7 @@ class IndexDB:
         for (key,) in found.fetchall():
             self._delete_docs(key, 0)
             self._conn.execute("DELETE FROM lessons WHERE key = ?", (key,))
+            self._conn.execute("DELETE FROM due WHERE key = ?", (key,))
         self._conn.execute("DELETE FROM engagements WHERE name = ?", (name,))
 
     def _put(self, item: Fresh, base: Known | None) -> None:
@@ -275,32 +342,43 @@ class IndexDB:
             *(anchor.seq, anchor.head, anchor.start, anchor.end),
             item.seen_ns,
             json.dumps(item.row, ensure_ascii=False),
-            json.dumps(item.due, ensure_ascii=False),
             *(item.row.get("country"), item.row.get("stage"), item.row.get("playbook")),
             int(not item.row.get("final")),
         )
         if now is None:
             key = conn.execute(
                 "INSERT INTO engagements (name, size, mtime_ns, ctime_ns, ino, seq, head, start, "
-                "stop, seen_ns, row, due, country, stage, playbook, active) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "stop, seen_ns, row, country, stage, playbook, active) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (item.name, *values),
             ).lastrowid
         else:
             key = now[0]
             conn.execute(
                 "UPDATE engagements SET size = ?, mtime_ns = ?, ctime_ns = ?, ino = ?, seq = ?, "
-                "head = ?, start = ?, stop = ?, seen_ns = ?, row = ?, due = ?, country = ?, "
+                "head = ?, start = ?, stop = ?, seen_ns = ?, row = ?, country = ?, "
                 "stage = ?, playbook = ?, active = ? WHERE key = ?",
                 (*values, key),
             )
         assert key is not None  # an INSERT always has a rowid
+        conn.execute("DELETE FROM due WHERE key = ?", (key,))
+        conn.executemany(
+            "INSERT INTO due (day, name, ident, ord, key, kind, title, source) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (day, item.name, ident, place, key, kind, title, source)
+                for place, (kind, ident, title, day, source) in enumerate(item.due)
+            ],
+        )
         conn.execute("DELETE FROM lessons WHERE key = ?", (key,))
         conn.executemany(_LESSON_INSERT, [(key, item.name, *entry) for entry in item.lessons])
         self._delete_docs(key, 0 if item.replace or base is None else base.anchor.seq)
         conn.executemany(
             "INSERT INTO docs (rowid, engagement, seq, type, body) VALUES (?, ?, ?, ?, ?)",
-            [((key << _SEQ_BITS) | seq, item.name, seq, kind, text) for seq, kind, text in item.docs],
+            [
+                ((key << _SEQ_BITS) | seq, item.name, seq, kind, text)
+                for seq, kind, text in item.docs
+            ],
         )
 
     def _delete_docs(self, key: int, after: int) -> None:
@@ -309,20 +387,28 @@ class IndexDB:
         self._conn.execute("DELETE FROM docs WHERE rowid BETWEEN ? AND ?", (low, high))
 
 
+def stored_object(text: object) -> Row:
+    """A JSON object the index stored (a lesson's row).
+
+    Raises:
+        Corrupt: It is not one: this code could not have written it.
+    """
+    try:
+        found = json.loads(text)  # type: ignore[arg-type]  # TypeError: not text at all
+    except (TypeError, ValueError) as exc:
+        raise Corrupt(f"a stored row is not JSON ({exc})") from None
+    if type(found) is not dict:
+        raise Corrupt("a stored row is not a JSON object")
+    return found
+
+
 def known_of(raw: Raw) -> Known:
     """The :class:`Known` of a row of :meth:`IndexDB.known`."""
+    from ._history import Anchor
+    from ._index_read import Known, Stat
+
     _, key, size, mtime, ctime, ino, seq, head, start, stop, seen = raw
     return Known(key, Stat(size, mtime, ctime, ino), Anchor(seq, head, start, stop), seen)
-
-
-def trusted(raw: Raw, info: os.stat_result) -> bool:
-    """:meth:`Known.trusted` on a raw row: whether *info* proves the history unchanged."""
-    _, _, size, mtime, ctime, ino, _, _, _, stop, seen = raw
-    return (
-        (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino) == (size, mtime, ctime, ino)
-        and size == stop
-        and max(mtime, ctime) < seen - RACY_NS
-    )
 
 
 def _kind(path: Path) -> str | None:
@@ -339,6 +425,8 @@ def _kind(path: Path) -> str | None:
 def _discard(path: Path) -> None:
     """Remove whatever has the index's name (the index folder is the index's own)."""
     if os.path.isdir(path) and not os.path.islink(path):
+        import shutil  # here, as tempfile below: a warm query replaces nothing (#14)
+
         shutil.rmtree(path)
     else:
         path.unlink(missing_ok=True)
@@ -347,6 +435,8 @@ def _discard(path: Path) -> None:
 def _replace(path: Path) -> None:
     """Write a new, empty index beside *path* and rename it over whatever was there."""
     path.parent.mkdir(exist_ok=True)
+    import tempfile
+
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=".index-", suffix=".sqlite.tmp")
     os.close(fd)
     temp = Path(name)

@@ -27,6 +27,7 @@ import attrs
 from ._due import due_items
 from ._files import open_regular, read_bounded
 from ._history import Anchor, _anchor_holds, _verify
+from ._index_db import RACY_NS as RACY_NS
 from ._index_text import document
 from ._lessons import index_entries
 from ._listing import row_of
@@ -40,9 +41,6 @@ __all__ = ["RACY_NS", "Fresh", "Known", "Stat", "read_history"]
 Record = dict[str, Any]  # Any: a JSON object as stored.
 Doc = tuple[int, str, str]  # (seq, event type, text)
 
-# A file modified this close to when it was read may change again within the same timestamp
-# tick (file times are coarse): its fingerprint is not trusted, it is verified again next time.
-RACY_NS: Final = 2_000_000_000
 _TORN_RETRIES: Final = 5
 _TORN_PAUSE: Final = 0.01
 _ANY_DAY: Final = dt.date(2000, 1, 1)  # due dates do not depend on today, only "overdue" does

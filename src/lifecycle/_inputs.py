@@ -12,7 +12,6 @@ import datetime as dt
 import os
 import re
 import stat
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -116,6 +115,8 @@ def parse_toml(raw: bytes) -> dict[str, Any]:
         InvalidInputError: Not UTF-8, not TOML, or nested too deep.
     """
     # Any: parsed TOML.
+    import tomllib  # here: the commands that read no TOML do not load the parser (#14)
+
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

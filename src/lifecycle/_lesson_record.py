@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ._attempt import retried
 from ._inputs import CONTROL_CHARS, MIN_DATE
+from ._lessons import THEME
 from ._state import Engagement
 from .exceptions import InvalidInputError
 
@@ -46,8 +47,6 @@ Record = dict[str, Any]  # Any: a JSON object as stored.
 MAX_TITLE: Final = 200
 MAX_TEXT: Final = 20_000
 MAX_THEMES: Final = 20
-# A theme is a short id, so that `lessons --theme` finds it exactly: "ceasefire", "gender".
-THEME: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 # A cite names a lesson: the engagement id and the seq of its `lesson` event.
 CITE: Final = re.compile(
     r"(?P<engagement>[A-Za-z0-9][A-Za-z0-9._-]{0,127}):(?P<seq>[1-9][0-9]{0,11})"

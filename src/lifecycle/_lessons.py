@@ -24,13 +24,12 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from ._lesson_record import THEME
 from ._places import place_problem
-from ._state import Engagement, LessonRecord
 from .exceptions import InvalidInputError, LifecycleError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # `lessons` on the index builds no engagement (#14)
     from ._engine import Engine
+    from ._state import Engagement, LessonRecord
 
 __all__ = [
     "LessonFilter",
@@ -52,6 +51,8 @@ __all__ = [
 
 Row = dict[str, Any]  # Any: a JSON object, as `lessons --json` prints it.
 _WORD: Final = re.compile(r"\w+")
+# A theme is a short id, so that `lessons --theme` finds it exactly: "ceasefire", "gender".
+THEME: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 
 def normalize(text: str) -> str:

@@ -19,7 +19,9 @@ from typing import Any, Final
 from ._codeversion import code_version
 from ._embedded import embedded_playbook, plain_playbook
 from ._files import read_regular
-from ._history import SUFFIX, Anchor
+from ._history import Anchor
+from ._layout import FOLDER as FOLDER
+from ._layout import SUFFIX
 from ._lesson_replay import dump_lessons, load_lessons
 from ._lines import MAX_LINE_BYTES
 from ._practice_state import dump_practice, load_practice
@@ -30,7 +32,6 @@ __all__ = ["MIN_EVENTS", "load_snapshot", "remove_snapshot", "save_snapshot", "s
 FORMAT: Final = "lifecycle-snapshot"
 VERSION: Final = 1
 MIN_EVENTS: Final = 100  # below this a full replay is as fast as reading a snapshot
-FOLDER: Final = ".lifecycle"
 HEX64: Final = re.compile(r"[0-9a-f]{64}")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
@@ -11,8 +10,10 @@ from typing import Final
 import attrs
 
 from ._config import Config, load_config
-from ._history import SUFFIX
 from ._inputs import date_problem
+from ._layout import ENGAGEMENT_ID as ENGAGEMENT_ID
+from ._layout import SUFFIX, check_root
+from ._layout import is_engagement_id as is_engagement_id
 from ._model import Fact
 from ._places import place_problem
 from .exceptions import HistoryError, InvalidInputError, NotFoundError
@@ -25,8 +26,6 @@ __all__ = [
     "parse_fact_value",
 ]
 
-# Always used with fullmatch: `$` would also match before a final newline (#9).
-ENGAGEMENT_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 CONFIG_NAME: Final = "lifecycle.toml"
 
 
@@ -76,9 +75,7 @@ class Workspace:
         Raises:
             InvalidInputError: It does not exist, or is not a folder.
         """
-        if not self.root.is_dir():
-            what = "is not a folder" if os.path.lexists(self.root) else "does not exist"
-            raise InvalidInputError(f"Workspace {str(self.root)!r} {what}.")
+        check_root(self.root)
 
     def create_root(self) -> None:
         """Create the workspace folder if needed, but only inside a folder that exists.
@@ -122,11 +119,6 @@ def check_engagement_id(engagement: str) -> None:
             f"Invalid engagement id {engagement!r}: use letters, digits, '.', '_' and '-' "
             "(at most 128), starting with a letter or digit."
         )
-
-
-def is_engagement_id(text: str) -> bool:
-    """Whether *text* is a valid engagement id (the whole of it: no trailing newline)."""
-    return ENGAGEMENT_ID.fullmatch(text) is not None and not text.endswith(".history")
 
 
 def parse_fact_value(fact: Fact, text: str) -> object:

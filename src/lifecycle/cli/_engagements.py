@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from .._engine import Result
 from .._inputs import date_problem
 from .._listing import engagement_rows, matches
-from .._workspace import parse_assignments
 from ..exceptions import InvalidInputError, RefusedError
 from . import _render
 from ._portfolio import NO_INDEX, portfolio, warn
 from ._statuskeep import keeping
+
+if TYPE_CHECKING:  # list and due on the index never build an engine (#14)
+    from .._engine import Result
 
 __all__ = ["COMMANDS"]
 
@@ -158,6 +159,8 @@ def record(
 ) -> None:
     """Record an activity (a retreat, a coaching session, a briefing)."""
     env = _env()
+    from .._workspace import parse_assignments
+
     given = parse_assignments(list(params))
     result = _refusable(
         lambda: env.engine.record(
@@ -254,11 +257,13 @@ def list_(
     else:
         every, update = found.rows()
         warn(update)
-    rows = [
-        row
-        for row in every
-        if matches(row, country=country, stage=stage, playbook=playbook, active=active)
-    ]
+    rows = every
+    if active or (country, stage, playbook) != (None, None, None):
+        rows = [
+            row
+            for row in every
+            if matches(row, country=country, stage=stage, playbook=playbook, active=active)
+        ]
     if as_json:
         _echo_json({"workspace": env.store_label, "engagements": rows})
     else:
