@@ -428,3 +428,19 @@ def test_search_finds_a_recorded_lesson_and_keeps_up_with_new_ones(ws: Path, eng
         hits, _ = _json(ws, "search", query)
         assert [(h["engagement"], h["type"]) for h in hits["hits"]] == [("boreal-2025", "lesson")]
         assert hits == _json(ws, "search", query, "--no-index")[0]
+
+
+def test_a_history_dated_past_2262_is_read_every_time_not_trusted(ws: Path):
+    """A history whose modification time does not fit the index's fingerprint (a clock set to
+    the year 2400: more nanoseconds than a signed 64-bit number holds) is never trusted on its
+    stat: each query verifies it again, and answers as the histories do."""
+    path = _path(ws, "amani-2026")
+    far = 13_569_465_600 * 10**9  # 2400-01-01
+    os.utime(path, ns=(far, far))
+    assert os.stat(path).st_mtime_ns == far > 2**63
+    time.sleep(2.2)
+    Portfolio(ws).update()
+    update = Portfolio(ws).update()
+    assert (update.trusted, update.verified) == (2, 1)
+    truth, _ = _json(ws, "list", "--no-index")
+    assert _json(ws, "list") == (truth, "")

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ._dueitem import DueItem
-from ._index_db import Corrupt, Fingerprint, IndexDB, Raw, Unavailable, known_of, stored_object
+from ._index_db import Corrupt, IndexDB, Raw, Unavailable, known_of, proof, stored_object
 from ._index_text import fts_query
 from ._layout import FOLDER, SUFFIX, check_root, is_engagement_id
 from .exceptions import LifecycleError
@@ -242,9 +242,9 @@ class Portfolio:
 
     def _sync(self, db: IndexDB, names: list[str], update: Update) -> None:
         self._answers = {}
-        held, proofs = db.fingerprints()
+        held = db.fingerprints()
         update.engagements = len(names)
-        stale = self._stale(names, proofs)
+        stale = self._stale(names, held)
         update.trusted = len(names) - len(stale)
         listed = set(names)
         self._trusted = listed.difference(stale)
@@ -268,12 +268,12 @@ class Portfolio:
         _commit(db, fresh, base, dropped, update)
         update.dropped = len(dropped)
 
-    def _stale(self, names: list[str], proofs: set[Fingerprint]) -> list[str]:
+    def _stale(self, names: list[str], proofs: dict[str, bytes | None]) -> list[str]:
         """The engagements whose history ``lstat`` cannot prove unchanged since the index read
         it (new, modified, not a regular file, gone since it was listed), in *names*' order."""
         # The one loop over every history a warm query runs: kept to one lstat and one lookup.
         stale = []
-        lstat, regular = os.lstat, stat.S_ISREG
+        lstat, regular, stored = os.lstat, stat.S_ISREG, proofs.get
         try:
             folder = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
         except OSError:  # gone since it was listed: each history's read says what is wrong
@@ -285,8 +285,8 @@ class Portfolio:
                 except OSError:
                     stale.append(name)
                     continue
-                proof = (name, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
-                if proof not in proofs or not regular(info.st_mode):
+                now = proof(info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+                if now is None or stored(name) != now or not regular(info.st_mode):
                     stale.append(name)
         finally:
             os.close(folder)

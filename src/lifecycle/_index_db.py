@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import operator
 import os
 import sqlite3
 import stat
+import struct
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -38,6 +38,7 @@ __all__ = [
     "IndexDB",
     "Unavailable",
     "known_of",
+    "proof",
     "stored_object",
 ]
 
@@ -56,7 +57,9 @@ _SCHEMA: Final = (
     "size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, "
     "ino INTEGER NOT NULL, seq INTEGER NOT NULL, head TEXT NOT NULL, start INTEGER NOT NULL, "
     "stop INTEGER NOT NULL, seen_ns INTEGER NOT NULL, row TEXT NOT NULL, "
-    "country TEXT, stage TEXT, playbook TEXT, active INTEGER NOT NULL)",
+    "country TEXT, stage TEXT, playbook TEXT, active INTEGER NOT NULL, proof BLOB)",
+    # What a warm query reads of every engagement, and nothing more: a small index to scan.
+    "CREATE INDEX engagement_proofs ON engagements (name, proof)",
     # Each engagement's due items (as of any day: only "overdue" depends on today), with their
     # place in its own list (ord); rewritten whole with its row. Stored in the order `due` reads
     # them, Engine.due's (a table clustered on its key: one sequential scan, no lookups).
@@ -83,12 +86,9 @@ _KNOWN: Final = (
     "SELECT name, key, size, mtime_ns, ctime_ns, ino, seq, head, start, stop, seen_ns "
     "FROM engagements WHERE name = ?"
 )
-# Per history: its fingerprint when it can be trusted on it (read whole, and not modified within
-# RACY_NS of being read; Known.trusted), else NULLs. SQLite decides; Python only compares.
-_FINGERPRINTS: Final = (
-    "SELECT name, size, mtime_ns, ctime_ns, ino FROM engagements "
-    f"WHERE size = stop AND max(mtime_ns, ctime_ns) < seen_ns - {RACY_NS}"
-)
+# Per history: its proof when it can be trusted on its stat (read whole, and not modified within
+# RACY_NS of being read: decided when the row is written), else NULL.
+_FINGERPRINTS: Final = "SELECT name, proof FROM engagements INDEXED BY engagement_proofs"
 # Every stored row as one JSON array of [id, row], by engagement id: one statement (one
 # snapshot of the table), one decode in C. Ids need no quoting (ENGAGEMENT_ID: [A-Za-z0-9._-]).
 _ROWS: Final = (
@@ -118,7 +118,6 @@ _ROW_KEYS: Final = frozenset(
 )
 Hit = tuple[str, int, str, str]  # engagement, seq, event type, snippet
 Raw = tuple[Any, ...]  # Any: a row of the engagements table as SQLite gives it
-Fingerprint = tuple[str, int, int, int, int]  # engagement id, size, mtime_ns, ctime_ns, ino
 DueRow = tuple[str, str, str, str, str, str]  # engagement, kind, id, title, day, source
 
 
@@ -218,19 +217,12 @@ class IndexDB:
         """Close the connection."""
         self._conn.close()
 
-    def fingerprints(self) -> tuple[set[str], set[Fingerprint]]:
-        """The engagements the index holds, and the ``(id, size, mtime_ns, ctime_ns, ino)``
-        that proves each one's history unchanged (:meth:`~lifecycle._index_read.Known.trusted`)
-        where a ``stat`` can (one read, no object built per history: sets made in C)."""
+    def fingerprints(self) -> dict[str, bytes | None]:
+        """Every engagement the index holds, by id, with the :func:`proof` that shows its
+        history unchanged, or None when no ``stat`` can (see :meth:`_put`): one scan of a small
+        index, the dict made in C."""
         with _translated():
-            self._conn.execute("BEGIN")  # one snapshot for both
-            try:
-                held = set(
-                    map(operator.itemgetter(0), self._conn.execute("SELECT name FROM engagements"))
-                )
-                return held, set(self._conn.execute(_FINGERPRINTS))
-            finally:
-                self._conn.execute("COMMIT")
+            return dict(self._conn.execute(_FINGERPRINTS))
 
     def known(self, name: str) -> Raw | None:
         """What the index holds of one history, as :func:`known_of` reads it."""
@@ -338,18 +330,23 @@ class IndexDB:
                 return  # another process has moved this row on: leave it to be verified
         st, anchor = item.stat, item.anchor
         values = (
-            *(st.size, st.mtime_ns, st.ctime_ns, st.ino),
+            *map(_integer, (st.size, st.mtime_ns, st.ctime_ns, st.ino)),
             *(anchor.seq, anchor.head, anchor.start, anchor.end),
             item.seen_ns,
             json.dumps(item.row, ensure_ascii=False),
             *(item.row.get("country"), item.row.get("stage"), item.row.get("playbook")),
             int(not item.row.get("final")),
+            # Trusted on its stat later only if read whole up to its end, and not modified
+            # within RACY_NS of being read (file times are coarse): decided here, once.
+            proof(st.size, st.mtime_ns, st.ctime_ns, st.ino)
+            if st.size == anchor.end and max(st.mtime_ns, st.ctime_ns) < item.seen_ns - RACY_NS
+            else None,
         )
         if now is None:
             key = conn.execute(
                 "INSERT INTO engagements (name, size, mtime_ns, ctime_ns, ino, seq, head, start, "
-                "stop, seen_ns, row, country, stage, playbook, active) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "stop, seen_ns, row, country, stage, playbook, active, proof) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (item.name, *values),
             ).lastrowid
         else:
@@ -357,7 +354,7 @@ class IndexDB:
             conn.execute(
                 "UPDATE engagements SET size = ?, mtime_ns = ?, ctime_ns = ?, ino = ?, seq = ?, "
                 "head = ?, start = ?, stop = ?, seen_ns = ?, row = ?, country = ?, "
-                "stage = ?, playbook = ?, active = ? WHERE key = ?",
+                "stage = ?, playbook = ?, active = ?, proof = ? WHERE key = ?",
                 (*values, key),
             )
         assert key is not None  # an INSERT always has a rowid
@@ -385,6 +382,24 @@ class IndexDB:
         low = (key << _SEQ_BITS) | (after + 1)
         high = (key << _SEQ_BITS) | ((1 << _SEQ_BITS) - 1)
         self._conn.execute("DELETE FROM docs WHERE rowid BETWEEN ? AND ?", (low, high))
+
+
+_PROOF: Final = struct.Struct("<QqqQ")  # size, mtime_ns, ctime_ns, inode
+
+
+def proof(size: int, mtime_ns: int, ctime_ns: int, ino: int) -> bytes | None:
+    """The bytes that stand for a history's fingerprint (None for one they cannot hold, a
+    file time past the year 2262: such a history is read every time)."""
+    try:
+        return _PROOF.pack(size, mtime_ns, ctime_ns, ino)
+    except struct.error:
+        return None
+
+
+def _integer(number: int) -> int:
+    """*number* as a SQLite INTEGER can hold it (a file time past 2262 cannot; its history
+    then has no :func:`proof` and is read every time, so the clamped value is never compared)."""
+    return max(-(2**63), min(number, 2**63 - 1))
 
 
 def stored_object(text: object) -> Row:

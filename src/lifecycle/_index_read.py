@@ -63,20 +63,14 @@ class Stat:
 
 @attrs.frozen
 class Known:
-    """What the index holds of one history: its fingerprint, head line and when it was read."""
+    """What the index holds of one history: its fingerprint (as SQLite can hold it: see
+    :func:`~lifecycle._index_db.proof` for what decides whether it is trusted), head line and
+    when it was read."""
 
     key: int
     stat: Stat
     anchor: Anchor
     seen_ns: int
-
-    def trusted(self, now: Stat) -> bool:
-        """Whether *now* proves the history unchanged since it was read."""
-        return (
-            now == self.stat
-            and self.stat.size == self.anchor.end
-            and max(self.stat.mtime_ns, self.stat.ctime_ns) < self.seen_ns - RACY_NS
-        )
 
 
 @attrs.frozen
@@ -136,8 +130,10 @@ def _read(path: Path, name: str, known: Known | None) -> Fresh:
         docs = _docs(records[at:])
         how = "appended" if len(records) > at else "verified"
         return _fresh(name, stat, anchor, seen, eng, docs, replace=False, how=how)
-    now = f"event {at} is {records[at - 1]['hash'][:12]}" if at <= len(records) else (
-        f"it has {len(records)} events"
+    now = (
+        f"event {at} is {records[at - 1]['hash'][:12]}"
+        if at <= len(records)
+        else (f"it has {len(records)} events")
     )
     warning = (
         f"{label}: the history changed behind the index (event {at} was "
@@ -179,9 +175,7 @@ def _fresh(
 ) -> Fresh:
     if stat.size != anchor.end:  # the file moved on while it was read: verify it next time
         stat = attrs.evolve(stat, size=-1)
-    due = [
-        [i.kind, i.id, i.title, i.due.isoformat(), i.source] for i in due_items(eng, _ANY_DAY)
-    ]
+    due = [[i.kind, i.id, i.title, i.due.isoformat(), i.source] for i in due_items(eng, _ANY_DAY)]
     lessons = index_entries(eng)
     return Fresh(name, stat, anchor, seen, row_of(eng), due, docs, replace, warning, how, lessons)
 
