@@ -157,23 +157,29 @@ INDEX_PROBE = (
 )
 
 
+def _probed(probe: str, workspace: Path, *command: str) -> set[str]:
+    """What of its set *probe* says `lifecycle --workspace WORKSPACE COMMAND` imported (plugins
+    off, a known actor), the command having succeeded."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIFECYCLE_")}
+    env.update(LIFECYCLE_ACTOR="officer", LIFECYCLE_LOAD_PLUGINS="")
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "--workspace", str(workspace), *command],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return _imported(done)
+
+
 def test_status_does_not_import_the_portfolio_index(engine: Engine, workspace: Path):
     """`status` starts without the portfolio index or sqlite3, which only index, search, list
     and due use (#14), while `list` in the same workspace does import them."""
     drive_core(engine, until="end-support")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIFECYCLE_")}
-    env.update(LIFECYCLE_ACTOR="officer", LIFECYCLE_LOAD_PLUGINS="")
     seen = {}
     for command in (["status", "eng-1"], ["list"]):
-        done = subprocess.run(
-            [sys.executable, "-c", INDEX_PROBE, "--workspace", str(workspace), *command],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        seen[command[0]] = _imported(done)
+        seen[command[0]] = _probed(INDEX_PROBE, workspace, *command)
     assert seen["status"] == set()
     assert seen["list"] == {"sqlite3", "lifecycle._index", "lifecycle._index_db"}
 
@@ -191,19 +197,9 @@ def test_warm_portfolio_commands_import_no_engine(engine: Engine, workspace: Pat
     they import neither the engine, the playbook model, attrs, the history reader, the TOML
     parser nor tempfile (#14), while the first `list` (which reads the histories) does."""
     drive_core(engine, until="end-support")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIFECYCLE_")}
-    env.update(LIFECYCLE_ACTOR="officer", LIFECYCLE_LOAD_PLUGINS="")
 
     def imported(*command: str) -> set[str]:
-        done = subprocess.run(
-            [sys.executable, "-c", ENGINE_PROBE, "--workspace", str(workspace), *command],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        return _imported(done)
+        return _probed(ENGINE_PROBE, workspace, *command)
 
     time.sleep(2.2)  # past the index's racy window: the history can be trusted once read
     assert "lifecycle._index_read" in imported("list")  # new to the index: read, replayed
