@@ -29,7 +29,7 @@ from lifecycle._lines import (
     is_timestamp,
     is_timestamp_after,
 )
-from test_speed_audit import mangled
+from test_speed_audit import _GeneralReader, _rechained, mangled
 
 ROOT = Path(__file__).parent.parent
 GOLDEN = Path(__file__).parent / "golden"
@@ -64,29 +64,6 @@ def _bench_history() -> tuple[Record, ...]:
 
 def _copy(records: Any) -> list[Record]:
     return [json.loads(json.dumps(r)) for r in records]
-
-
-def _chained(records: list[Record]) -> bytes:
-    """*records* (without hashes) as history lines, each ``prev`` the line before's hash."""
-    out, prev = [], ""
-    for number, record in enumerate(records):
-        if number:
-            record["prev"] = prev
-        line, prev = encode_hashed(record)
-        out.append(line)
-    return b"".join(out)
-
-
-class _GeneralReader(_Reader):
-    """The audit's reader with neither fast path: every line read by the general path, every
-    record worded by event_problem and fed to conformance unverified."""
-
-    def _common(self, raw: bytes, seq: int, feed: Any) -> bool:
-        return False
-
-    def _checked(self, record: Record, digest: str, seq: int, number: int) -> Record | None:
-        self.verified = False
-        return super()._checked(record, digest, seq, number)
 
 
 def _audited(history: bytes, reader: type[_Reader]) -> list[Any]:
@@ -138,14 +115,14 @@ def test_reader_common_path_matches_general_path(pick: int, how: str, key: str, 
     """The bench's history with one event changed (a member replaced, dropped or added, in the
     envelope or in data, or another type) and re-chained gets the same findings, overrides,
     due items and stage from the reader with its fast paths as without."""
-    history = _chained(_edited(pick, how, key, value))
+    history = _rechained(_edited(pick, how, key, value))
     assert _audited(history, _Reader) == _audited(history, _GeneralReader)
 
 
 def test_clean_bench_history_takes_the_common_path() -> None:
     """Every event of the bench's history after the opened one is a common line (the path the
     bench measures), and it gets the findings of the general path: missed cadences only."""
-    history = _chained(_copy(_bench_history()))
+    history = _rechained(_copy(_bench_history()))
     taken = []
 
     class Counting(_Reader):
