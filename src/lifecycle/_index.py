@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ._dueitem import DueItem
-from ._index_db import Corrupt, IndexDB, Raw, Unavailable, known_of, proof, stored_object
+from ._index_db import Corrupt, IndexDB, Unavailable, proof, stored_object
 from ._index_text import fts_query
 from ._layout import FOLDER, SUFFIX, check_root, is_engagement_id
 from .exceptions import LifecycleError
@@ -31,6 +31,7 @@ from .exceptions import LifecycleError
 # A warm query (every history trusted on its fingerprint) reads the index alone: what replays
 # a history (_index_read, and the engine's model it brings) is imported when one must be read.
 if TYPE_CHECKING:
+    from ._history import Anchor
     from ._index_read import Fresh
     from ._lessons import LessonFilter
     from ._state import Engagement
@@ -249,15 +250,15 @@ class Portfolio:
         listed = set(names)
         self._trusted = listed.difference(stale)
         fresh: list[Fresh] = []
-        base: dict[str, Raw] = {}
+        base: dict[str, Anchor] = {}
         dropped = [name for name in held if name not in listed]
         for name in stale:
-            raw = db.known(name) if name in held else None
-            item = self._refresh(name, raw, update)
+            known = db.known(name) if name in held else None
+            item = self._refresh(name, known, update)
             if not isinstance(item, str):
                 fresh.append(item)
-                if raw is not None:
-                    base[name] = raw
+                if known is not None:
+                    base[name] = known
                 self._answers[name] = (item.row, item.due)
                 if len(fresh) >= _CHUNK:
                     _commit(db, fresh, base, [], update)
@@ -292,13 +293,13 @@ class Portfolio:
             os.close(folder)
         return stale
 
-    def _refresh(self, name: str, known: Raw | None, update: Update) -> Fresh | str:
+    def _refresh(self, name: str, known: Anchor | None, update: Update) -> Fresh | str:
         """The history read again (after what the index knows of it), or its error."""
         from ._index_read import read_history
 
         path = Path(self.root, name + SUFFIX)
         try:
-            item = read_history(path, name, None if known is None else known_of(known))
+            item = read_history(path, name, known)
         except LifecycleError as exc:
             update.unreadable[name] = str(exc)
             return str(exc)
@@ -309,7 +310,7 @@ class Portfolio:
 
 
 def _commit(
-    db: IndexDB, fresh: list[Fresh], known: dict[str, Raw], dropped: list[str], update: Update
+    db: IndexDB, fresh: list[Fresh], known: dict[str, Anchor], dropped: list[str], update: Update
 ) -> None:
     """Write what was read, unless the index has turned out unwritable (then *update* says why)."""
     if update.why is not None:

@@ -27,7 +27,8 @@ from ._codeversion import code_version
 from ._index_text import TOKENIZER
 
 if TYPE_CHECKING:  # a warm query builds none of them (lifecycle._index: imports)
-    from ._index_read import Fresh, Known
+    from ._history import Anchor
+    from ._index_read import Fresh
 
 __all__ = [
     "APPLICATION_ID",
@@ -37,13 +38,12 @@ __all__ = [
     "Corrupt",
     "IndexDB",
     "Unavailable",
-    "known_of",
     "proof",
     "stored_object",
 ]
 
 APPLICATION_ID: Final = 0x4C434958  # "LCIX"
-FORMAT: Final = 2  # 2: due items in a table of their own, sorted by SQLite
+FORMAT: Final = 2  # 2: due items in a table of their own; a proof, not stat columns
 BUSY_MS: Final = 2000
 _SEQ_BITS: Final = 32  # a document's rowid: the engagement's key, then the event's seq
 # A file modified this close to when it was read may change again within the same timestamp
@@ -53,11 +53,11 @@ _SQLITE_CORRUPT: Final = 11
 _SQLITE_NOTADB: Final = 26
 _SCHEMA: Final = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # The history's stat fingerprint is kept only as its proof (see _put): all a query compares.
     "CREATE TABLE engagements (key INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
-    "size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, "
-    "ino INTEGER NOT NULL, seq INTEGER NOT NULL, head TEXT NOT NULL, start INTEGER NOT NULL, "
-    "stop INTEGER NOT NULL, seen_ns INTEGER NOT NULL, row TEXT NOT NULL, "
-    "country TEXT, stage TEXT, playbook TEXT, active INTEGER NOT NULL, proof BLOB)",
+    "seq INTEGER NOT NULL, head TEXT NOT NULL, start INTEGER NOT NULL, stop INTEGER NOT NULL, "
+    "row TEXT NOT NULL, country TEXT, stage TEXT, playbook TEXT, active INTEGER NOT NULL, "
+    "proof BLOB)",
     # What a warm query reads of every engagement, and nothing more: a small index to scan.
     "CREATE INDEX engagement_proofs ON engagements (name, proof)",
     # Each engagement's due items (as of any day: only "overdue" depends on today), with their
@@ -82,10 +82,7 @@ _LESSON_INSERT: Final = (
     "INSERT INTO lessons (key, name, seq, day, at, title, text, stage, words, themes, country, "
     "conflict, conflict_words, row) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_KNOWN: Final = (
-    "SELECT name, key, size, mtime_ns, ctime_ns, ino, seq, head, start, stop, seen_ns "
-    "FROM engagements WHERE name = ?"
-)
+_KNOWN: Final = "SELECT seq, head, start, stop FROM engagements WHERE name = ?"
 # Per history: its proof when it can be trusted on its stat (read whole, and not modified within
 # RACY_NS of being read: decided when the row is written), else NULL.
 _FINGERPRINTS: Final = "SELECT name, proof FROM engagements INDEXED BY engagement_proofs"
@@ -224,11 +221,13 @@ class IndexDB:
         with _translated():
             return dict(self._conn.execute(_FINGERPRINTS))
 
-    def known(self, name: str) -> Raw | None:
-        """What the index holds of one history, as :func:`known_of` reads it."""
+    def known(self, name: str) -> Anchor | None:
+        """The head line the index last read of one history (None: it holds none)."""
+        from ._history import Anchor
+
         with _translated():
-            raw: Raw | None = self._conn.execute(_KNOWN, (name,)).fetchone()
-            return raw
+            raw = self._conn.execute(_KNOWN, (name,)).fetchone()
+        return None if raw is None else Anchor(*raw)
 
     def rows(self) -> list[tuple[str, Row]]:
         """Every stored ``list`` row, by engagement id.
@@ -290,7 +289,7 @@ class IndexDB:
             return [(name, seq, *texts[rowid]) for name, seq, rowid in shown], total
 
     def commit(
-        self, fresh: Sequence[Fresh], base: Mapping[str, Raw], dropped: Sequence[str]
+        self, fresh: Sequence[Fresh], base: Mapping[str, Anchor], dropped: Sequence[str]
     ) -> None:
         """Write *fresh* rows and documents and drop *dropped* engagements, in one transaction.
 
@@ -304,8 +303,7 @@ class IndexDB:
                 for name in dropped:
                     self._drop(name)
                 for item in fresh:
-                    raw = base.get(item.name)
-                    self._put(item, None if raw is None else known_of(raw))
+                    self._put(item, base.get(item.name))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -319,20 +317,18 @@ class IndexDB:
             self._conn.execute("DELETE FROM due WHERE key = ?", (key,))
         self._conn.execute("DELETE FROM engagements WHERE name = ?", (name,))
 
-    def _put(self, item: Fresh, base: Known | None) -> None:
+    def _put(self, item: Fresh, base: Anchor | None) -> None:
         conn = self._conn
         now = conn.execute(
             "SELECT key, seq, head, stop FROM engagements WHERE name = ?", (item.name,)
         ).fetchone()
         if not item.replace:
-            ours = None if base is None else (base.anchor.seq, base.anchor.head, base.anchor.end)
+            ours = None if base is None else (base.seq, base.head, base.end)
             if now is None or tuple(now[1:]) != ours:
                 return  # another process has moved this row on: leave it to be verified
         st, anchor = item.stat, item.anchor
         values = (
-            *map(_integer, (st.size, st.mtime_ns, st.ctime_ns, st.ino)),
             *(anchor.seq, anchor.head, anchor.start, anchor.end),
-            item.seen_ns,
             json.dumps(item.row, ensure_ascii=False),
             *(item.row.get("country"), item.row.get("stage"), item.row.get("playbook")),
             int(not item.row.get("final")),
@@ -344,17 +340,15 @@ class IndexDB:
         )
         if now is None:
             key = conn.execute(
-                "INSERT INTO engagements (name, size, mtime_ns, ctime_ns, ino, seq, head, start, "
-                "stop, seen_ns, row, country, stage, playbook, active, proof) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO engagements (name, seq, head, start, stop, row, country, stage, "
+                "playbook, active, proof) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (item.name, *values),
             ).lastrowid
         else:
             key = now[0]
             conn.execute(
-                "UPDATE engagements SET size = ?, mtime_ns = ?, ctime_ns = ?, ino = ?, seq = ?, "
-                "head = ?, start = ?, stop = ?, seen_ns = ?, row = ?, country = ?, "
-                "stage = ?, playbook = ?, active = ?, proof = ? WHERE key = ?",
+                "UPDATE engagements SET seq = ?, head = ?, start = ?, stop = ?, row = ?, "
+                "country = ?, stage = ?, playbook = ?, active = ?, proof = ? WHERE key = ?",
                 (*values, key),
             )
         assert key is not None  # an INSERT always has a rowid
@@ -369,7 +363,7 @@ class IndexDB:
         )
         conn.execute("DELETE FROM lessons WHERE key = ?", (key,))
         conn.executemany(_LESSON_INSERT, [(key, item.name, *entry) for entry in item.lessons])
-        self._delete_docs(key, 0 if item.replace or base is None else base.anchor.seq)
+        self._delete_docs(key, 0 if item.replace or base is None else base.seq)
         conn.executemany(
             "INSERT INTO docs (rowid, engagement, seq, type, body) VALUES (?, ?, ?, ?, ?)",
             [
@@ -396,12 +390,6 @@ def proof(size: int, mtime_ns: int, ctime_ns: int, ino: int) -> bytes | None:
         return None
 
 
-def _integer(number: int) -> int:
-    """*number* as a SQLite INTEGER can hold it (a file time past 2262 cannot; its history
-    then has no :func:`proof` and is read every time, so the clamped value is never compared)."""
-    return max(-(2**63), min(number, 2**63 - 1))
-
-
 def stored_object(text: object) -> Row:
     """A JSON object the index stored (a lesson's row).
 
@@ -415,15 +403,6 @@ def stored_object(text: object) -> Row:
     if type(found) is not dict:
         raise Corrupt("a stored row is not a JSON object")
     return found
-
-
-def known_of(raw: Raw) -> Known:
-    """The :class:`Known` of a row of :meth:`IndexDB.known`."""
-    from ._history import Anchor
-    from ._index_read import Known, Stat
-
-    _, key, size, mtime, ctime, ino, seq, head, start, stop, seen = raw
-    return Known(key, Stat(size, mtime, ctime, ino), Anchor(seq, head, start, stop), seen)
 
 
 def _kind(path: Path) -> str | None:

@@ -2,8 +2,8 @@
 
 The index never takes a history's lock (writers never wait on it): it reads the bytes as they
 are, verifies them strictly as every reader does, and retries a moment later when it meets a last
-line still being written. What it knew of a history (its :class:`Known`: the stat fingerprint,
-and the seq, hash and byte range of the head line) decides how much is read:
+line still being written. What it knew of a history (the seq, hash and byte range of its head
+line, an :class:`~lifecycle._history.Anchor`) decides how much is read:
 
 - the file grew and the line at the known head's place still carries the known hash: only the
   lines after it are read and verified (the state continues from the engine's snapshot when
@@ -27,7 +27,6 @@ import attrs
 from ._due import due_items
 from ._files import open_regular, read_bounded
 from ._history import Anchor, _anchor_holds, _verify
-from ._index_db import RACY_NS as RACY_NS
 from ._index_text import document
 from ._lessons import index_entries
 from ._listing import row_of
@@ -36,7 +35,7 @@ from ._state import Engagement
 from ._statecache import continued
 from .exceptions import TornTailError
 
-__all__ = ["RACY_NS", "Fresh", "Known", "Stat", "read_history"]
+__all__ = ["Fresh", "Stat", "read_history"]
 
 Record = dict[str, Any]  # Any: a JSON object as stored.
 Doc = tuple[int, str, str]  # (seq, event type, text)
@@ -62,18 +61,6 @@ class Stat:
 
 
 @attrs.frozen
-class Known:
-    """What the index holds of one history: its fingerprint (as SQLite can hold it: see
-    :func:`~lifecycle._index_db.proof` for what decides whether it is trusted), head line and
-    when it was read."""
-
-    key: int
-    stat: Stat
-    anchor: Anchor
-    seen_ns: int
-
-
-@attrs.frozen
 class Fresh:
     """One history as read now: its fingerprint and head, its ``list`` row and due items, and
     the search documents to add (all of them when *replace*, else those after the known head),
@@ -92,7 +79,7 @@ class Fresh:
     lessons: list[tuple[object, ...]] = attrs.field(factory=list)  # all of them (#15)
 
 
-def read_history(path: Path, name: str, known: Known | None) -> Fresh:
+def read_history(path: Path, name: str, known: Anchor | None) -> Fresh:
     """Read the history at *path* (engagement *name*) after what *known* says of it.
 
     Raises:
@@ -108,13 +95,13 @@ def read_history(path: Path, name: str, known: Known | None) -> Fresh:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _read(path: Path, name: str, known: Known | None) -> Fresh:
+def _read(path: Path, name: str, known: Anchor | None) -> Fresh:
     label = str(path)
     fd = open_regular(path, os.O_RDONLY)
     try:
         seen = time.time_ns()
         stat = Stat.of(os.fstat(fd))
-        if known is not None and stat.size > known.anchor.end and _anchor_holds(fd, known.anchor):
+        if known is not None and stat.size > known.end and _anchor_holds(fd, known):
             grown = _grown(label, path, fd, known)
             if grown is not None:
                 eng, docs, anchor = grown
@@ -125,8 +112,8 @@ def _read(path: Path, name: str, known: Known | None) -> Fresh:
     eng = continued(label, None, records, anchor)[0]
     if known is None:
         return _fresh(name, stat, anchor, seen, eng, _docs(records), replace=True)
-    at = known.anchor.seq
-    if at <= len(records) and records[at - 1]["hash"] == known.anchor.head:
+    at = known.seq
+    if at <= len(records) and records[at - 1]["hash"] == known.head:
         docs = _docs(records[at:])
         how = "appended" if len(records) > at else "verified"
         return _fresh(name, stat, anchor, seen, eng, docs, replace=False, how=how)
@@ -137,19 +124,19 @@ def _read(path: Path, name: str, known: Known | None) -> Fresh:
     )
     warning = (
         f"{label}: the history changed behind the index (event {at} was "
-        f"{known.anchor.head[:12]}, now {now}); read again whole"
+        f"{known.head[:12]}, now {now}); read again whole"
     )
     docs = _docs(records)
     return _fresh(name, stat, anchor, seen, eng, docs, replace=True, warning=warning, how="changed")
 
 
 def _grown(
-    label: str, path: Path, fd: int, known: Known
+    label: str, path: Path, fd: int, known: Anchor
 ) -> tuple[Engagement, list[Doc], Anchor] | None:
     """The state and new documents when the engine's snapshot lies at or before the known head
     and still holds (only the lines after it are read); None otherwise."""
     snapshot = load_snapshot(path)
-    if snapshot is None or snapshot[1].seq > known.anchor.seq:
+    if snapshot is None or snapshot[1].seq > known.seq:
         return None
     if not _anchor_holds(fd, snapshot[1]):
         return None
@@ -157,7 +144,7 @@ def _grown(
     eng, used = continued(label, snapshot, records, anchor)
     if not used:
         return None
-    at = known.anchor.seq
+    at = known.seq
     return eng, _docs([r for r in records if r["seq"] > at]), anchor
 
 
