@@ -359,3 +359,11 @@ def test_an_actor_only_the_password_database_names_is_not_answered_from_the_cach
     assert all(r.full and r.code == 0 for r in runs) and runs[0].out == runs[1].out
     with_login = _warm(ws, "midway", env={**env, "USER": "login-name"})
     assert b"login-name" in with_login.out
+
+
+def test_the_status_cache_names_the_workspace_layout_as_everything_else_does():
+    """The status cache's own copies of the history suffix and the derived-files folder (kept
+    so that its front door imports nothing) are the names lifecycle._layout gives everyone."""
+    from lifecycle import _layout, _statuscache
+
+    assert (_statuscache.FOLDER, _statuscache.SUFFIX) == (_layout.FOLDER, _layout.SUFFIX)

@@ -3,7 +3,8 @@
 A history is ``<id>.history.jsonl`` (:data:`SUFFIX`) beside the others; what lifecycle derives
 from them (snapshots, the portfolio index, the status cache) lives in ``.lifecycle``
 (:data:`FOLDER`). Kept free of imports beyond the standard library's ``os`` and ``re``: the
-portfolio commands and the status cache read these names without loading the engine (#14).
+portfolio commands read these names without loading the engine (#14). The status cache's front
+door, which must not even import ``re``, keeps its own copies (``lifecycle._statuscache``).
 """
 
 from __future__ import annotations
