@@ -24,8 +24,14 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 KINDS = make_plugin_manager(load_entrypoints=False, environ={}).rule_kinds()
-# The audit's day: never before the events the engine writes now (a later `at` is an error).
-TODAY = max(dt.date(2026, 6, 1), dt.datetime.now(dt.UTC).date())
+
+
+def _today() -> dt.date:
+    """The audit's day: never before the events the engine writes now (a later `at` is an
+    error), asked at each audit so that a run crossing midnight UTC stays right."""
+    return max(dt.date(2026, 6, 1), dt.datetime.now(dt.UTC).date())
+
+
 JSON_VALUES = st.recursive(
     st.none()
     | st.booleans()
@@ -67,7 +73,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def audit_bytes(path: Path, data: bytes) -> FileReport:
     """Write *data* to *path* and audit it; any exception fails the test."""
     path.write_bytes(data)
-    report = audit_file(path, kinds=KINDS, today=TODAY)
+    report = audit_file(path, kinds=KINDS, today=_today())
     assert isinstance(report, FileReport)
     for finding in report.findings:
         assert finding.severity in ("error", "warning") and finding.code and finding.message
