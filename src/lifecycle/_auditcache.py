@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from ._auditreport import FileReport
-from ._conformance import Finding, overdue_findings
 from ._files import open_regular, read_regular
-from ._history import SUFFIX
+from ._finding import Finding, overdue_findings
+from ._layout import SUFFIX
 from ._lines import FORMAT_VERSION
 from .exceptions import HistoryError
 

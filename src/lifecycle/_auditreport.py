@@ -15,14 +15,12 @@ from typing import Any
 
 import attrs
 
-from ._conformance import Finding
-from ._history import SUFFIX
-from ._workspace import ENGAGEMENT_ID
+from ._finding import Finding
+from ._layout import ENGAGEMENT_ID, SUFFIX
 
 __all__ = ["Checkpoint", "FileReport", "find_histories", "missing_reports", "read_checkpoints"]
 
 _CHECKPOINT = re.compile(r"^checkpoint\s+(\S+)\s+(\d+)\s+([0-9a-f]{64})\s*$")
-
 
 
 @attrs.frozen

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import attrs
 
@@ -18,6 +18,9 @@ from ._consistency import override_problems, reason_problems, return_problem, un
 from ._decide import GATE, reason_problem
 from ._due import due_items
 from ._eventcheck import event_problems, fact_problems, kind_checked
+from ._finding import Finding, overdue_findings
+from ._finding import error as _error
+from ._finding import warning as _warning
 from ._inputs import actor_problem, free_text_actor
 from ._log import AUDIT_LIMIT
 from ._replay import EVENT_VERSIONS, Mismatch, ReplayError, apply, apply_verified, recheck, start
@@ -48,36 +51,6 @@ _BAD_DATA = (
     RecursionError,
     OverflowError,
 )
-
-
-@attrs.frozen
-class Finding:
-    """One thing an auditor should know about a file."""
-
-    code: str
-    severity: Literal["error", "warning"]
-    seq: int | None
-    message: str
-    line: int | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        """The finding as ``audit --json`` prints it."""
-        # Any: a JSON object.
-        return {
-            "code": self.code,
-            "severity": self.severity,
-            "seq": self.seq,
-            "line": self.line,
-            "message": self.message,
-        }
-
-
-def _error(code: str, seq: int | None, message: str) -> Finding:
-    return Finding(code, "error", seq, message, None if seq is None else seq + 1)
-
-
-def _warning(code: str, seq: int | None, message: str) -> Finding:
-    return Finding(code, "warning", seq, message, None if seq is None else seq + 1)
 
 
 @attrs.define
@@ -412,18 +385,6 @@ class Conformance:
             self.due = [item.as_json() for item in due_items(eng, self.today)]
             out.extend(overdue_findings(self.due, self.today, eng.seq))
         return out
-
-
-def overdue_findings(due: list[dict[str, Any]], today: dt.date, seq: int | None) -> list[Finding]:
-    """``overdue`` warnings for the due items (as ``DueItem.as_json``) past *today*.
-
-    Kept apart from the replay so a cached audit can recompute them for another day.
-    """
-    return [
-        _warning("overdue", seq, f"{i['kind']} {i['id']} was due {i['due']} ({i['source']})")
-        for i in due
-        if dt.date.fromisoformat(i["due"]) < today
-    ]
 
 
 def _dict(value: object) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ._auditreport import FileReport
-from ._conformance import Finding
+from ._finding import Finding
 
 __all__ = ["cite_findings"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
@@ -14,9 +14,11 @@ from ._inputs import date_problem
 from ._layout import ENGAGEMENT_ID as ENGAGEMENT_ID
 from ._layout import SUFFIX, check_root
 from ._layout import is_engagement_id as is_engagement_id
-from ._model import Fact
 from ._places import place_problem
 from .exceptions import HistoryError, InvalidInputError, NotFoundError
+
+if TYPE_CHECKING:
+    from ._model import Fact  # annotations only: the store's folder needs no playbook model
 
 __all__ = [
     "Workspace",

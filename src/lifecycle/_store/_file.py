@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from .._files import open_regular, read_regular
 from .._history import Anchor, FileHistoryStore, Record, Session, _fsync_dir, _write_durably
-from .._snapshot import load_snapshot, remove_snapshot, save_snapshot
 from .._workspace import Workspace
 from ..exceptions import EngagementExistsError, HistoryError
 
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["FileStore"]
 
 _CHUNK = 1 << 20
+_AFTER = 1 << 16  # the reads after the size first seen: to the end, whatever it is now
 
 
 class FileStore:
@@ -82,8 +82,14 @@ class FileStore:
     def lines(self, engagement: str) -> Iterator[bytes]:
         """The file's bytes in chunks (whole lines are not promised: the audit splits them)."""
         path = self.workspace.existing(engagement)
-        with os.fdopen(open_regular(path, os.O_RDONLY), "rb") as handle:
-            while chunk := handle.read(_CHUNK):
+        fd = open_regular(path, os.O_RDONLY)
+        with os.fdopen(fd, "rb", buffering=0) as handle:
+            left = os.fstat(fd).st_size
+            # Asked for what is there (a read of 1 MiB makes a 1 MiB buffer, whatever it
+            # returns: three times the cost of reading a 40 kB history); what was appended
+            # since the stat is read on, in chunks.
+            while chunk := handle.read(min(left, _CHUNK) if left > 0 else _AFTER):
+                left -= len(chunk)
                 yield chunk
 
     def load(self, histories: Mapping[str, bytes]) -> None:
@@ -123,15 +129,22 @@ class FileStore:
         return self.workspace.roles_of(actor)
 
     def load_snapshot(self, engagement: str) -> tuple[Engagement, Anchor] | None:
-        """The snapshot in ``.lifecycle/``, when usable."""
+        """The snapshot in ``.lifecycle/``, when usable (the state's model is imported only
+        by a command that replays: the portfolio and report commands never do)."""
+        from .._snapshot import load_snapshot
+
         return load_snapshot(self.workspace.path_of(engagement))
 
     def save_snapshot(self, engagement: str, state: Engagement, anchor: Anchor) -> None:
         """Write the snapshot atomically."""
+        from .._snapshot import save_snapshot
+
         save_snapshot(self.workspace.path_of(engagement), state, anchor)
 
     def remove_snapshot(self, engagement: str) -> None:
         """Remove a stale snapshot."""
+        from .._snapshot import remove_snapshot
+
         remove_snapshot(self.workspace.path_of(engagement))
 
     def close(self) -> None:
