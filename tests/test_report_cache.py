@@ -78,6 +78,11 @@ def entries(workspace: Path) -> dict[str, bytes]:
     return {json.loads(line.partition(b"\t")[0])["engagement"]: line for line in lines}
 
 
+def forget_reports(workspace: Path) -> None:
+    """Remove the reports kept whole (_memo), so that the next report reads its entries."""
+    shutil.rmtree(contribution_folder(workspace) / "reports", ignore_errors=True)
+
+
 def replace_entry(workspace: Path, engagement: str, line: bytes) -> None:
     """Put *line* in place of *engagement*'s entry line, the other lines left as they are."""
     kept = entries(workspace)
@@ -233,6 +238,7 @@ def test_a_damaged_or_foreign_entry_is_ignored_and_rewritten(
     report(workspace, "report")
     kept = entries(workspace)
     replace_entry(workspace, "amani", damage(kept))
+    forget_reports(workspace)
     code, out, err = report(workspace, "report")
     assert (code, err) == (0, "") and out == fresh
     assert entries(workspace)["amani"] == kept["amani"]
@@ -347,6 +353,7 @@ def test_another_plugin_set_never_serves_the_entries_of_this_one(
     entry = json.loads(body)
     entry["contribution"]["title"] = "Forged in the cache"
     replace_entry(workspace, "beta", sealed(meta, entry))
+    forget_reports(workspace)
 
     def title() -> str:
         data = json.loads(report(workspace, "report", "--format", "json")[1])
@@ -405,6 +412,7 @@ def test_compiled_templates_are_kept_and_a_damaged_one_is_compiled_again(
     for path in compiled:
         path.write_bytes(b"\x00 not a compiled template")
     monkeypatch.setattr(_render, "_ENV", {})
+    forget_reports(workspace)  # each form rendered again, not taken whole
     assert all(report(workspace, "report", "--format", f)[1] == fresh[f] for f in FORMATS)
     assert {path: path.read_bytes() for path in compiled} == good
 

@@ -13,13 +13,13 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["code_version"]
+__all__ = ["code_version", "installed_version"]
 
 
 @functools.cache
 def code_version() -> str:
     """``<version>+<sha256 prefix of every module of the package>``, computed once a process."""
-    number = _installed_version()
+    number = installed_version("lifecycle")
     digest = hashlib.sha256()
     package = Path(__file__).parent
     for source in sorted(package.rglob("*.py")):
@@ -28,16 +28,19 @@ def code_version() -> str:
     return f"{number}+{digest.hexdigest()[:16]}"
 
 
-def _installed_version() -> str:
-    """The installed distribution's version, as ``importlib.metadata.version`` finds it (the
-    first ``lifecycle-<version>.dist-info`` on ``sys.path``), without importing that module
-    and the e-mail parser it brings (#14: every snapshot read asks for the code version)."""
+@functools.cache
+def installed_version(distribution: str) -> str:
+    """The installed version of *distribution* ("unknown": none found), as
+    ``importlib.metadata.version`` finds it (the first ``<name>-<version>.dist-info`` on
+    ``sys.path``, the name compared case-blind), without importing that module and the e-mail
+    parser it brings (#14: every snapshot read asks for the code version)."""
+    prefix = f"{distribution.lower()}-"
     for entry in sys.path:
         try:
             names = os.listdir(entry or ".")
         except OSError:
             continue
         for name in names:
-            if name.startswith("lifecycle-") and name.endswith(".dist-info"):
-                return name.removeprefix("lifecycle-").removesuffix(".dist-info")
+            if name.lower().startswith(prefix) and name.endswith(".dist-info"):
+                return name[len(prefix) :].removesuffix(".dist-info")
     return "unknown"

@@ -256,7 +256,9 @@ def _replayed_related(engine: Engine, engagement: Engagement) -> list[Row]:
             continue
         for lesson in other.lessons:
             row = lesson_row(other, lesson)
-            rows.append(related_row(engagement, row, other.facts.get("country"), conflict_key(other)))
+            rows.append(
+                related_row(engagement, row, other.facts.get("country"), conflict_key(other))
+            )
     return sort_rows(rows)
 
 

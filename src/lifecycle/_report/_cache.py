@@ -32,7 +32,6 @@ import functools
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -44,6 +43,7 @@ from .._files import read_regular
 from .._lines import FORMAT_VERSION
 from ..exceptions import HistoryError
 from ._contrib import Contribution, Span, due_as_of, identity
+from ._memo import Memo
 
 if TYPE_CHECKING:
     from .._auditreport import FileReport
@@ -78,6 +78,9 @@ class ReportCache:
 
     audits: AuditCache | None = None
     entries: Entries | None = None
+    memo: Memo | None = None  # the last reports, kept whole (:mod:`~._memo`)
+    # The key of the bytes each engagement's figures came from, as the report reads them.
+    used: dict[str, str] = attrs.field(factory=dict)
 
     @classmethod
     def of(cls, store: Store, versions: Iterable[str]) -> ReportCache:
@@ -90,7 +93,15 @@ class ReportCache:
             return cls()
         versions = list(versions)
         folder = contribution_folder(store.workspace.root)
-        return cls(AuditCache(default_cache_dir(), versions), Entries(folder, versions))
+        entries = Entries(folder, versions)
+        return cls(AuditCache(default_cache_dir(), versions), entries, Memo(folder / "reports"))
+
+    def key(self, label: str, data: bytes) -> str:
+        """The key the entry of *data*, the bytes of the history file *label*, is kept under
+        ("": none is kept)."""
+        if self.audits is None or self.entries is None:
+            return ""
+        return self.entries.key(self.audits.key_of(os.path.basename(label), data))
 
     def audit(
         self,
@@ -109,6 +120,21 @@ class ReportCache:
         found = self.entries.verdict(engagement, key, label, today)
         found = found or self.audits.get(audit_key, Path(label), today)
         return found or _audited(label, data, kinds, today), key
+
+    def kept(
+        self, engagement: str, key: str, label: str, today: dt.date
+    ) -> tuple[FileReport, Contribution] | None:
+        """The clean verdict and the contribution kept under *key* for the file *label*, as of
+        *today* (None: no usable entry, or a verdict that is not clean)."""
+        if self.entries is None or not key:
+            return None
+        verdict = self.entries.verdict(engagement, key, label, today)
+        if verdict is None or not verdict.ok:
+            return None
+        found = self.entries.contribution(engagement, key, label, today)
+        if found is None or (found.events, found.head) != (verdict.events, verdict.head):
+            return None
+        return verdict, found
 
 
 def _audited(label: str, data: bytes, kinds: Mapping[str, RuleKind], today: dt.date) -> FileReport:
@@ -132,6 +158,11 @@ class Entries:
         self._decoded: dict[str, Data | None] = {}  # engagement: its entry (None: unusable)
         self._used: dict[str, bytes] = {}  # engagement: its line, as it is to be written
         self._changed = False
+
+    @property
+    def salt(self) -> str:
+        """What every key of this file covers: the entry's form and the code versions."""
+        return self._salt
 
     def key(self, audit_key: str) -> str:
         """The key of the bytes whose audit cache key is *audit_key* (which covers the file's
@@ -180,6 +211,8 @@ class Entries:
         or one is no longer used; a failure (a read-only folder, a full disk) only loses them."""
         if not self._changed and self._used.keys() == self._lines_read().keys():
             return
+        import tempfile  # only a report that changed an entry writes
+
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             fd, temp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")

@@ -19,16 +19,32 @@ import attrs
 from .._lessonaudit import cite_findings
 from ..exceptions import CorruptHistoryError, LifecycleError
 from ._cache import ReportCache
-from ._contrib import SERVICE_KINDS, Contribution, contribution, identity
+from ._contrib import SERVICE_KINDS, Contribution, identity
 
 if TYPE_CHECKING:
     from .._auditreport import FileReport
     from .._rules import RuleKind
     from .._store import Store
 
-__all__ = ["FORMAT_VERSION", "Period", "gather", "summarize"]
+__all__ = ["FORMATS", "FORMAT_VERSION", "TOTALS", "Period", "gather", "summarize"]
 
 FORMAT_VERSION: Final = 1
+FORMATS: Final = ("html", "md", "json")  # the forms :func:`~._render.render` makes
+# The totals every form shows, in this order, with their words (docs/report.md).
+TOTALS: Final = (
+    ("engagements", "Engagements in the period"),
+    ("opened", "Opened"),
+    ("active", "Active at some point"),
+    ("open_at_end", "Open at the end"),
+    ("closed", "Closed"),
+    ("withdrawn", "Withdrawn"),
+    ("services", "Services delivered"),
+    ("overrides", "Overrides"),
+    ("forced", "Forced moves"),
+    ("cadences_missed", "Cadences missed"),
+    ("overdue", "Overdue now"),
+    ("lessons", "Lessons captured"),
+)
 Data = dict[str, Any]  # Any: a JSON object.
 Record = dict[str, Any]  # Any: a JSON object as stored.
 
@@ -54,6 +70,7 @@ def gather(
     today: dt.date,
     kinds: Mapping[str, RuleKind],
     cache: ReportCache | None = None,
+    known: Mapping[str, str] | None = None,
 ) -> tuple[list[Contribution], list[dict[str, str]], list[Data]]:
     """Every engagement's contribution whose history audits clean, each history that could not
     be read (id, error), and each that does not audit clean (id, path, its error findings).
@@ -62,15 +79,19 @@ def gather(
     every history read), and only a clean one is counted: an error finding means the history
     holds what the engine could not have written, so no figure may rest on it. With *cache*, the
     verdict on bytes audited before and the contribution computed from them are reused
-    (:mod:`~lifecycle._report._cache`); cites are judged afresh either way.
+    (:mod:`~lifecycle._report._cache`); cites are judged afresh either way. *known* names the
+    key of each history's bytes read just before (:func:`~lifecycle._report.report_text`): a
+    history whose clean entry is kept under it is not read again. ``cache.used`` then holds the
+    key of the bytes each engagement's figures came from.
     """
     read: list[tuple[Contribution, FileReport]] = []
     unreadable: list[dict[str, str]] = []
-    cache = cache or ReportCache()
+    cache, known = cache or ReportCache(), known or {}
     for engagement in store.engagements():
         label = store.label_of(engagement)
         try:
-            read.append(_read(store, engagement, label, today, kinds, cache))
+            kept = _kept(cache, engagement, known.get(engagement, ""), label, today)
+            read.append(kept or _read(store, engagement, label, today, kinds, cache))
         except LifecycleError as exc:
             unreadable.append({"engagement": engagement, "error": str(exc)})
     if cache.entries is not None:
@@ -79,6 +100,18 @@ def gather(
     clean = [c for c, audit in read if audit.ok]
     failed = [_failed(c, audit) for c, audit in read if not audit.ok]
     return clean, unreadable, failed
+
+
+def _kept(
+    cache: ReportCache, engagement: str, key: str, label: str, today: dt.date
+) -> tuple[Contribution, FileReport] | None:
+    """The contribution and the clean verdict kept under *key*, the key of the bytes of
+    *engagement* read just before (None: none is kept, or none usable)."""
+    kept = cache.kept(engagement, key, label, today)
+    if kept is None:
+        return None
+    cache.used[engagement] = key
+    return kept[1], kept[0]
 
 
 def _read(
@@ -98,10 +131,12 @@ def _read(
     for _ in range(3):
         data = b"".join(store.lines(engagement))
         audit, key = cache.audit(engagement, label, data, kinds, today)
+        cache.used[engagement] = key
         if audit.ok:
             return _counted(engagement, label, data, audit, today, cache, key), audit
         if data == b"".join(store.lines(engagement)):  # not an append caught half-way
             from .._events import check_events
+            from ._fold import contribution
 
             records = check_events(label, store.read_after(engagement, None)[0])
             _keep(cache, engagement, key, audit, None)
@@ -130,6 +165,7 @@ def _counted(
         if found is not None and (found.events, found.head) == (audit.events, audit.head):
             return found
     from .._events import check_events  # only for a history counted afresh
+    from ._fold import contribution
 
     records = check_events(label, audited_records(label, data, engagement, audit))
     found = contribution(label, records, today)

@@ -17,25 +17,10 @@ from markupsafe import Markup
 
 from .._codeversion import code_version
 from . import _svg
+from ._data import FORMATS, TOTALS
 
 __all__ = ["FORMATS", "TOTALS", "render"]
 
-FORMATS: Final = ("html", "md", "json")
-# The totals every form shows, in this order, with their words (docs/report.md).
-TOTALS: Final = (
-    ("engagements", "Engagements in the period"),
-    ("opened", "Opened"),
-    ("active", "Active at some point"),
-    ("open_at_end", "Open at the end"),
-    ("closed", "Closed"),
-    ("withdrawn", "Withdrawn"),
-    ("services", "Services delivered"),
-    ("overrides", "Overrides"),
-    ("forced", "Forced moves"),
-    ("cadences_missed", "Cadences missed"),
-    ("overdue", "Overdue now"),
-    ("lessons", "Lessons captured"),
-)
 _MD_SPECIAL: Final = re.compile(r"([\\`*_\[\]<>|&~#])")
 
 

@@ -8,19 +8,24 @@ import gc
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .._codeversion import code_version
-from .._history import SUFFIX
 from .._inputs import date_problem
-from .._report import FORMATS, ReportCache, make_report, render, templates_folder
+from .._layout import SUFFIX
+from .._report import FORMATS, ReportCache, report_text, templates_folder
 from ..exceptions import InvalidInputError, LifecycleError
 from ._lazyplugins import _builtin_only as builtin_only
 from ._render import escape
+
+if TYPE_CHECKING:
+    from .._catalog import Catalog
+    from .._rules import RuleKind
+    from .._store import Store
 
 __all__ = ["COMMANDS", "write_file"]
 
@@ -76,31 +81,65 @@ def report(
     env: Any = click.get_current_context().obj  # Any: cli.Env
     if out is not None and (problem := _target_problem(out, out.parent)):
         raise InvalidInputError(f"--out {out}: {problem}")  # before any work: nothing written
-    cache = None if no_cache else ReportCache.of(env.engine.store, _versions(env.plugins))
+    cache = None if no_cache else ReportCache.of(env.store, _versions(env.plugins))
     with _fewer_collections():
-        data = make_report(env.engine, start=start, end=end, playbooks=playbooks, cache=cache)
-        text = render(data, fmt, compiled=None if no_cache else templates_folder())
-    for entry in data["unreadable"]:
+        kept, unreadable, failed = report_text(
+            _Source(env),
+            fmt,
+            start=start,
+            end=end,
+            playbooks=playbooks,
+            cache=cache,
+            compiled=None if no_cache else templates_folder(),
+        )
+    for entry in unreadable:
         click.echo(
             f"warning: {escape(entry['engagement'])}: not in the report: {escape(entry['error'])}",
             err=True,
         )
-    for entry in data["failed_audit"]:
-        first, count = entry["errors"][0], len(entry["errors"])
+    for bad in failed:
+        first, count = bad["errors"][0], len(bad["errors"])
         click.echo(
-            f"warning: {escape(entry['engagement'])}: not in the report: it does not audit clean "
+            f"warning: {escape(bad['engagement'])}: not in the report: it does not audit clean "
             f"({count} error(s); first {first['code']} at seq {first['seq']}: "
             f"{escape(first['message'])})",
             err=True,
         )
     if out is None:
-        click.echo(text, nl=False)
+        click.echo(kept.text, nl=False)
         return
-    write_file(out, text)
+    write_file(out, kept.text)
     click.echo(
-        f"Report of {data['totals']['engagements']} engagement(s), "
-        f"{data['period']['from'] or 'start'} to {data['period']['to']}: {escape(str(out))}"
+        f"Report of {kept.engagements} engagement(s), "
+        f"{kept.start or 'start'} to {kept.end}: {escape(str(out))}"
     )
+
+
+class _Source:
+    """What the report draws on (:class:`~lifecycle._report.Source`): the store and the day
+    of the command's own clock, and the engine (the plugins, the keyring) only when it asks
+    for rule kinds or the catalog, which a report whose verdicts are all cached never does."""
+
+    def __init__(self, env: Any) -> None:
+        # Any: cli.Env.
+        self._env = env
+
+    @property
+    def store(self) -> Store:
+        return self._env.store  # type: ignore[no-any-return]
+
+    @property
+    def rule_kinds(self) -> Mapping[str, RuleKind]:
+        return self._env.engine.rule_kinds  # type: ignore[no-any-return]
+
+    @property
+    def catalog(self) -> Catalog:
+        return self._env.engine.catalog  # type: ignore[no-any-return]
+
+    def today(self) -> dt.date:
+        """Today (UTC) as the engine would say it: by the command's clock, if it has one."""
+        now = self._env.clock() if self._env.clock is not None else dt.datetime.now(dt.UTC)
+        return now.astimezone(dt.UTC).date()
 
 
 @contextlib.contextmanager

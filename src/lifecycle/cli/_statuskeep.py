@@ -61,9 +61,7 @@ class Keeper:
 
 
 @contextlib.contextmanager
-def keeping(
-    env: Any, engagement: str, as_json: bool, today: Callable[[], str]
-) -> Iterator[Keeper]:
+def keeping(env: Any, engagement: str, as_json: bool, today: Callable[[], str]) -> Iterator[Keeper]:
     """Run the block (the status command), then keep what it wrote if the cache may serve it.
 
     *env* is the CLI's Env; *today* tells the date by its clock, as ``YYYY-MM-DD``, asked again
