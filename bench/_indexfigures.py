@@ -70,16 +70,23 @@ def _lessons_workspace(work: Path, count: int) -> Path:
         with open(path, "ab") as out:
             for n in (1, 2):
                 topic = _TOPICS[(i * n) % len(_TOPICS)]
-                line = encode_line({
-                    "seq": EVENTS + n, "at": format_at(at + dt.timedelta(seconds=n)),
-                    "actor": "a.mensah", "type": "lesson", "v": 1, "prev": head,
-                    "data": {
-                        "title": f"{topic.title()} first, case {i}-{n}",
-                        "text": f"What the {topic} of round {i % 97} taught the team.",
-                        "themes": ["local-dynamics"] if n == 1 else ["ceasefire"],
-                        "sections": {}, "stage": "active-support",
-                    },
-                })
+                line = encode_line(
+                    {
+                        "seq": EVENTS + n,
+                        "at": format_at(at + dt.timedelta(seconds=n)),
+                        "actor": "a.mensah",
+                        "type": "lesson",
+                        "v": 1,
+                        "prev": head,
+                        "data": {
+                            "title": f"{topic.title()} first, case {i}-{n}",
+                            "text": f"What the {topic} of round {i % 97} taught the team.",
+                            "themes": ["local-dynamics"] if n == 1 else ["ceasefire"],
+                            "sections": {},
+                            "stage": "active-support",
+                        },
+                    }
+                )
                 out.write(line)
                 head = json.loads(line)["hash"]
     time.sleep(2.1)
@@ -203,8 +210,10 @@ def cold_list(work: Path, sizes: Sizes) -> Result:
     _run("--workspace", str(folder), "index")  # settled again for the figures after this one
     cold, audit = statistics.median(colds), statistics.median(audits)
     return _result(
-        f"{_big(sizes):,}: {_spread(colds)}", f"audit --no-cache: {_spread(audits)}",
-        cold / audit, cold <= audit,
+        f"{_big(sizes):,}: {_spread(colds)}",
+        f"audit --no-cache: {_spread(audits)}",
+        cold / audit,
+        cold <= audit,
     )
 
 
@@ -218,13 +227,13 @@ def list_memory(work: Path, sizes: Sizes) -> Result:
     cold = _peak_rss_mb("--workspace", str(scratch), "list")
     shutil.rmtree(scratch, ignore_errors=True)
     worst = max(warm, cold)
-    return _result(
-        f"warm {warm:.0f} MB, cold {cold:.0f} MB", "100 MB", worst / 100, worst <= 100
-    )
+    return _result(f"warm {warm:.0f} MB, cold {cold:.0f} MB", "100 MB", worst / 100, worst <= 100)
 
 
 INDEX_FIGURES: tuple[Figure, ...] = (
-    Figure("index-list", "`list`, 10,000 engagements, warm index", "<= 0.5 s, <= 3x 100", warm_list),
+    Figure(
+        "index-list", "`list`, 10,000 engagements, warm index", "<= 0.5 s, <= 3x 100", warm_list
+    ),
     Figure("index-due", "`due`, 10,000 engagements, warm index", "<= 0.5 s, <= 3x 100", warm_due),
     Figure("index-search", "`search`, 10,000 engagements, warm index", "<= 0.3 s", warm_search),
     Figure(
