@@ -424,26 +424,41 @@ AUDIT_PROBE = (
 )
 
 
-def test_a_warm_report_does_not_import_the_audit_machinery(workspace: Path, tmp_path: Path) -> None:
-    """A report whose every history has its entry takes the verdicts from them without
-    importing the audit (or the event schema it loads); the cold one before it does import it,
-    and both write the same page."""
+def probed(probe: str, workspace: Path, cache: Path, *args: str) -> tuple[str, str]:
+    """Run `lifecycle --workspace WS report ARGS` through *probe* in a new process, with the
+    report cache in *cache*: the last line *probe* wrote to standard error, and the page."""
     import subprocess
     import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIFECYCLE_")}
-    env.update(LIFECYCLE_LOAD_PLUGINS="", LIFECYCLE_CACHE_DIR=str(tmp_path / "cache"))
+    env.update(LIFECYCLE_LOAD_PLUGINS="", LIFECYCLE_CACHE_DIR=str(cache))
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "--workspace", str(workspace), "report", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stderr.strip().splitlines()[-1], done.stdout
+
+
+def test_a_warm_report_does_not_import_the_audit_machinery(workspace: Path, tmp_path: Path) -> None:
+    """A report whose every history has its entry takes the verdicts from them without
+    importing the audit (or the event schema it loads); the cold one before it does import it,
+    and both write the same page. (No report is kept whole between them, so the second reads
+    its entries.)"""
     seen, pages = [], []
     for _ in range(2):
-        done = subprocess.run(
-            [sys.executable, "-c", AUDIT_PROBE, "--workspace", str(workspace), "report"],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        seen.append(done.stderr.strip().splitlines()[-1])
-        pages.append(done.stdout)
+        imported, page = probed(AUDIT_PROBE, workspace, tmp_path / "cache")
+        seen.append(imported)
+        pages.append(page)
+        forget_reports_in(tmp_path / "cache")
     assert seen == ["['lifecycle._audit', 'lifecycle._events']", "[]"]
     assert pages[0] == pages[1]
+
+
+def forget_reports_in(cache: Path) -> None:
+    """Remove every report kept whole under the cache folder *cache*."""
+    for kept in (cache / "report").glob("*/reports"):
+        shutil.rmtree(kept)

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import test_report_cache as shared
 from lifecycle._report._cache import contribution_folder
-from test_report_cache import FORMATS, Invoke, rewritten, seq_of
+from test_report_cache import FORMATS, Invoke, probed, rewritten, seq_of
 
 # The fixtures of the report cache's tests: the generated workspace, a copy, its clock, `report`.
 generated, workspace, clock, report = (
@@ -41,20 +39,10 @@ def test_a_report_asked_again_is_taken_whole_without_rendering(
 ) -> None:
     """In a new process, the second report of unchanged histories imports neither Jinja2 nor
     the renderer nor the audit, and is the first one byte for byte (and `--no-cache`'s)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIFECYCLE_")}
-    env.update(LIFECYCLE_LOAD_PLUGINS="", LIFECYCLE_CACHE_DIR=str(tmp_path / "cache"))
-    seen, pages = [], []
-    for extra in (["--no-cache"], [], []):
-        done = subprocess.run(
-            [sys.executable, "-c", PROBE, "--workspace", str(workspace), "report", *extra],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        seen.append(done.stderr.strip().splitlines()[-1])
-        pages.append(done.stdout)
+    runs = [
+        probed(PROBE, workspace, tmp_path / "cache", *extra) for extra in (["--no-cache"], [], [])
+    ]
+    seen, pages = [imported for imported, _ in runs], [page for _, page in runs]
     assert seen[1:] == ["['jinja2', 'lifecycle._audit', 'lifecycle._report._render']", "[]"]
     assert pages[0] == pages[1] == pages[2]
 

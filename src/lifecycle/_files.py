@@ -30,6 +30,7 @@ __all__ = [
     "open_regular",
     "read_bounded",
     "read_regular",
+    "replace_file",
 ]
 
 DEFAULT_LOCK_TIMEOUT: Final = 10.0
@@ -250,6 +251,26 @@ def append_at(path: Path, fd: int, size: int, line: bytes) -> None:
                 f"run `lifecycle repair {path}`",
             ) from None
         raise HistoryError(path, f"{failed} (the file is as it was)") from None
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Put *data* at *path* whole, for a cache: a temporary file in the folder (made if need
+    be), renamed over *path*; not synced, as a cache lost to a crash only costs time.
+
+    Raises:
+        OSError: The folder or file cannot be written (nothing is left behind).
+    """
+    import tempfile  # only a command that keeps something writes
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import attrs
 
 from .._auditcache import AuditCache, default_cache_dir, verdict_data, verdict_of
-from .._files import read_regular
+from .._files import read_regular, replace_file
 from .._lines import FORMAT_VERSION
 from ..exceptions import HistoryError
 from ._contrib import Contribution, Span, due_as_of, identity
@@ -211,18 +211,8 @@ class Entries:
         or one is no longer used; a failure (a read-only folder, a full disk) only loses them."""
         if not self._changed and self._used.keys() == self._lines_read().keys():
             return
-        import tempfile  # only a report that changed an entry writes
-
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    out.write(b"".join(self._used.values()))
-                os.replace(temp, self.path)
-            except OSError:
-                Path(temp).unlink(missing_ok=True)
-                raise
+            replace_file(self.path, b"".join(self._used.values()))
             self._prune()
         except OSError:
             return

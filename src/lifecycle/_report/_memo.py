@@ -23,13 +23,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Final, NamedTuple
 
 from .._codeversion import installed_version
-from .._files import read_regular
+from .._files import read_regular, replace_file
 from ..exceptions import HistoryError
 
 __all__ = ["Kept", "Memo", "memo_key"]
@@ -101,18 +100,8 @@ class Memo:
         """Keep *kept* under *key*; a failure (a read-only folder, a full disk) only loses it."""
         digest = hashlib.sha256(kept.text.encode("utf-8", "surrogatepass")).hexdigest()
         body = json.dumps({"key": key, "sum": digest, "report": kept._asdict()})
-        import tempfile  # only a report made afresh is kept
-
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8", errors="surrogatepass") as out:
-                    out.write(body)
-                os.replace(temp, self._path(key))
-            except OSError:
-                Path(temp).unlink(missing_ok=True)
-                raise
+            replace_file(self._path(key), body.encode("ascii"))
             self._prune()
         except OSError:
             return
