@@ -216,8 +216,21 @@ _FORGED_ROWS = {
     "row-not-json": "UPDATE engagements SET row = '{\"engagement\": ' WHERE name = 'amani-2026'",
     "row-not-an-object": "UPDATE engagements SET row = '[1, 2]' WHERE name = 'amani-2026'",
     "row-lacks-fields": "UPDATE engagements SET row = '{\"title\": \"x\"}'",
+    # A list row of the right members, one of the wrong type or more: what row_of never writes.
+    "row-title-a-number": "UPDATE engagements SET row = json_set(row, '$.title', 5)",
+    "row-links-a-text": "UPDATE engagements SET row = json_set(row, '$.links', 'xy')",
+    "row-link-not-one": "UPDATE engagements SET row = json_set(row, '$.links', json('[5]'))",
+    "row-link-lacks-other": (
+        "UPDATE engagements SET row = json_set(row, '$.links', json('[{\"relation\": \"x\"}]'))"
+    ),
+    "row-another-engagement": "UPDATE engagements SET row = json_set(row, '$.engagement', 'zz')",
+    "row-extra-member": "UPDATE engagements SET row = json_set(row, '$.extra', 1)",
+    "row-final-a-text": "UPDATE engagements SET row = json_set(row, '$.final', 'no')",
     "due-not-a-date": "UPDATE due SET day = 'soon'",
     "due-a-blob": "UPDATE due SET day = x'00ff'",
+    "due-kind-a-blob": "UPDATE due SET kind = x'01'",
+    "search-type-null": "UPDATE docs SET type = NULL",
+    "search-type-a-number": "UPDATE docs SET type = 5",
     "lesson-not-json": "UPDATE lessons SET row = 'lesson'",
     "lesson-not-an-object": "UPDATE lessons SET row = '[]'",
 }
@@ -227,9 +240,10 @@ _FORGED_ROWS = {
 def test_rows_the_code_could_not_have_written_rebuild_the_index(
     ws: Path, engine: Engine, how: str
 ):
-    """A stored row that is not JSON, not an object, lacks a list row's fields, a due date that
-    is not one, or a lesson's row that is not a JSON object, is damage: the command that reads
-    it says so in a warning, rebuilds the index and answers as the histories do."""
+    """A stored row that is not JSON, not an object, lacks a list row's fields or has one of
+    another type, a due item that is not text or a date that is not one, a search document
+    that is not text, or a lesson's row that is not a JSON object, is damage: the command that
+    reads it says so in a warning, rebuilds the index and answers as the histories do."""
     drive_core(engine, "dune-2026", until="end-support")  # in active support: things are due
     engine.lesson("dune-2026", title="Elders first", text="Meet the elders.", actor="officer")
     time.sleep(2.2)  # past the racy window: the rows are served from the index, not re-read
@@ -238,9 +252,10 @@ def test_rows_the_code_could_not_have_written_rebuild_the_index(
     assert conn.execute(_FORGED_ROWS[how]).rowcount > 0
     conn.commit()
     conn.close()
-    first = {"due": "due", "lesson": "lessons"}.get(how.split("-")[0], "list")  # reads the forgery
-    truth, _ = _json(ws, first, "--no-index")
-    got, stderr = _json(ws, first)
+    reads = {"due": ("due",), "lesson": ("lessons",), "search": ("search", "elephants")}
+    first = reads.get(how.split("-")[0], ("list",))  # the command that reads the forgery
+    truth, _ = _json(ws, *first, "--no-index")
+    got, stderr = _json(ws, *first)
     assert got == truth
     assert len(stderr.splitlines()) == 1 and "the index was damaged" in stderr, stderr
     assert stderr.rstrip().endswith("rebuilt") and "Traceback" not in stderr

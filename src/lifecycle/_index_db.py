@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ._codeversion import code_version
 from ._index_text import TOKENIZER
+from ._listing import is_row_of
 
 if TYPE_CHECKING:  # a warm query builds none of them (lifecycle._index: imports)
     from ._history import Anchor
@@ -93,6 +94,11 @@ _ROWS: Final = (
     "FROM (SELECT name, row FROM engagements ORDER BY name)"
 )
 _DUE: Final = "SELECT name, kind, ident, title, day, source FROM due ORDER BY day, name, ident, ord"
+# A due item with a member that is not text, which this code never stores (one scan, in C).
+_DUE_BAD: Final = (
+    "SELECT 1 FROM due WHERE typeof(name) || typeof(kind) || typeof(ident) || typeof(title) "
+    "|| typeof(day) || typeof(source) != 'texttexttexttexttexttext' LIMIT 1"
+)
 # The search filters, as `list` applies them (a NULL parameter: no filter), on the engagement of
 # each matching document (its key is the rowid's high bits); SQLite sorts and counts in C.
 _FROM: Final = (
@@ -109,10 +115,6 @@ _SNIPPETS: Final = (
 _MASK: Final = (1 << _SEQ_BITS) - 1
 
 Row = dict[str, Any]  # Any: a JSON object, as `list --json` prints it.
-# What every stored row holds (lifecycle._listing.row_of writes them all).
-_ROW_KEYS: Final = frozenset(
-    ("engagement", "title", "playbook", "version", "stage", "final", "events", "links")
-)
 Hit = tuple[str, int, str, str]  # engagement, seq, event type, snippet
 Raw = tuple[Any, ...]  # Any: a row of the engagements table as SQLite gives it
 DueRow = tuple[str, str, str, str, str, str]  # engagement, kind, id, title, day, source
@@ -241,8 +243,8 @@ class IndexDB:
             pairs: list[tuple[str, Row]] = json.loads(text)
         except ValueError as exc:
             raise Corrupt(f"its rows are not JSON ({exc})") from None
-        try:  # the shape `list` relies on: a row this code could not have written is damage
-            whole = all(type(row) is dict and _ROW_KEYS <= row.keys() for _, row in pairs)
+        try:  # a row this code could not have written (row_of's members and types) is damage
+            whole = type(pairs) is list and all(is_row_of(name, row) for name, row in pairs)
         except (TypeError, ValueError):  # not a list of [id, row] pairs
             whole = False
         if not whole:
@@ -251,8 +253,14 @@ class IndexDB:
 
     def due(self) -> list[DueRow]:
         """Every stored due item, as ``(engagement, kind, id, title, day, source)``, soonest
-        first (then by engagement, id, and each engagement's own order)."""
+        first (then by engagement, id, and each engagement's own order).
+
+        Raises:
+            Corrupt: A stored due item is not text, which this code never stores.
+        """
         with _translated():
+            if self._conn.execute(_DUE_BAD).fetchone() is not None:
+                raise Corrupt("a stored due item is not text")
             return self._conn.execute(_DUE).fetchall()
 
     def select(self, sql: str, params: Sequence[object] | Mapping[str, object]) -> list[Raw]:
@@ -268,6 +276,9 @@ class IndexDB:
 
         Only rowids are read for every match (the posting lists, no stored text), sorted, cut at
         *limit* and counted by SQLite; snippets are made for the hits shown only.
+
+        Raises:
+            Corrupt: A hit's engagement, type or snippet is not text, or it has no document.
         """
         params = {
             **filters,
@@ -286,7 +297,13 @@ class IndexDB:
                 query = _SNIPPETS.format(", ".join("?" * len(rowids)))
                 for rowid, kind, snippet in self._conn.execute(query, (expression, *rowids)):
                     texts[rowid] = (kind, snippet)
-            return [(name, seq, *texts[rowid]) for name, seq, rowid in shown], total
+        try:  # what this code stores: text, and a document for every hit
+            found = [(name, seq, *texts[rowid]) for name, seq, rowid in shown]
+        except KeyError:
+            raise Corrupt("a hit has no stored document") from None
+        if not all(type(a) is str and type(b) is str and type(c) is str for a, _, b, c in found):
+            raise Corrupt("a stored document is not text")
+        return found, total
 
     def commit(
         self, fresh: Sequence[Fresh], base: Mapping[str, Anchor], dropped: Sequence[str]

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ._engine import Engine
     from ._state import Engagement
 
-__all__ = ["ListingCache", "engagement_rows", "matches", "row_of"]
+__all__ = ["ListingCache", "engagement_rows", "is_row_of", "matches", "row_of"]
 
 Row = dict[str, Any]  # Any: a JSON object, as `list --json` prints it.
 
@@ -71,6 +71,47 @@ def row_of(eng: Engagement) -> Row:
         "round": eng.round,
         "links": [{"other": o, "relation": r} for (o, r) in eng.links],
     }
+
+
+_KEYS = frozenset(
+    {"engagement", "title", "playbook", "version", "stage", "final", "events", "error"}
+    | {"country", "envoy", "round", "links"}
+)
+_SCALARS = (str, bool, int, float)  # what a fact named `country` can hold besides None
+
+
+def is_row_of(name: str, row: object) -> bool:
+    """Whether *row* is one :func:`row_of` could have written for engagement *name*: its
+    members and no others, each of its type (a row kept outside the histories, as the portfolio
+    index keeps them, is checked so before it is used: anything else is damage)."""
+    # One expression, in the order of the cheapest refusal: ten thousand rows per `list`.
+    return (
+        type(row) is dict
+        and row.keys() == _KEYS
+        and row["engagement"] == name
+        and type(row["title"]) is str
+        and type(row["playbook"]) is str
+        and type(row["version"]) is str
+        and type(row["stage"]) is str
+        and type(row["final"]) is bool
+        and type(row["events"]) is int
+        and row["events"] > 0
+        and row["error"] is None
+        and (row["country"] is None or type(row["country"]) in _SCALARS)
+        and (row["envoy"] is None or type(row["envoy"]) is str)
+        and type(row["round"]) is int
+        and type(row["links"]) is list
+        and all(_is_link(link) for link in row["links"])
+    )
+
+
+def _is_link(link: object) -> bool:
+    return (
+        type(link) is dict
+        and link.keys() == {"other", "relation"}
+        and type(link["other"]) is str
+        and type(link["relation"]) is str
+    )
 
 
 def matches(
