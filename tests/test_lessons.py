@@ -294,4 +294,5 @@ def test_snapshot_keeps_lessons_and_cites(engine: Engine) -> None:
         loaded = load_snapshot(history)
         assert loaded is not None
         assert (loaded[0].lessons, loaded[0].cites) == (state.lessons, state.cites)
-    assert engine.engagement("new").cites == [(engine.engagement("new").seq, f"old:{seq}")]
+    new = engine.engagement("new")
+    assert new.cites == [(new.seq, f"old:{seq}", new.last_at)]  # the tick's seq, cite and at

@@ -4,6 +4,7 @@ archive's check that each cite names a lesson of a history audited with it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lifecycle import Engine, PostgresStore, audit_file, testing
-from lifecycle._lines import decode_line
+from lifecycle._lines import decode_line, format_at, parse_at
 from test_tamper import rechain, split
 
 from conftest import drive_core, run_cli
@@ -161,6 +162,26 @@ def test_sound_cite_is_unverified_alone_and_clean_together(
     alone = run_cli("audit", str(workspace / "new.history.jsonl"), "--json")
     assert alone.returncode == 0
     assert cite_findings(alone.stdout) == {"new": [("cite-unverified", "warning", tick)]}
+
+
+def test_cite_of_a_lesson_recorded_after_the_tick_is_a_warning(
+    archive: tuple[Path, int, int],
+) -> None:
+    """A cite of a lesson whose `at` is after the citing tick's (the lesson and the event after
+    it re-timed a microsecond past the tick, re-chained) is `cite-before-lesson`, a warning at
+    the tick, and nothing else: the engine cites only a lesson already recorded."""
+    workspace, lesson, tick = archive
+    old = workspace / "old.history.jsonl"
+    line = split((workspace / "new.history.jsonl").read_bytes())[tick]
+    record, _ = decode_line(line.rstrip(b"\n"))
+    later = format_at(parse_at(record["at"]) + dt.timedelta(microseconds=1))
+    for seq in (lesson, lesson + 1):  # the lesson, then the note after it: still in order
+        forged(old, seq, lambda r: r.update(at=later))
+    together = run_cli("audit", str(workspace), "--json")
+    assert together.returncode == 0, together.stdout
+    findings = cite_findings(together.stdout)
+    assert findings == {"old": [], "new": [("cite-before-lesson", "warning", tick)]}
+    assert json.loads(together.stdout)["files"][0]["ok"] is True
 
 
 def test_cites_are_judged_across_a_postgresql_store(pg_url: str) -> None:

@@ -200,8 +200,8 @@ class _Reader:
         self.report.due = conformance.due
         if conformance.engagement is not None:
             self.report.stage = conformance.engagement.stage
-            self.report.lessons = [x.seq for x in conformance.engagement.lessons]
-            self.report.cites = [[seq, cite] for seq, cite in conformance.engagement.cites]
+            self.report.lessons = [[x.seq, x.at] for x in conformance.engagement.lessons]
+            self.report.cites = [list(cite) for cite in conformance.engagement.cites]
         self._against()
 
     def _add(self, code: str, seq: int | None, message: str, severity: str = "error") -> None:

@@ -34,7 +34,7 @@ __all__ = [
     "verdict_of",
 ]
 
-_ENTRY_VERSION: Final = 2  # 2: lessons and cites (#15)
+_ENTRY_VERSION: Final = 3  # 2: lessons and cites (#15); 3: with their times
 _DATED: Final = frozenset({"overdue"})
 
 

@@ -48,9 +48,9 @@ class FileReport:
     findings: list[Finding] = attrs.field(factory=list)
     overrides: list[dict[str, Any]] = attrs.field(factory=list)
     due: list[dict[str, Any]] = attrs.field(factory=list)
-    # For the archive's cross-checks of cites (#15, _lessonaudit): the seqs of this history's
-    # lessons, and each cite of a tick as [seq, "ENGAGEMENT:SEQ"].
-    lessons: list[int] = attrs.field(factory=list)
+    # For the archive's cross-checks of cites (#15, _lessonaudit): each lesson of this history
+    # as [seq, at], and each cite of a tick as [seq, "ENGAGEMENT:SEQ", the tick's at].
+    lessons: list[list[Any]] = attrs.field(factory=list)
     cites: list[list[Any]] = attrs.field(factory=list)
 
     @property

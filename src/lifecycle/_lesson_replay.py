@@ -58,8 +58,8 @@ def _lesson(engagement: Engagement, data: Record, record: Record) -> None:
 def note_cites(engagement: Engagement, data: Record, record: Record) -> None:
     """Keep the cites of an ``item_checked`` v2 event (called by its applier)."""
     if record.get("v") == 2:
-        seq = int(record["seq"])
-        engagement.cites.extend((seq, str(cite)) for cite in data["cites"])
+        seq, at = int(record["seq"]), str(record["at"])
+        engagement.cites.extend((seq, str(cite), at) for cite in data["cites"])
 
 
 LESSON_APPLY: Final[dict[str, Callable[[Engagement, Record, Record], None]]] = {
@@ -132,7 +132,7 @@ def dump_lessons(e: Engagement) -> dict[str, Any]:
             ]
             for x in e.lessons
         ],
-        "cites": [[seq, cite] for seq, cite in e.cites],
+        "cites": [[seq, cite, at] for seq, cite, at in e.cites],
     }
 
 
@@ -145,4 +145,4 @@ def load_lessons(e: Engagement, d: dict[str, Any]) -> None:
         )
         for q, at, actor, stage, title, text, themes, sections, on in d["lessons"]
     ]
-    e.cites = [(int(seq), str(cite)) for seq, cite in d["cites"]]
+    e.cites = [(int(seq), str(cite), str(at)) for seq, cite, at in d["cites"]]

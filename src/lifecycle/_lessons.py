@@ -240,7 +240,7 @@ def related_row(engagement: Engagement, row: Row, country: object, key: str) -> 
     conflict = conflict_key(engagement)
     matched = ["country"] * (own is not None and country == own)
     matched += ["conflict"] * (bool(conflict) and key == conflict)
-    cited = any(cite == row["cite"] for _, cite in engagement.cites)
+    cited = any(cite == row["cite"] for _, cite, _ in engagement.cites)
     return {**row, "matched": matched, "cited": cited}
 
 

@@ -137,7 +137,7 @@ class Engagement:
     # Lessons (#15): those recorded here, and every cite of a tick: (seq of the tick,
     # "ENGAGEMENT:SEQ" of the lesson cited), in history order.
     lessons: list[LessonRecord] = attrs.field(factory=list)
-    cites: list[tuple[int, str]] = attrs.field(factory=list)
+    cites: list[tuple[int, str, str]] = attrs.field(factory=list)  # (seq, cite, the tick's at)
     seq: int = 0
     head: str = ""
     last_at: str = ""

@@ -52,7 +52,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Entries", "ReportCache", "contribution_folder", "dump", "load", "templates_folder"]
 
-_ENTRY: Final = 2  # 2: one file per workspace, each entry the verdict and the contribution
+_ENTRY: Final = 3  # 2: one file per workspace, each entry the verdict and the contribution;
+# 3: the verdict's lessons and cites with their times
 FOLDER: Final = "report"  # under the audit cache's folder, one folder per workspace
 _KEEP_FILES: Final = 4  # entry files of other code versions kept beside the one in use
 Data = dict[str, Any]  # Any: a JSON object.
