@@ -227,13 +227,24 @@ def _garbage(kept: dict[str, bytes]) -> bytes:
     return b"\x00\xff not json at all\n"
 
 
-@pytest.mark.parametrize("damage", [_truncated, _body_edited, _retyped, _foreign, _garbage])
+def _nested(kept: dict[str, bytes]) -> bytes:
+    meta, _ = parts(kept["amani"])
+    return json.dumps(meta).encode() + b"\t" + b"[" * 200_000 + b"\n"  # past Python's decoder
+
+
+def _nested_meta(kept: dict[str, bytes]) -> bytes:
+    return b"[" * 200_000 + b"\t{}\n"
+
+
+@pytest.mark.parametrize(
+    "damage", [_truncated, _body_edited, _retyped, _foreign, _garbage, _nested, _nested_meta]
+)
 def test_a_damaged_or_foreign_entry_is_ignored_and_rewritten(
     report: Invoke, workspace: Path, damage: Callable[[dict[str, bytes]], bytes]
 ) -> None:
-    """An entry cut short, edited behind its digest, of the wrong types, another history's, or
-    no JSON at all is ignored: the report is the one computed afresh, and the entry is written
-    again as it should be."""
+    """An entry cut short, edited behind its digest, of the wrong types, another history's, no
+    JSON at all, or nested deeper than Python decodes is ignored: the report is the one computed
+    afresh, and the entry is written again as it should be."""
     fresh = report(workspace, "report", "--no-cache")[1]
     report(workspace, "report")
     kept = entries(workspace)
@@ -244,18 +255,25 @@ def test_a_damaged_or_foreign_entry_is_ignored_and_rewritten(
     assert entries(workspace)["amani"] == kept["amani"]
 
 
+@pytest.mark.parametrize(
+    "damage", ['{"engagement": "amani", "events": 1}', "[" * 200_000], ids=["partial", "nested"]
+)
 def test_a_damaged_audit_cache_entry_is_ignored(
-    report: Invoke, workspace: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    report: Invoke, workspace: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, damage: str
 ) -> None:
     """The verdicts `lifecycle audit` kept, which a report without entries of its own reuses:
-    a damaged one is ignored and the history audited afresh."""
+    one damaged (partial, or nested deeper than Python decodes) is ignored and the history
+    audited afresh, by the report and by `audit` itself."""
     monkeypatch.setenv("LIFECYCLE_CACHE_DIR", str(tmp_path / "audits"))
     fresh = report(workspace, "report", "--format", "json", "--no-cache")[1]
     assert report(workspace, "audit", str(workspace))[0] == 0
     verdicts = sorted((tmp_path / "audits" / "audit").rglob("*.json"))
     assert len(verdicts) == 4
     for path in verdicts:
-        path.write_text('{"engagement": "amani", "events": 1}', encoding="utf-8")
+        path.write_text(damage, encoding="utf-8")
+    assert report(workspace, "audit", str(workspace))[0] == 0
+    for path in verdicts:  # as damaged again: `audit` wrote its verdicts anew
+        path.write_text(damage, encoding="utf-8")
     assert report(workspace, "report", "--format", "json")[1] == fresh
     assert report(workspace, "report", "--format", "json")[1] == fresh  # from its own entries
 

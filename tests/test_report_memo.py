@@ -3,8 +3,10 @@ report kept then; anything else, or a kept file that is not one, gives the repor
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -24,7 +26,8 @@ generated, workspace, clock, report = (
 
 def kept(workspace: Path) -> list[Path]:
     """The reports kept whole for *workspace*."""
-    return sorted((contribution_folder(workspace) / "reports").glob("*.json"))
+    found = (contribution_folder(workspace) / "reports").glob("*.json")
+    return sorted(p for p in found if len(p.stem) == 64)  # named by their key
 
 
 PROBE = (
@@ -73,6 +76,18 @@ def _retyped(path: Path) -> None:
     path.write_text(json.dumps(data), encoding="utf-8")
 
 
+def _nested(path: Path) -> None:
+    path.write_bytes(b"[" * 200_000)  # past what Python's JSON decoder decodes
+
+
+def _surrogate(path: Path) -> None:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    text = "x\ud800y"  # no report is rendered with it, and none can be printed
+    data["report"]["text"] = text
+    data["sum"] = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
 def _folder(path: Path) -> None:
     path.unlink()
     path.mkdir()
@@ -83,10 +98,13 @@ def _fifo(path: Path) -> None:
     os.mkfifo(path)
 
 
-@pytest.mark.parametrize("damage", [_damaged, _garbage, _retyped, _folder, _fifo])
+@pytest.mark.parametrize(
+    "damage", [_damaged, _garbage, _retyped, _nested, _surrogate, _folder, _fifo]
+)
 def test_a_damaged_kept_report_is_ignored(report: Invoke, workspace: Path, damage: object) -> None:
-    """A kept report edited behind its digest, no JSON, of the wrong types, or a folder or FIFO
-    in its place is ignored without a word: the report is made afresh (and never hangs)."""
+    """A kept report edited behind its digest, no JSON, of the wrong types, nested too deep,
+    holding a lone surrogate, or a folder or FIFO in its place is ignored without a word: the
+    report is made afresh (and never hangs)."""
     fresh = report(workspace, "report", "--no-cache")[1]
     report(workspace, "report")
     [path] = kept(workspace)
@@ -132,3 +150,53 @@ def test_a_report_with_a_history_that_cannot_be_read_is_never_kept(
         code, _, err = report(workspace, "report")
         assert code == 0 and err.startswith("warning: zeta: not in the report:")
     assert kept(workspace) == []
+
+
+def test_only_the_newest_reports_are_kept_and_nothing_else_is_removed(
+    report: Invoke, workspace: Path
+) -> None:
+    """Past eight kept reports the oldest go, and only files named as kept reports: another
+    file in the folder stays, and a `reports` folder that is a symlink is never written or
+    pruned (its target's files stay as they were)."""
+    folder = contribution_folder(workspace) / "reports"
+    folder.mkdir(parents=True)
+    (folder / "notes.json").write_text("{}", encoding="utf-8")
+    for day in range(1, 11):
+        report(workspace, "report", "--from", f"2025-03-{day:02d}")
+    assert len(kept(workspace)) == 8 and (folder / "notes.json").exists()
+    victim = workspace.parent / "victim"
+    victim.mkdir()
+    for n in range(10):
+        (victim / f"settings{n}.json").write_text("{}", encoding="utf-8")
+    shutil.rmtree(folder)
+    folder.symlink_to(victim)
+    for day in range(1, 11):
+        out = report(workspace, "report", "--from", f"2025-04-{day:02d}")[1]
+        assert out == report(workspace, "report", "--from", f"2025-04-{day:02d}", "--no-cache")[1]
+    assert sorted(p.name for p in victim.iterdir()) == [f"settings{n}.json" for n in range(10)]
+
+
+def test_a_cache_used_for_two_reports_serves_each_its_own_bytes(
+    workspace: Path, clock: shared.Clock
+) -> None:
+    """One ReportCache that has decoded the entries of a report, asked (a history appended)
+    for another: the second is the report of the histories as they now are, never the old
+    entry's figures under the new bytes' key, and neither is what is kept for them."""
+    from lifecycle import Engine, make_plugin_manager
+    from lifecycle._report import ReportCache, report_text
+
+    engine = Engine(
+        workspace, plugins=make_plugin_manager(load_entrypoints=False, environ={}), clock=clock
+    )
+    versions = ["lifecycle=test"]
+    report_text(engine, "json", cache=ReportCache.of(engine.store, versions))  # the entries
+    cache = ReportCache.of(engine.store, versions)
+    report_text(engine, "md", cache=cache)  # another form: the entries decoded, not a memo
+    engine.note("gamma", "Talks resumed after the rains", actor="officer")
+    second = report_text(engine, "json", cache=cache)[0].text
+    fresh = report_text(engine, "json")[0].text
+    assert second == fresh
+    [gamma] = [f for f in json.loads(second)["files"] if f["engagement"] == "gamma"]
+    assert gamma["events"] == engine.engagement("gamma").seq
+    again = ReportCache.of(engine.store, versions)  # the report kept for the new bytes
+    assert report_text(engine, "json", cache=again)[0].text == fresh

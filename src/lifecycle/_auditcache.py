@@ -78,7 +78,7 @@ class AuditCache:
         """The cached report for *key*, with date-dependent findings recomputed for *today*."""
         try:
             data = json.loads(read_regular(self.folder / key[:2] / f"{key}.json"))
-        except (HistoryError, OSError, ValueError):
+        except (HistoryError, OSError, ValueError, RecursionError):
             return None  # no entry, or one that cannot be read: audit afresh
         return verdict_of(data, str(path), today)
 

@@ -227,17 +227,17 @@ class Entries:
 
     def _entry(self, engagement: str, key: str) -> Data | None:
         """The entry of *engagement* when it is kept under *key* and intact (decoded once)."""
-        if engagement in self._decoded:
-            return self._decoded[engagement]
         kept_key, line = self._lines_read().get(engagement, ("", b""))
         if kept_key != key:
             return None  # none, another history's bytes, or another code's
+        if engagement in self._decoded:  # the entry of the file's line, under that very key
+            return self._decoded[engagement]
         meta, _, body = line.rstrip(b"\n").partition(b"\t")
         try:
             entry = json.loads(body)
             if json.loads(meta).get("sum") != hashlib.sha256(body).hexdigest():
                 return None  # damaged since written
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past what Python decodes
             return None
         if not isinstance(entry, dict) or "audit" not in entry or "contribution" not in entry:
             return None
@@ -263,7 +263,7 @@ def _meta(text: bytes) -> tuple[str, str] | None:
     """The engagement and key an entry line's first part names (None: no such part)."""
     try:
         meta = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(meta, dict):
         return None

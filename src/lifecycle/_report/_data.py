@@ -87,6 +87,7 @@ def gather(
     read: list[tuple[Contribution, FileReport]] = []
     unreadable: list[dict[str, str]] = []
     cache, known = cache or ReportCache(), known or {}
+    cache.used.clear()  # this report's, not an earlier one's made with the same cache
     for engagement in store.engagements():
         label = store.label_of(engagement)
         try:

@@ -23,6 +23,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Final, NamedTuple
@@ -35,6 +37,7 @@ __all__ = ["Kept", "Memo", "memo_key"]
 
 _MEMO: Final = 1  # the form of a kept report
 _KEEP: Final = 8  # reports kept per workspace (the newest)
+_NAME: Final = re.compile(r"[0-9a-f]{64}\.json")  # a kept report's file name
 
 
 class Kept(NamedTuple):
@@ -68,7 +71,8 @@ def memo_key(
     for template in (f"report.{fmt}",) if fmt != "json" else ():
         digest.update((folder / template).read_bytes() + b"\0")
     head = [fmt, today.isoformat(), _day(start), end.isoformat(), store]
-    digest.update(json.dumps([head, list(playbooks), sorted(catalog)]).encode() + b"\0")
+    named = list(dict.fromkeys(playbooks))  # as the report takes them: each once, in order
+    digest.update(json.dumps([head, named, sorted(catalog)]).encode() + b"\0")
     for engagement, path, key in histories:
         digest.update(json.dumps([engagement, path, key]).encode() + b"\0")
     return digest.hexdigest()
@@ -89,31 +93,46 @@ class Memo:
         try:
             data = json.loads(read_regular(self._path(key)))
             kept = Kept(**data["report"])
-        except (HistoryError, OSError, ValueError, KeyError, TypeError):
+        except (HistoryError, OSError, ValueError, RecursionError, KeyError, TypeError):
             return None
-        digest = hashlib.sha256(str(kept.text).encode("utf-8", "surrogatepass")).hexdigest()
-        if data.get("key") != key or data.get("sum") != digest or not _typed(kept):
+        if not _typed(kept) or data.get("key") != key:
             return None
-        return kept
+        try:
+            digest = _digest(kept.text)
+        except UnicodeEncodeError:
+            return None
+        return kept if data.get("sum") == digest else None
 
     def put(self, key: str, kept: Kept) -> None:
-        """Keep *kept* under *key*; a failure (a read-only folder, a full disk) only loses it."""
-        digest = hashlib.sha256(kept.text.encode("utf-8", "surrogatepass")).hexdigest()
-        body = json.dumps({"key": key, "sum": digest, "report": kept._asdict()})
+        """Keep *kept* under *key*; a failure (a read-only folder, a full disk, a folder that is
+        a symlink) only loses it."""
         try:
+            body = json.dumps({"key": key, "sum": _digest(kept.text), "report": kept._asdict()})
+            if os.path.islink(self.folder):
+                return  # kept reports are pruned here: never in a folder elsewhere
             replace_file(self._path(key), body.encode("ascii"))
             self._prune()
-        except OSError:
+        except (OSError, ValueError):
             return
 
     def _path(self, key: str) -> Path:
         return self.folder / f"{key}.json"
 
     def _prune(self) -> None:
-        """Remove all but the reports kept last."""
-        kept = sorted(self.folder.glob("*.json"), key=_mtime, reverse=True)
+        """Remove all but the reports kept last (files named as this code names them only)."""
+        kept = [p for p in self.folder.glob("*.json") if _NAME.fullmatch(p.name)]
+        kept.sort(key=_mtime, reverse=True)
         for old in kept[_KEEP:]:
             old.unlink(missing_ok=True)
+
+
+def _digest(text: str) -> str:
+    """The SHA-256 of *text* in UTF-8.
+
+    Raises:
+        UnicodeEncodeError: *text* holds a lone surrogate (no report this code renders does).
+    """
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _mtime(path: Path) -> float:
