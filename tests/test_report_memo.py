@@ -200,3 +200,28 @@ def test_a_cache_used_for_two_reports_serves_each_its_own_bytes(
     assert gamma["events"] == engine.engagement("gamma").seq
     again = ReportCache.of(engine.store, versions)  # the report kept for the new bytes
     assert report_text(engine, "json", cache=again)[0].text == fresh
+
+
+def test_a_history_added_or_removed_is_another_report(
+    report: Invoke, workspace: Path, clock: shared.Clock
+) -> None:
+    """A history opened, or one removed, since the report was kept makes another key: each
+    report after it is the `--no-cache` one, with or without `--playbook`."""
+    from lifecycle import Engine, make_plugin_manager
+
+    asked = [(), ("--playbook", "core")]
+    for args in asked:  # kept whole, as the same reports of the same histories would be taken
+        report(workspace, "report", "--format", "json", *args)
+    engine = Engine(
+        workspace, plugins=make_plugin_manager(load_entrypoints=False, environ={}), clock=clock
+    )
+    engine.open("delta", "core", actor="officer", title="Delta talks")
+    for args in asked:
+        out = report(workspace, "report", "--format", "json", *args)[1]
+        assert "delta" in [r["engagement"] for r in json.loads(out)["engagements"]]
+        assert out == report(workspace, "report", "--format", "json", *args, "--no-cache")[1]
+    (workspace / "beta.history.jsonl").unlink()
+    for args in asked:
+        out = report(workspace, "report", "--format", "json", *args)[1]
+        assert "beta" not in [r["engagement"] for r in json.loads(out)["engagements"]]
+        assert out == report(workspace, "report", "--format", "json", *args, "--no-cache")[1]
