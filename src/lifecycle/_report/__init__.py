@@ -133,26 +133,11 @@ def report_text(
     today = source.today()
     end = _end(start, end, today)
     memo = cache.memo if cache is not None else None
-    key, known = "", {}
-    if cache is not None and cache.entries is not None and memo is not None:
-        read = _keys(source.store, cache)
-        if read is not None:
-            known = {engagement: k for engagement, (_, k) in read.items()}
-            catalog = source.catalog.ids() if playbooks else ()
-            histories = [(e, label, k) for e, (label, k) in read.items()]
-            key = memo_key(
-                cache.entries.salt,
-                fmt=fmt,
-                today=today,
-                start=start,
-                end=end,
-                playbooks=playbooks,
-                catalog=catalog,
-                store=source.store.label,
-                histories=histories,
-            )
-            if (hit := memo.get(key)) is not None:
-                return hit, [], []
+    key, known = "", dict[str, str]()
+    if cache is not None and memo is not None:
+        key, known = _key_of(source, cache, fmt, today, Period(start, end), playbooks)
+        if key and (hit := memo.get(key)) is not None:
+            return hit, [], []
     data = _made(source, today, start, end, playbooks, cache, known)
     text, period = render(data, fmt, compiled=compiled), data["period"]
     kept = Kept(text, data["totals"]["engagements"], period["from"], period["to"])
@@ -161,6 +146,34 @@ def report_text(
         if cache.used == known:
             memo.put(key, kept)  # every figure from the bytes the key was made of
     return kept, unreadable, failed
+
+
+def _key_of(
+    source: Source,
+    cache: ReportCache,
+    fmt: str,
+    today: dt.date,
+    period: Period,
+    playbooks: Sequence[str],
+) -> tuple[str, dict[str, str]]:
+    """The key of the report asked for (:func:`~._memo.memo_key`), and the key of each
+    history's bytes, read and hashed now; ("", {}) when a history cannot be read or no
+    entries are kept."""
+    read = _keys(source.store, cache) if cache.entries is not None else None
+    if cache.entries is None or read is None:
+        return "", {}
+    key = memo_key(
+        cache.entries.salt,
+        fmt=fmt,
+        today=today,
+        start=period.start,
+        end=period.end,
+        playbooks=playbooks,
+        catalog=source.catalog.ids() if playbooks else (),
+        store=source.store.label,
+        histories=[(engagement, label, k) for engagement, (label, k) in read.items()],
+    )
+    return key, {engagement: k for engagement, (_, k) in read.items()}
 
 
 def _keys(store: Store, cache: ReportCache) -> dict[str, tuple[str, str]] | None:
