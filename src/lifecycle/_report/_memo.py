@@ -106,10 +106,10 @@ class Memo:
     def put(self, key: str, kept: Kept) -> None:
         """Keep *kept* under *key*; a failure (a read-only folder, a full disk, a folder that is
         a symlink) only loses it."""
+        if os.path.islink(self.folder):
+            return  # kept reports are pruned here: never in a folder elsewhere
         try:
             body = json.dumps({"key": key, "sum": _digest(kept.text), "report": kept._asdict()})
-            if os.path.islink(self.folder):
-                return  # kept reports are pruned here: never in a folder elsewhere
             replace_file(self._path(key), body.encode("ascii"))
             self._prune()
         except (OSError, ValueError):

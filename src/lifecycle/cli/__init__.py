@@ -72,6 +72,12 @@ class Env:
                 ctx.find_root().call_on_close(self._store.close)
         return self._store
 
+    def today(self) -> dt.date:
+        """Today (UTC) by the command's clock, as the engine would say it, without building
+        an engine for it."""
+        now = self.clock() if self.clock is not None else dt.datetime.now(dt.UTC)
+        return now.astimezone(dt.UTC).date()
+
     @property
     def store_label(self) -> str:
         """How output names the store (the workspace folder for files)."""

@@ -79,7 +79,7 @@ def status(engagement: str, as_json: bool) -> None:
     """Stage, facts, checklist, and what is allowed now and why not (a dry run)."""
     env = _env()
     # What it prints is kept for the next identical run (docs/workspace.md, the status cache).
-    with keeping(env, engagement, as_json, lambda: _today(env).isoformat()) as keeper:
+    with keeping(env, engagement, as_json, lambda: env.today().isoformat()) as keeper:
         data = env.engine.status(engagement, actor=env.actor)
         if as_json:
             text = json.dumps(data, indent=2, ensure_ascii=False)
@@ -310,7 +310,7 @@ def due(as_json: bool, no_index: bool) -> None:
     """What is due or overdue across every engagement in the workspace, soonest first."""
     env = _env()
     found = portfolio(no_index)
-    today = _today(env)
+    today = env.today()
     if found is None or no_index:
         items, problems = env.engine.due()
     else:
@@ -328,13 +328,6 @@ def due(as_json: bool, no_index: bool) -> None:
         )
     else:
         click.echo(_render.due(items))
-
-
-def _today(env: Any) -> dt.date:
-    """Today (UTC) by the CLI's clock, without building an engine for it."""
-    # Any: cli.Env.
-    now = env.clock() if env.clock is not None else dt.datetime.now(dt.UTC)
-    return now.astimezone(dt.UTC).date()
 
 
 COMMANDS = (new, status, set_, check, uncheck, record, note, advance, force, list_, history, due)

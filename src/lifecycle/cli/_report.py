@@ -137,9 +137,8 @@ class _Source:
         return self._env.engine.catalog  # type: ignore[no-any-return]
 
     def today(self) -> dt.date:
-        """Today (UTC) as the engine would say it: by the command's clock, if it has one."""
-        now = self._env.clock() if self._env.clock is not None else dt.datetime.now(dt.UTC)
-        return now.astimezone(dt.UTC).date()
+        """Today (UTC) by the command's clock (``Env.today``)."""
+        return self._env.today()  # type: ignore[no-any-return]
 
 
 @contextlib.contextmanager
