@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ._dueitem import DueItem
 from ._index_db import Corrupt, IndexDB, Unavailable, proof, stored_object
+from ._index_pool import read_all
 from ._index_text import fts_query
 from ._layout import FOLDER, SUFFIX, check_root, is_engagement_id
 from .exceptions import LifecycleError
@@ -119,8 +120,9 @@ class Portfolio:
     []
     """
 
-    def __init__(self, root: Path | str, *, use_index: bool = True) -> None:
+    def __init__(self, root: Path | str, *, use_index: bool = True, jobs: int = 1) -> None:
         self.folder = Path(root)
+        self.jobs = jobs  # processes reading histories when many must be read (_index_pool)
         self.root = str(self.folder)
         self.path = self.folder / FOLDER / INDEX_NAME
         self._use_index = use_index
@@ -252,20 +254,23 @@ class Portfolio:
         fresh: list[Fresh] = []
         base: dict[str, Anchor] = {}
         dropped = [name for name in held if name not in listed]
-        for name in stale:
-            known = db.known(name) if name in held else None
-            item = self._refresh(name, known, update)
-            if not isinstance(item, str):
-                fresh.append(item)
-                if known is not None:
-                    base[name] = known
-                self._answers[name] = (item.row, item.due)
-                if len(fresh) >= _CHUNK:
-                    _commit(db, fresh, base, [], update)
-                    fresh = []
-            else:
+        known = {n: a for n in stale if n in held and (a := db.known(n)) is not None}
+        for name, item in read_all(self.root, stale, known, self.jobs):
+            if isinstance(item, str):
+                update.unreadable[name] = item
                 self._answers[name] = item
                 dropped += [name] * (name in held)
+                continue
+            setattr(update, item.how, getattr(update, item.how) + 1)
+            if item.warning:
+                update.warnings.append(item.warning)
+            fresh.append(item)
+            if name in known:  # written only if the index still holds this head then
+                base[name] = known[name]
+            self._answers[name] = (item.row, item.due)
+            if len(fresh) >= _CHUNK:
+                _commit(db, fresh, base, [], update)
+                fresh = []
         _commit(db, fresh, base, dropped, update)
         update.dropped = len(dropped)
 
@@ -292,21 +297,6 @@ class Portfolio:
         finally:
             os.close(folder)
         return stale
-
-    def _refresh(self, name: str, known: Anchor | None, update: Update) -> Fresh | str:
-        """The history read again (after what the index knows of it), or its error."""
-        from ._index_read import read_history
-
-        path = Path(self.root, name + SUFFIX)
-        try:
-            item = read_history(path, name, known)
-        except LifecycleError as exc:
-            update.unreadable[name] = str(exc)
-            return str(exc)
-        setattr(update, item.how, getattr(update, item.how) + 1)
-        if item.warning:
-            update.warnings.append(item.warning)
-        return item
 
 
 def _commit(
