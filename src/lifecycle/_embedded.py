@@ -27,7 +27,7 @@ import attrs
 from . import _model
 from ._model import Playbook, Rule, Trigger
 
-__all__ = ["drop_empty", "embedded_playbook", "plain_playbook", "playbook_sha256"]
+__all__ = ["check_embedded", "drop_empty", "embedded_playbook", "plain_playbook", "playbook_sha256"]
 
 _CACHE: Final[dict[str, tuple[Playbook, str]]] = {}  # sha256 of the data -> playbook, digest
 _VALID: Final[dict[str, tuple[str, ...]]] = {}  # digest -> validation problems
@@ -68,15 +68,24 @@ def embedded_playbook(data: object, *, validate: bool) -> tuple[Playbook, str]:
             _CACHE.pop(next(iter(_CACHE)))
         _CACHE[key] = hit
     if validate:
-        problems = _VALID.get(hit[1])
-        if problems is None:
-            from ._validate import Origins, validate_resolved
-
-            problems = tuple(validate_resolved(hit[0], Origins(top="opened"), any_kind=True))
-            _VALID[hit[1]] = problems
-        if problems:
-            raise ValueError(f"embedded playbook is invalid: {problems[0]}")
+        check_embedded(*hit)
     return hit
+
+
+def check_embedded(playbook: Playbook, digest: str) -> None:
+    """Pass when the resolved *playbook* (of *digest*) passes its checks (once per digest).
+
+    Raises:
+        ValueError: The first problem found.
+    """
+    problems = _VALID.get(digest)
+    if problems is None:
+        from ._validate import Origins, validate_resolved
+
+        problems = tuple(validate_resolved(playbook, Origins(top="opened"), any_kind=True))
+        _VALID[digest] = problems
+    if problems:
+        raise ValueError(f"embedded playbook is invalid: {problems[0]}")
 
 
 def _structured(data: dict[str, Any], key: str) -> tuple[Playbook, str]:

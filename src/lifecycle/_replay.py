@@ -14,7 +14,7 @@ from typing import Any, Final
 import attrs
 
 from ._decide import GATE, evaluate, gate, unchecked_problem
-from ._embedded import embedded_playbook
+from ._embedded import check_embedded, embedded_playbook
 from ._lesson_replay import LESSON_APPLY, LESSON_VERSIONS, note_cites
 from ._lines import date_of
 from ._machine import COMPILED, compile_machine
@@ -85,7 +85,7 @@ def start(record: Record) -> Engagement:
     if digest != data.get("playbook_sha256"):
         raise ReplayError(seq, "embedded playbook does not match its recorded sha256")
     try:
-        embedded_playbook(data.get("playbook"), validate=True)
+        check_embedded(playbook, digest)  # after the digest: a forged one is that problem first
     except ValueError as exc:
         raise ReplayError(seq, str(exc)) from None
     on = _date(record)
