@@ -74,16 +74,17 @@ def _env(**extra: str) -> dict[str, str]:
     return {**env, "LIFECYCLE_LOAD_PLUGINS": "", **extra}
 
 
-def _best_interleaved(
+def _interleaved(
     a: Callable[[], float], b: Callable[[], float], repeats: int
-) -> tuple[float, float]:
-    """Best of *repeats* runs of each, alternating them so machine noise hits both alike
-    (microbenchmarks take the minimum, as timeit advises; GC off as in timeit)."""
-    best_a = best_b = float("inf")
+) -> tuple[list[float], list[float]]:
+    """*repeats* runs of each, alternating them so machine noise hits both alike (GC off as in
+    timeit); microbenchmarks then take the minimum of each, as timeit advises."""
+    runs_a: list[float] = []
+    runs_b: list[float] = []
     for _ in range(repeats):
-        best_a = min(best_a, _median(a, 1))
-        best_b = min(best_b, _median(b, 1))
-    return best_a, best_b
+        runs_a.append(_median(a, 1))
+        runs_b.append(_median(b, 1))
+    return runs_a, runs_b
 
 
 # ---------------------------------------------------------------- 1. engine transitions
@@ -158,10 +159,13 @@ def transitions(work: Path, sizes: Sizes, *, encode: bool = False) -> Result:
         return (time.perf_counter() - started) / sizes.transitions
 
     del engagement
-    t_ours, t_bare = _best_interleaved(ours, bare, max(3, sizes.repeats))
+    runs_ours, runs_bare = _interleaved(ours, bare, max(3, sizes.repeats))
+    t_ours, t_bare = min(runs_ours), min(runs_bare)
     ratio = t_ours / t_bare
+    pairs = sorted(o / b for o, b in zip(runs_ours, runs_bare, strict=True))
     result = _result(
-        f"{1 / t_ours:,.0f}/s ({t_ours * 1e6:.1f} µs)",
+        f"{1 / t_ours:,.0f}/s ({t_ours * 1e6:.1f} µs; best of {len(runs_ours)}, alternated; "
+        f"each pair's ratio {pairs[0]:.2f}-{pairs[-1]:.2f}x)",
         f"{1 / t_bare:,.0f}/s ({t_bare * 1e6:.1f} µs)",
         ratio,
         ratio <= 2,
