@@ -9,7 +9,9 @@ import multiprocessing
 import os
 import resource
 import shutil
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -159,3 +161,31 @@ def test_the_cli_builds_a_cold_index_in_workers_with_the_same_answer(many: Path,
     assert "internal error" not in cold.stderr and "Traceback" not in cold.stderr
     settled = json.loads(run_cli(*args, "index", "--json").stdout)
     assert settled["new"] == 0 and settled["trusted"] + settled["verified"] == COUNT - 1
+
+
+_CHILD_CPU = (
+    "import resource, sys; from lifecycle.cli import run; code = run(sys.argv[1:]); "
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+    "sys.stderr.write(f'children {u.ru_utime + u.ru_stime}\\n'); sys.exit(code)"
+)
+
+
+@pytest.mark.skipif(_index_pool.available_jobs() < 2, reason="one CPU: the CLI reads in one process")
+def test_the_cli_reads_a_cold_build_in_workers(many: Path, tmp_path: Path):
+    """On a machine of two CPUs or more, the CLI's cold `index` spends CPU in worker processes,
+    and a warm one (nothing to read) starts none."""
+    ws = _copy(many, tmp_path, "workers")
+    env = {**os.environ, "LIFECYCLE_LOAD_PLUGINS": ""}
+
+    def children_cpu() -> float:
+        result = subprocess.run(
+            [sys.executable, "-c", _CHILD_CPU, "--workspace", str(ws), "index", "--json"],
+            capture_output=True, text=True, env=env, check=False, timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        return float(result.stderr.split("children ")[-1])
+
+    assert children_cpu() > 0
+    time.sleep(2.1)  # past the racy window: every history is then trusted on its stat
+    children_cpu()
+    assert children_cpu() == 0
