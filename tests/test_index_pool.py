@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle import Engine, _index_pool, make_plugin_manager
+from lifecycle import Engine, _index_pool, _pool, make_plugin_manager
 from lifecycle._index import Portfolio
 from lifecycle._index_pool import PARALLEL_MIN, read_all, read_one
 from test_tamper import rechain, split
@@ -170,7 +170,7 @@ _CHILD_CPU = (
 )
 
 
-@pytest.mark.skipif(_index_pool.available_jobs() < 2, reason="one CPU: the CLI reads in one process")
+@pytest.mark.skipif(_pool.available_jobs() < 2, reason="one CPU: the CLI reads in one process")
 def test_the_cli_reads_a_cold_build_in_workers(many: Path, tmp_path: Path):
     """On a machine of two CPUs or more, the CLI's cold `index` spends CPU in worker processes,
     and a warm one (nothing to read) starts none."""

@@ -14,34 +14,23 @@ start behind a caller's back. The CLI asks for one worker per CPU it may use (do
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from ._layout import SUFFIX
+from ._pool import in_order
 from .exceptions import LifecycleError
 
 if TYPE_CHECKING:
     from ._history import Anchor
     from ._index_read import Fresh
 
-__all__ = ["PARALLEL_MIN", "available_jobs", "read_all", "read_one"]
+__all__ = ["PARALLEL_MIN", "read_all", "read_one"]
 
 PARALLEL_MIN: Final = 200  # fewer histories read faster here than a pool starts and hands back
-_CHUNK_MAX: Final = 8  # histories per task: small, so no worker idles while another ends a chunk
-_JOBS_MAX: Final = 4  # each worker holds one history at a time; more than 4 buys little
 
 Work = tuple[str, str, "Anchor | None"]  # the workspace folder, the engagement, what is known
-
-
-def available_jobs() -> int:
-    """The CPUs this process may run on (at most :data:`_JOBS_MAX`)."""
-    try:
-        count = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not on Linux: what the machine has
-        count = os.cpu_count() or 1
-    return max(1, min(_JOBS_MAX, count))
 
 
 def read_one(work: Work) -> Fresh | str:
@@ -62,34 +51,8 @@ def read_all(
     work = [(root, name, known.get(name)) for name in names]
     done = 0
     if jobs > 1 and len(work) >= PARALLEL_MIN:
-        for answer in _pooled(work, jobs):
+        for answer in in_order(read_one, work, jobs):
             yield work[done][1], answer
             done += 1
     for item in work[done:]:  # all of them, or what a broken pool did not return
         yield item[1], read_one(item)
-
-
-def _pooled(work: list[Work], jobs: int) -> Iterator[Fresh | str]:
-    """:func:`read_one` of each item in a pool, in order, until the pool breaks (then stop)."""
-    from concurrent.futures import ProcessPoolExecutor  # only for a cold build: ~7 ms to import
-    from concurrent.futures.process import BrokenProcessPool
-
-    chunk = max(1, min(_CHUNK_MAX, len(work) // (jobs * 8)))
-    try:
-        pool = ProcessPoolExecutor(max_workers=jobs)
-    except (OSError, ValueError):  # no process can be started here: read in this one
-        return
-    try:
-        answers = pool.map(read_one, work, chunksize=chunk)
-        while True:
-            try:
-                answer = next(answers)
-            except StopIteration:
-                return
-            except (BrokenProcessPool, OSError):  # a worker died, or none could start
-                return
-            yield answer
-    finally:
-        # Also when the caller stops early (a damaged index found mid-build): what was not
-        # started is cancelled, not read for nothing.
-        pool.shutdown(wait=True, cancel_futures=True)

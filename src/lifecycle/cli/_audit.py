@@ -23,6 +23,7 @@ from .._auditcache import AuditCache, audit_cached, default_cache_dir
 from .._codeversion import code_version
 from .._inputs import check_actor
 from .._lessonaudit import cite_findings
+from .._pool import chunk_size
 from .._repair import repair_file
 from .._store import open_store
 from ..exceptions import InvalidInputError
@@ -31,7 +32,6 @@ from ._auditkeys import KeyChecks, key_options
 __all__ = ["COMMANDS"]
 
 _PROGRESS_MIN_FILES = 20
-_CHUNK_MAX = 8  # 2,000 files in chunks of 125 left a core idle ~0.4 s at the end
 
 
 def _env() -> Any:
@@ -85,13 +85,7 @@ def _reports(
 
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         work = [(str(p), today, against, use_cache) for p in files]
-        yield from pool.map(_worker_audit, work, chunksize=_chunk(len(work), jobs))
-
-
-def _chunk(files: int, jobs: int) -> int:
-    """Files per task: small, so that no worker idles while another ends a long chunk (at most
-    :data:`_CHUNK_MAX` files; a task's round trip costs far less than one file's audit)."""
-    return max(1, min(_CHUNK_MAX, files // (jobs * 8)))
+        yield from pool.map(_worker_audit, work, chunksize=chunk_size(len(work), jobs))
 
 
 @click.command("audit")

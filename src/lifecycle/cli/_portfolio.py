@@ -30,7 +30,7 @@ def portfolio(no_index: bool = False) -> Portfolio | None:
     if env.store_url is not None:
         return None
     from .._index import Portfolio
-    from .._index_pool import available_jobs
+    from .._pool import available_jobs
 
     # A cold build reads the histories in one process per CPU (docs/portfolio.md).
     return Portfolio(env.workspace, use_index=not no_index, jobs=available_jobs())
